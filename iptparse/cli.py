@@ -1,0 +1,188 @@
+"""The `iptparse` command line: one function per subcommand, `main(argv) -> exit status`.
+
+Only this module and the REPL print. Errors in the user's input are reported as
+`FILE:LINE:COL: error: MESSAGE` with the line and a caret, and exit status 1; a bug in iptparse
+is the only thing that may ever show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from . import __version__
+from .errors import IptparseError, ParseError, ParseErrors, ParseWarning
+from .inputs import InputError, detect_kind, read_text
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
+_COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        _COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+# --- fmt -----------------------------------------------------------------------------------
+
+@command("fmt")
+def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print a dump in canonical form (what iptables-save / ipset would print)."""
+    from .parser import parse_iptables
+    from .render import render
+
+    name, text = read_text(args.file)
+    kind = detect_kind(text)
+    warnings: list[ParseWarning] = []
+    mode = "skip" if args.lenient else "raise"
+    if kind.startswith("ipset"):
+        from .ipset import parse_ipset, render_ipset
+
+        sets = parse_ipset(text, filename=name, errors=mode, warnings=warnings)
+        style = args.to or ("list" if kind == "ipset-list" else "save")
+        result = render_ipset(sets, style=style)
+    else:
+        if args.to:
+            err.write("iptparse fmt: --to applies to ipset files only\n")
+            return 2
+        dump = parse_iptables(text, filename=name, errors=mode, warnings=warnings)
+        result = render(dump)
+    for warning in warnings:
+        err.write(warning.format() + "\n")
+    out.write(result)
+    return 0
+
+
+# --- check ---------------------------------------------------------------------------------
+
+@command("check")
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Validate files; one line per error, exit 1 if any file is invalid."""
+    from .parser import parse_iptables
+
+    status = 0
+    for path in args.files:
+        try:
+            name, text = read_text(path)
+        except InputError as exc:
+            err.write(f"{path}: error: {exc}\n")
+            status = 1
+            continue
+        try:
+            if detect_kind(text).startswith("ipset"):
+                from .ipset import parse_ipset
+
+                parse_ipset(text, filename=name, errors="collect")
+            else:
+                parse_iptables(text, filename=name, errors="collect")
+        except ParseErrors as errors:
+            status = 1
+            for error in errors:
+                out.write(error.headline() + "\n")
+        except ParseError as error:
+            status = 1
+            out.write(error.headline() + "\n")
+    return status
+
+
+# --- show ----------------------------------------------------------------------------------
+
+@command("show")
+def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """A readable summary: tables, chains with rule counts, sets with member counts."""
+    from .parser import parse_iptables
+
+    name, text = read_text(args.file)
+    if detect_kind(text).startswith("ipset"):
+        from .ipset import parse_ipset
+
+        sets = parse_ipset(text, filename=name)
+        out.write(f"{name}: {len(sets)} set(s)\n")
+        for s in sets:
+            out.write(f"  {s.name:<40} {s.type:<18} {s.family_name:<6} "
+                      f"{len(s.members):>7} member(s)\n")
+        return 0
+    dump = parse_iptables(text, filename=name)
+    total = sum(len(c.rules) for t in dump.tables for c in t.chains)
+    out.write(f"{name}: {dump.family.value}, {len(dump.tables)} table(s), {total} rule(s)\n")
+    for table in dump.tables:
+        rules = sum(len(c.rules) for c in table.chains)
+        out.write(f"  *{table.name}: {len(table.chains)} chain(s), {rules} rule(s)\n")
+        for chain in table.chains:
+            policy = f"policy {chain.policy}" if chain.policy else "user chain"
+            out.write(f"    {chain.name:<40} {len(chain.rules):>6} rule(s)  {policy}\n")
+    return 0
+
+
+# --- driver --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iptparse",
+        description="Parse iptables-save and ipset dumps; trace packets through them.",
+    )
+    parser.add_argument("--version", action="version", version=f"iptparse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("fmt", help=cmd_fmt.__doc__)
+    p.add_argument("file", metavar="FILE", help="a dump file, or - for standard input")
+    p.add_argument("--to", choices=("save", "list"), help="ipset output style")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip lines that do not parse, with a warning each")
+
+    p = sub.add_parser("check", help=cmd_check.__doc__)
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("show", help=cmd_show.__doc__)
+    p.add_argument("file", metavar="FILE")
+
+    for register in _EXTRA_PARSERS:
+        register(sub)
+    return parser
+
+
+# Later subcommands (trace, repl, batch, verify) add their parsers here.
+_EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    handler = _COMMANDS[args.command]
+    try:
+        return handler(args, out, err)
+    except ParseErrors as errors:
+        err.write(errors.format() + "\n")
+        return 1
+    except ParseError as error:
+        err.write(error.format() + "\n")
+        return 1
+    except InputError as exc:
+        err.write(f"iptparse {args.command}: error: {exc}\n")
+        return 1
+    except IptparseError as exc:
+        err.write(f"iptparse {args.command}: error: {exc}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

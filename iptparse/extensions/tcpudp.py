@@ -1,0 +1,167 @@
+"""tcp and udp matches (libxt_tcp, libxt_udp): ports, TCP flags and TCP options."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions
+from ._common import PortRange, format_port_range, parse_port_range
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    RuleContext,
+    one_of,
+    parse_int,
+    register,
+)
+
+ANY_PORT: PortRange = (0, 0xFFFF)
+
+TCP_FLAGS: tuple[tuple[str, int], ...] = (
+    ("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20),
+    ("ECE", 0x40), ("CWR", 0x80),
+)
+_FLAG_BY_NAME = {name: bit for name, bit in TCP_FLAGS} | {"ALL": 0x3F, "NONE": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class PortMatch(ExtOptions):
+    """Options shared by tcp and udp: source and destination port ranges."""
+
+    sport: PortRange = ANY_PORT
+    sport_invert: bool = False
+    dport: PortRange = ANY_PORT
+    dport_invert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TcpMatch(ExtOptions):
+    sport: PortRange = ANY_PORT
+    sport_invert: bool = False
+    dport: PortRange = ANY_PORT
+    dport_invert: bool = False
+    flags_mask: int = 0
+    flags_compare: int = 0
+    flags_invert: bool = False
+    option: int = 0
+    option_invert: bool = False
+
+
+def _flags(text: str, column: int) -> int:
+    value = 0
+    for name in text.split(","):
+        bit = _FLAG_BY_NAME.get(name.upper())
+        if bit is None:
+            raise OptionError(f"unknown TCP flag `{name}'", column)
+        value |= bit
+    return value
+
+
+def format_tcp_flags(flags: int) -> str:
+    if not flags:
+        return "NONE"
+    return ",".join(name for name, bit in TCP_FLAGS if flags & bit)
+
+
+def _ports(options: dict[str, OptArg], protocol: str) -> tuple[PortRange, bool, PortRange, bool]:
+    sport, sport_inv, dport, dport_inv = ANY_PORT, False, ANY_PORT, False
+    if "sport" in options:
+        arg = options["sport"]
+        sport, sport_inv = parse_port_range(arg.value, protocol, arg.value_column()), arg.invert
+    if "dport" in options:
+        arg = options["dport"]
+        dport, dport_inv = parse_port_range(arg.value, protocol, arg.value_column()), arg.invert
+    return sport, sport_inv, dport, dport_inv
+
+
+def _render_ports(sport: PortRange, sport_inv: bool, dport: PortRange, dport_inv: bool) -> str:
+    out = []
+    if sport != ANY_PORT or sport_inv:
+        out.append(f"{' !' if sport_inv else ''} --sport {format_port_range(sport)}")
+    if dport != ANY_PORT or dport_inv:
+        out.append(f"{' !' if dport_inv else ''} --dport {format_port_range(dport)}")
+    return "".join(out)
+
+
+def _need_protocol(ctx: RuleContext, number: int, name: str) -> str | None:
+    if ctx.protocol != number or ctx.protocol_invert:
+        return f"needs `-p {name}'"
+    return None
+
+
+_PORT_OPTIONS = (
+    OptSpec("sport", 1, True, ("source-port",)),
+    OptSpec("dport", 1, True, ("destination-port",)),
+)
+
+
+@register
+class Tcp(Extension):
+    names = ("tcp",)
+    options = (
+        *_PORT_OPTIONS,
+        OptSpec("tcp-flags", 2, True),
+        OptSpec("syn", 0, True),
+        OptSpec("tcp-option", 1, True),
+    )
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> TcpMatch:
+        options = one_of(args)
+        sport, sport_inv, dport, dport_inv = _ports(options, "tcp")
+        mask = compare = 0
+        flags_inv = False
+        if "tcp-flags" in options and "syn" in options:
+            raise OptionError("--syn and --tcp-flags cannot be combined",
+                              options["syn"].column)
+        if "tcp-flags" in options:
+            arg = options["tcp-flags"]
+            mask = _flags(arg.values[0], arg.value_column(0))
+            compare = _flags(arg.values[1], arg.value_column(1))
+            flags_inv = arg.invert
+        elif "syn" in options:
+            mask, compare, flags_inv = 0x17, 0x02, options["syn"].invert
+        option = 0
+        option_inv = False
+        if "tcp-option" in options:
+            arg = options["tcp-option"]
+            option = parse_int(arg.value, 1, 255, "TCP option", arg.value_column())
+            option_inv = arg.invert
+        return TcpMatch(sport, sport_inv, dport, dport_inv, mask, compare, flags_inv, option,
+                        option_inv)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, TcpMatch)
+        out = _render_ports(options.sport, options.sport_invert, options.dport,
+                            options.dport_invert)
+        if options.option or options.option_invert:
+            out += f"{' !' if options.option_invert else ''} --tcp-option {options.option}"
+        if options.flags_mask or options.flags_invert:
+            out += (f"{' !' if options.flags_invert else ''} --tcp-flags "
+                    f"{format_tcp_flags(options.flags_mask)} "
+                    f"{format_tcp_flags(options.flags_compare)}")
+        return out
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        return _need_protocol(ctx, 6, "tcp")
+
+
+@register
+class Udp(Extension):
+    names = ("udp",)
+    options = _PORT_OPTIONS
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> PortMatch:
+        return PortMatch(*_ports(one_of(args), "udp"))
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, PortMatch)
+        return _render_ports(options.sport, options.sport_invert, options.dport,
+                             options.dport_invert)
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        return _need_protocol(ctx, 17, "udp")

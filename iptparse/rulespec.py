@@ -1,0 +1,291 @@
+"""From a rule's arguments to its parts, the way iptables' getopt loop assigns them.
+
+iptables reads a rule with getopt over a table of options that grows as `-m` and `-j` load
+extensions: a known option takes its arguments whatever they look like, `!` negates what
+follows, `-p tcp` lets `--dport` load the tcp match implicitly, and an option may even come after
+`-j` if an earlier module owns it. This module reproduces that assignment so restore files with
+any option order load as iptables loads them; extensions then type each group's options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .argv import Arg
+from .extensions.base import Extension, OptArg, OptSpec, find_match, find_target
+from .nodes import Family
+
+__all__ = ["Group", "RuleArgs", "RuleSpecError", "assign"]
+
+STANDARD_TARGETS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
+
+# Protocol names whose -p loads a match of that name when one of its options is seen.
+IMPLICIT_MATCH = {
+    "tcp": "tcp", "udp": "udp", "udplite": "udplite", "sctp": "sctp", "dccp": "dccp",
+    "icmp": "icmp", "icmpv6": "icmp6", "ipv6-icmp": "icmp6", "icmp6": "icmp6",
+    "esp": "esp", "ah": "ah", "mh": "mh", "ipv6-mh": "mh",
+}
+
+_SHORT = {
+    "-s": "source", "--source": "source", "--src": "source",
+    "-d": "destination", "--destination": "destination", "--dst": "destination",
+    "-p": "protocol", "--protocol": "protocol",
+    "-i": "in-interface", "--in-interface": "in-interface",
+    "-o": "out-interface", "--out-interface": "out-interface",
+    "-f": "fragment", "--fragment": "fragment", "--fragments": "fragment",
+    "-m": "match", "--match": "match",
+    "-j": "jump", "--jump": "jump",
+    "-g": "goto", "--goto": "goto",
+    "-c": "set-counters", "--set-counters": "set-counters",
+}
+
+
+class RuleSpecError(ValueError):
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+@dataclass(slots=True)
+class Group:
+    """The options of one loaded extension (or of an unknown module, kept as raw words)."""
+
+    name: str
+    extension: Extension | None
+    column: int
+    kind: str = "match"
+    implicit: bool = False
+    goto: bool = False
+    options: list[OptArg] = field(default_factory=list)
+    raw: list[Arg] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RuleArgs:
+    """A rule's parts before typing: basic options, match groups and the target group."""
+
+    source: tuple[str, bool, int] | None = None
+    destination: tuple[str, bool, int] | None = None
+    protocol: tuple[str, bool, int] | None = None
+    in_interface: tuple[str, bool, int] | None = None
+    out_interface: tuple[str, bool, int] | None = None
+    fragment: tuple[bool, int] | None = None
+    counters: tuple[str, str, int] | None = None
+    matches: list[Group] = field(default_factory=list)
+    target: Group | None = None
+    goto: bool = False
+    legacy_negation: bool = False
+
+
+def _looks_like_option(arg: Arg) -> bool:
+    return not arg.quoted and len(arg.value) > 1 and arg.value[0] == "-"
+
+
+_SHORT_WITH_VALUE = frozenset("sdpiojgmc")
+
+
+def _split_joined(arg: Arg) -> list[Arg] | None:
+    """getopt's joined forms in option position: `--name=value` and `-pVALUE`."""
+    word = arg.value
+    if arg.quoted or len(word) < 3 or word[0] != "-":
+        return None
+    if word.startswith("--"):
+        if "=" not in word:
+            return None
+        name, _, value = word.partition("=")
+        return [Arg(name, arg.column, False, name),
+                Arg(value, arg.column + len(name) + 1, False, value)]
+    if word[1] in _SHORT_WITH_VALUE:
+        return [Arg(word[:2], arg.column, False, word[:2]),
+                Arg(word[2:], arg.column + 2, False, word[2:])]
+    return None
+
+
+def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
+    """Assign every argument to its owner; raise RuleSpecError at the first bad one."""
+    args = list(args)
+    out = RuleArgs()
+    loaded: list[Group] = []  # in load order, target last when present
+    invert_at = 0  # column of a pending '!', 0 when none
+    i = 0
+    n = len(args)
+
+    def take(count: int, what: str, at: Arg) -> list[Arg]:
+        nonlocal i
+        if i + count > n:
+            raise RuleSpecError(f"option {what} needs a value", at.column)
+        got = list(args[i : i + count])
+        i += count
+        return got
+
+    while i < n:
+        arg = args[i]
+        joined = _split_joined(arg)
+        if joined is not None:
+            args[i : i + 1] = joined
+            n += 1
+            arg = args[i]
+        i += 1
+        word = arg.value
+        if word == "!" and not arg.quoted:
+            if invert_at:
+                raise RuleSpecError("multiple consecutive ! not allowed", arg.column)
+            invert_at = arg.column
+            continue
+        basic = _SHORT.get(word) if not arg.quoted else None
+        if basic is not None:
+            invert = bool(invert_at)
+            invert_at = 0
+            if basic in ("match", "jump", "goto"):
+                if invert:
+                    raise RuleSpecError(f"unexpected ! flag before {word}", arg.column)
+                (name_arg,) = take(1, word, arg)
+                if basic == "match":
+                    ext = find_match(name_arg.value)
+                    group = Group(name_arg.value, ext, arg.column)
+                    out.matches.append(group)
+                    loaded.append(group)
+                else:
+                    if out.target is not None:
+                        raise RuleSpecError("multiple -j or -g flags not allowed", arg.column)
+                    ext = find_target(name_arg.value) if basic == "jump" else None
+                    group = Group(name_arg.value, ext, name_arg.column, kind="target",
+                                  goto=basic == "goto")
+                    out.target = group
+                    out.goto = basic == "goto"
+                    loaded.append(group)
+                continue
+            if basic == "fragment":
+                if out.fragment is not None:
+                    raise RuleSpecError("multiple -f flags not allowed", arg.column)
+                out.fragment = (not invert, arg.column)
+                continue
+            if basic == "set-counters":
+                if invert:
+                    raise RuleSpecError(f"cannot have ! before {word}", arg.column)
+                pk, by = take(2, word, arg)
+                out.counters = (pk.value, by.value, pk.column)
+                continue
+            (value,) = take(1, word, arg)
+            legacy = False
+            if value.value == "!" and not value.quoted:
+                # "-s ! addr": the negation style of iptables before 1.4.3
+                (value,) = take(1, word, arg)
+                legacy = True
+            if legacy and invert:
+                raise RuleSpecError("multiple consecutive ! not allowed", arg.column)
+            invert = invert or legacy
+            out.legacy_negation |= legacy
+            slot = basic.replace("-", "_")
+            if getattr(out, slot) is not None:
+                raise RuleSpecError(f"multiple {word} flags not allowed", arg.column)
+            setattr(out, slot, (value.value, invert, value.column))
+            continue
+
+        if _looks_like_option(arg) and word.startswith("--"):
+            name = word[2:]
+            owner, spec = _owner(loaded, name)
+            if owner is None:
+                implicit = _implicit_group(out, loaded, name, family, arg.column)
+                if implicit is not None:
+                    owner, spec = implicit
+            if owner is None:
+                raise RuleSpecError(f"unknown option \"{word}\"", arg.column)
+            invert = bool(invert_at)
+            invert_at = 0
+            if spec is None:  # an unknown module owns it: keep words verbatim
+                if invert:
+                    owner.raw.append(Arg("!", arg.column, raw="!"))
+                owner.raw.append(arg)
+                while i < n and not _looks_like_option(args[i]) and not (
+                    args[i].value == "!" and not args[i].quoted
+                ):
+                    owner.raw.append(args[i])
+                    i += 1
+                continue
+            if invert and not spec.invert:
+                raise RuleSpecError(f"cannot have ! before {word}", arg.column)
+            values: list[Arg] = []
+            if spec.nargs < 0:
+                if i < n and not _looks_like_option(args[i]) and args[i].value != "!":
+                    values = take(1, word, arg)
+            else:
+                values = take(spec.nargs, word, arg)
+                if (
+                    spec.invert
+                    and values
+                    and values[0].value == "!"
+                    and not values[0].quoted
+                ):
+                    if invert:
+                        raise RuleSpecError("multiple consecutive ! not allowed", arg.column)
+                    invert = True
+                    out.legacy_negation = True
+                    values = values[1:] + take(1, word, arg)
+            owner.options.append(
+                OptArg(
+                    spec.name,
+                    tuple(v.value for v in values),
+                    invert,
+                    arg.column,
+                    tuple(v.column for v in values),
+                )
+            )
+            continue
+        if invert_at:
+            raise RuleSpecError(f"! must be followed by an option, not `{word}'", arg.column)
+        # A bare word: the tail of an unknown module's options, or a stray argument.
+        if loaded and loaded[-1].extension is None and loaded[-1].kind == "match":
+            loaded[-1].raw.append(arg)
+            continue
+        raise RuleSpecError(f"unexpected argument `{word}'", arg.column)
+    if invert_at:
+        raise RuleSpecError("! at the end of the rule", invert_at)
+    return out
+
+
+def _owner(loaded: list[Group], name: str) -> tuple[Group | None, OptSpec | None]:
+    """Who takes --name: the newest loaded extension that knows it (getopt merges newest
+    first); failing that, the newest unknown match module, then an unknown target."""
+    unknown_target: Group | None = None
+    for group in reversed(loaded):
+        ext = group.extension
+        if ext is not None:
+            spec = ext.option_table.get(name)
+            if spec is not None:
+                return group, spec
+    for group in reversed(loaded):
+        if group.extension is None:
+            if group.kind == "match":
+                return group, None
+            if unknown_target is None and not group.goto:
+                unknown_target = group
+    return unknown_target, None
+
+
+def _implicit_group(
+    out: RuleArgs, loaded: list[Group], name: str, family: Family, column: int
+) -> tuple[Group, OptSpec] | None:
+    """`-p tcp --dport 80`: load the protocol's match when it owns the option."""
+    if out.protocol is None:
+        return None
+    proto = out.protocol[0].lower()
+    module = IMPLICIT_MATCH.get(proto)
+    if module is None:
+        return None
+    if family is Family.INET6 and module == "icmp":
+        return None
+    if any(g.name == module for g in out.matches):
+        return None
+    ext = find_match(module)
+    if ext is None:
+        return None
+    spec = ext.option_table.get(name)
+    if spec is None:
+        return None
+    group = Group(module, ext, column, implicit=True)
+    out.matches.append(group)
+    loaded.append(group)
+    return group, spec

@@ -1,0 +1,78 @@
+"""The kernel's tools as the reference for canonical text.
+
+`kernel_canonical` loads restore input into a fresh namespace with iptables-legacy-restore and
+returns what iptables-legacy-save prints for the tables the input names: exactly what
+`iptparse fmt` must produce for that input. `ipset_canonical` does the same with ipset.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..nodes import Family
+from .netns import Netns
+
+__all__ = ["KernelRejected", "ipset_canonical", "kernel_canonical", "strip_save_comments"]
+
+_TABLE = re.compile(r"^\*(\w+)", re.M)
+
+
+class KernelRejected(ValueError):
+    """iptables-restore or ipset refused the input; the message is the tool's stderr."""
+
+
+def strip_save_comments(text: str) -> str:
+    """Drop `#` lines (the dated Generated/Completed headers differ on every run)."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+
+
+def kernel_canonical(text: str, family: Family = Family.INET, *, counters: bool = False,
+                     netns: Netns | None = None) -> str:
+    """What iptables-legacy-save prints after iptables-legacy-restore of `text`."""
+    prefix = "ip6tables" if family is Family.INET6 else "iptables"
+    tables = list(dict.fromkeys(_TABLE.findall(text)))
+    with _maybe(netns) as ns:
+        restore = ns.run([f"{prefix}-legacy-restore", *(["-c"] if counters else [])],
+                         input=text, check=False)
+        if restore.returncode != 0:
+            raise KernelRejected(restore.stderr.strip())
+        out = []
+        for table in tables:
+            save = ns.run([f"{prefix}-legacy-save", "-t", table, *(["-c"] if counters else [])])
+            out.append(strip_save_comments(save.stdout))
+        for table in tables:  # leave the namespace empty for the next caller
+            ns.run([f"{prefix}-legacy", "-t", table, "-F"], check=False)
+            ns.run([f"{prefix}-legacy", "-t", table, "-X"], check=False)
+        return "".join(out)
+
+
+def ipset_canonical(text: str, *, listing: bool = False, netns: Netns | None = None) -> str:
+    """What `ipset save` (or `ipset list`) prints after `ipset restore` of `text`."""
+    with _maybe(netns) as ns:
+        restore = ns.run(["ipset", "restore"], input=text, check=False)
+        if restore.returncode != 0:
+            raise KernelRejected(restore.stderr.strip())
+        try:
+            return ns.run(["ipset", "list" if listing else "save"]).stdout
+        finally:
+            ns.run(["ipset", "destroy"], check=False)
+
+
+class _maybe:
+    """Use the caller's namespace, or a fresh one for this call."""
+
+    def __init__(self, netns: Netns | None) -> None:
+        self.given = netns
+        self.own: Netns | None = None
+
+    def __enter__(self) -> Netns:
+        if self.given is not None:
+            return self.given
+        self.own = Netns()
+        return self.own.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own is not None:
+            self.own.close()
+
+
