@@ -35,13 +35,13 @@ def command(name: str) -> Callable[[Command], Command]:
 @command("fmt")
 def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print a dump in canonical form (what iptables-save / ipset would print)."""
-    from .parser import parse_iptables
+    from .parser import ErrorMode, parse_iptables
     from .render import render
 
     name, text = read_text(args.file)
     kind = detect_kind(text)
     warnings: list[ParseWarning] = []
-    mode = "skip" if args.lenient else "raise"
+    mode: ErrorMode = "skip" if args.lenient else "raise"
     if kind.startswith("ipset"):
         from .ipset import parse_ipset, render_ipset
 

@@ -125,7 +125,7 @@ def _lark_line(text: str) -> Any:
         ) from None
     except UnexpectedCharacters as exc:
         raise ParseError(
-            f"unexpected character `{text[exc.pos_in_stream]}'", line=0, column=exc.column
+            f"unexpected character `{text[exc.pos_in_stream or 0]}'", line=0, column=exc.column
         ) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark errors
         raise ParseError(str(exc).splitlines()[0], line=0, column=1) from None
@@ -263,9 +263,9 @@ class _Parser:
                 self.report(error)
         self.line_no = len(lines)
         if self.table is not None:
-            error = self.fail(f"missing COMMIT for table {self.table.name}",
-                              len(self.line_text) + 1)
-            self.report(error)
+            missing = self.fail(f"missing COMMIT for table {self.table.name}",
+                                len(self.line_text) + 1)
+            self.report(missing)
             if self.mode == "skip":
                 self.commit(implicit=True)
         for comment in self.pending_comments:
@@ -557,14 +557,15 @@ class _Parser:
             protocol.number if protocol else None, protocol.invert if protocol else False,
         )
         matches = tuple(self.match(group, rule_ctx) for group in parts.matches)
-        target = self.target(parts, rule_ctx, table, chain)
+        target = self.target(parts, replace(rule_ctx, matches=matches), table, chain)
+        rule_target = None if isinstance(target, _PendingTarget) else target
         rules = []
         for src, src_inv in sources:
             for dst, dst_inv in destinations:
                 rules.append(
                     Rule(
                         chain.name, src, src_inv, dst, dst_inv, in_iface, out_iface, protocol,
-                        fragment, matches, target, counters, span, leading,
+                        fragment, matches, rule_target, counters, span, leading,
                     )
                 )
         if isinstance(target, _PendingTarget):

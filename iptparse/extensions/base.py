@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from ..nodes import ExtOptions, Family
+from ..nodes import ExtOptions, Family, Match
 
 __all__ = [
     "BOTH",
@@ -91,13 +91,15 @@ class RenderContext:
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What a per-rule check sees: where the rule sits and its -p protocol."""
+    """What a per-rule check sees: where the rule sits, its -p protocol and (for a target's
+    check) the rule's matches, since some targets need one (TCPMSS needs a tcp SYN match)."""
 
     family: Family
     table: str
     chain: str
     protocol: int | None
     protocol_invert: bool
+    matches: tuple[Match, ...] = ()
 
 
 class Extension:
@@ -131,6 +133,18 @@ class Extension:
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         """A reason iptables-restore would refuse this rule, or None."""
+        return None
+
+    # Semantics (see iptparse/semantics.py). A match returns a predicate, a target an Effect;
+    # None means "not modelled": the interpreter then forks on a named assumption (match) or
+    # ends the path with an UNKNOWN verdict (target), never guessing.
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Any:
+        """The match's meaning as an `iptparse.logic.Pred` (matches only)."""
+        return None
+
+    def effect(self, options: ExtOptions, ctx: Any) -> Any:
+        """The target's meaning as an `iptparse.semantics.Effect` (targets only)."""
         return None
 
 

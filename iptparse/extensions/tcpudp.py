@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import BitSet, IntSet
+from ..logic import And, Not, Pred, Test
 from ..nodes import ExtOptions
 from ._common import PortRange, format_port_range, parse_port_range
 from .base import (
@@ -149,6 +152,10 @@ class Tcp(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return _need_protocol(ctx, 6, "tcp")
 
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, TcpMatch)
+        return _tcp_predicate(options)
+
 
 @register
 class Udp(Extension):
@@ -165,3 +172,37 @@ class Udp(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return _need_protocol(ctx, 17, "udp")
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, PortMatch)
+        return And(tuple(_port_tests(options.sport, options.sport_invert, options.dport,
+                                     options.dport_invert)))
+
+
+# --- semantics -----------------------------------------------------------------------------
+# xt_tcpudp: a non-first fragment never matches; ports are inclusive ranges; --tcp-flags holds
+# when (flags & mask) == compare; --tcp-option when the option kind is present.
+
+def _port_tests(sport: PortRange, sport_inv: bool, dport: PortRange,
+                dport_inv: bool) -> list[Pred]:
+    parts: list[Pred] = [Test("fragment", IntSet.single(0, 1))]
+    for name, ports, invert in (("sport", sport, sport_inv), ("dport", dport, dport_inv)):
+        if ports != ANY_PORT or invert:
+            test: Pred = Test(name, IntSet.range(ports[0], ports[1], 0xFFFF))
+            parts.append(Not(test) if invert else test)
+    return parts
+
+
+def _tcp_predicate(options: TcpMatch) -> Pred:
+    parts = _port_tests(options.sport, options.sport_invert, options.dport,
+                        options.dport_invert)
+    if options.flags_mask or options.flags_invert:
+        flags: Pred = Test("tcp_flags",
+                           BitSet.cube(options.flags_compare, options.flags_mask, 8))
+        parts.append(Not(flags) if options.flags_invert else flags)
+    if options.option or options.option_invert:
+        option: Pred = Test("tcp_options", BitSet.cube(1 << options.option,
+                                                      1 << options.option, 256))
+        parts.append(Not(option) if options.option_invert else option)
+    return And(tuple(parts))
+

@@ -1,0 +1,128 @@
+"""Human text for field values and value sets: what traces, conditions and `explain` print.
+
+`10.13.76.7, 10.13.76.9, … (15 addresses)`, `1024-65535`, `0x10000/0x10000`, `cali+`: each
+field kind has the form its users know from iptables itself.
+"""
+
+from __future__ import annotations
+
+from .addresses import format_ip
+from .domain import BitSet, IntSet, NameSet
+from .fields import FieldKind, field_spec
+from .nodes import Family
+
+__all__ = ["describe_set", "describe_value", "ip_ranges_to_cidrs"]
+
+MAX_ITEMS = 6
+
+
+def ip_ranges_to_cidrs(lo: int, hi: int, bits: int) -> list[tuple[int, int]]:
+    """The fewest prefixes (address, length) covering exactly [lo, hi]."""
+    out = []
+    while lo <= hi:
+        size = (lo & -lo).bit_length() - 1 if lo else bits
+        while size > 0 and lo + (1 << size) - 1 > hi:
+            size -= 1
+        out.append((lo, bits - size))
+        lo += 1 << size
+    return out
+
+
+def describe_value(field: str, value: int | str, family: Family = Family.INET) -> str:
+    """One concrete value of a field, as a person reads it."""
+    spec = field_spec(field.split("@")[0])
+    if isinstance(value, str):
+        return value if value else "(none)"
+    if spec.kind is FieldKind.ADDR:
+        return format_ip(value, family)
+    if spec.kind is FieldKind.ENUM:
+        return spec.names[value] if 0 <= value < len(spec.names) else str(value)
+    if spec.kind is FieldKind.BITS:
+        if spec.name == "tcp_flags":
+            from .extensions.tcpudp import format_tcp_flags
+
+            return format_tcp_flags(value)
+        return hex(value)
+    if spec.name == "proto":
+        from .protocols import protocol_name
+
+        return protocol_name(value) or str(value)
+    if spec.name == "src_mac":
+        return ":".join(f"{(value >> s) & 0xFF:02x}" for s in range(40, -8, -8))
+    return str(value)
+
+
+def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], int, str]:
+    spec = field_spec(field.split("@")[0])
+    items: list[str] = []
+    if spec.kind is FieldKind.ADDR:
+        bits = family.bits
+        count = 0
+        for lo, hi in values.ranges:
+            for addr, length in ip_ranges_to_cidrs(lo, hi, bits):
+                count += 1
+                if len(items) <= MAX_ITEMS:
+                    text = format_ip(addr, family)
+                    items.append(text if length == bits else f"{text}/{length}")
+        total = len(values)
+        unit = "addresses" if total != 1 else "address"
+        return items, count, f"{total} {unit}" if count > 1 else ""
+    if spec.kind is FieldKind.ENUM:
+        names = [describe_value(field, v, family) for v in values]
+        return names, len(names), ""
+    for lo, hi in values.ranges:
+        items.append(str(lo) if lo == hi else f"{lo}-{hi}")
+    return items, len(values.ranges), ""
+
+
+def describe_set(field: str, values: IntSet | BitSet | NameSet,
+                 family: Family = Family.INET) -> str:
+    """A value set as `= x`, `∈ {…}` text (without the field name)."""
+    if isinstance(values, NameSet):
+        name = values.single_value()
+        if name is not None:
+            return f"= {name or '(none)'}"
+        if values.include is None:
+            inc = "any"
+        else:
+            inc = ", ".join(t + ("+" if p else "") for t, p in values.include)
+        exc = ", ".join(t + ("+" if p else "") for t, p in values.exclude)
+        if values.include is None and exc:
+            return f"∉ {{{exc}}}"
+        text = f"∈ {{{inc}}}" if values.include is not None and len(values.include) > 1 else (
+            f"matches {inc}")
+        return text + (f" except {exc}" if exc else "")
+    if isinstance(values, BitSet):
+        bits = values.single_value()
+        if bits is not None:
+            return f"= {describe_value(field, bits, family)}"
+        if field.split("@")[0] == "tcp_flags":
+            from .extensions.tcpudp import format_tcp_flags
+
+            parts = [f"{format_tcp_flags(m)}={format_tcp_flags(v)}" for v, m in values.cubes]
+            return "has " + " or ".join(parts)
+        if len(values.cubes) == 1:
+            v, m = values.cubes[0]
+            return f"& {m:#x} = {v:#x}"
+        return "∈ {" + ", ".join(f"{v:#x}/{m:#x}" for v, m in values.cubes) + "}"
+    single = values.single_value()
+    if single is not None:
+        return f"= {describe_value(field, single, family)}"
+    if values.is_empty:
+        return "∈ ∅"
+    rest = values.complement()
+    if 0 < len(rest.ranges) < len(values.ranges) or (
+        rest and len(rest.ranges) == len(values.ranges) and len(rest) < len(values)
+        and field_spec(field.split("@")[0]).kind is not FieldKind.ENUM
+    ):
+        items, count, summary = _int_items(field, rest, family)
+        shown = ", ".join(items[:MAX_ITEMS]) + (", …" if count > MAX_ITEMS else "")
+        return f"≠ {shown}" if count == 1 and not summary else f"∉ {{{shown}}}"
+    items, count, summary = _int_items(field, values, family)
+    shown = ", ".join(items[:MAX_ITEMS])
+    if count > MAX_ITEMS:
+        shown += ", …"
+    suffix = f" ({summary})" if summary else ""
+    if count == 1 and not summary:
+        return f"∈ {shown}"
+    return f"∈ {{{shown}}}{suffix}"

@@ -1,0 +1,147 @@
+"""The packet fields iptparse reasons about, and the kind of value set each one takes.
+
+Every match ends up as a test "field ∈ set"; the field's kind says which set algebra applies:
+integer ranges (addresses, ports, numbers, enumerations), bit cubes (marks, flags) or interface
+name patterns. The table is the one place that knows each field's universe, its text form and
+what users may type for it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .domain import BitSet, IntSet, NameSet
+from .nodes import Family
+
+__all__ = [
+    "CT_STATES",
+    "CT_STATUS_BITS",
+    "FIELDS",
+    "PKT_TYPES",
+    "FieldKind",
+    "FieldSpec",
+    "field_spec",
+    "top_value",
+]
+
+ValueSet = IntSet | BitSet | NameSet
+
+
+class FieldKind(enum.Enum):
+    INT = "int"
+    ADDR = "addr"
+    BITS = "bits"
+    NAME = "name"
+    ENUM = "enum"
+
+
+# Conntrack states as conntrack/state matches name them (SNAT/DNAT are status bits below).
+CT_STATES: tuple[str, ...] = ("INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED")
+# Conntrack status bits (include/uapi/linux/netfilter/nf_conntrack_common.h) that matches test.
+CT_STATUS_BITS: tuple[tuple[str, int], ...] = (
+    ("EXPECTED", 1 << 0), ("SEEN_REPLY", 1 << 1), ("ASSURED", 1 << 2), ("CONFIRMED", 1 << 3),
+    ("SNAT", 1 << 4), ("DNAT", 1 << 5),
+)
+CT_DIRECTIONS: tuple[str, ...] = ("ORIGINAL", "REPLY")
+# Linux PACKET_* values for pkttype.
+PKT_TYPES: tuple[str, ...] = ("unicast", "broadcast", "multicast", "otherhost")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field: its kind, width (bits) or enumeration, and a short description."""
+
+    name: str
+    kind: FieldKind
+    width: int = 0
+    names: tuple[str, ...] = ()
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def top(self, family: Family) -> ValueSet:
+        """Every value the field can take: what "unknown" means for it."""
+        if self.kind is FieldKind.ADDR:
+            return IntSet.all((1 << family.bits) - 1)
+        if self.kind is FieldKind.BITS:
+            return BitSet.all(self.width)
+        if self.kind is FieldKind.NAME:
+            return NameSet.all()
+        if self.kind is FieldKind.ENUM:
+            return IntSet.all(len(self.names) - 1)
+        return IntSet.all((1 << self.width) - 1)
+
+
+def _f(name: str, kind: FieldKind, width: int = 0, description: str = "",
+       names: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> FieldSpec:
+    return FieldSpec(name, kind, width, names, description, aliases)
+
+
+_I, _A, _B, _N, _E = FieldKind.INT, FieldKind.ADDR, FieldKind.BITS, FieldKind.NAME, FieldKind.ENUM
+
+FIELDS: dict[str, FieldSpec] = {
+    f.name: f
+    for f in (
+        _f("proto", _I, 8, "IP protocol number (tcp=6, udp=17, icmp=1, ipv6-icmp=58)"),
+        _f("src", _A, 0, "source address"),
+        _f("dst", _A, 0, "destination address"),
+        _f("sport", _I, 16, "source port (TCP, UDP, SCTP, DCCP)"),
+        _f("dport", _I, 16, "destination port (TCP, UDP, SCTP, DCCP)"),
+        _f("icmp_type", _I, 8, "ICMP / ICMPv6 type", aliases=("icmptype",)),
+        _f("icmp_code", _I, 8, "ICMP / ICMPv6 code", aliases=("icmpcode",)),
+        _f("tcp_flags", _B, 8, "TCP flags (FIN SYN RST PSH ACK URG ECE CWR)",
+           aliases=("flags",)),
+        _f("tcp_options", _B, 256, "TCP option kinds present"),
+        _f("length", _I, 16, "IP total length / IPv6 payload length + 40", aliases=("len",)),
+        _f("ttl", _I, 8, "TTL (IPv4) or hop limit (IPv6)", aliases=("hl", "hoplimit")),
+        _f("tos", _I, 8, "TOS byte / traffic class (DSCP << 2 | ECN)", aliases=("tclass",)),
+        _f("iif", _N, 0, "input interface (empty: none)", aliases=("in", "i")),
+        _f("oif", _N, 0, "output interface (empty: none)", aliases=("out", "o")),
+        _f("physin", _N, 0, "bridge port the packet came in on"),
+        _f("physout", _N, 0, "bridge port the packet goes out on"),
+        _f("bridged", _I, 1, "1 when the packet is being bridged"),
+        _f("mark", _B, 32, "packet mark (skb->mark)", aliases=("nfmark", "fwmark")),
+        _f("ctmark", _B, 32, "connection mark", aliases=("connmark",)),
+        _f("ctstate", _E, 0, "conntrack state", names=CT_STATES, aliases=("state",)),
+        _f("ctstatus", _B, 8, "conntrack status bits (EXPECTED SEEN_REPLY ASSURED CONFIRMED "
+           "SNAT DNAT)"),
+        _f("ctdir", _E, 0, "conntrack direction", names=CT_DIRECTIONS),
+        _f("ctorigsrc", _A, 0, "original-direction source of the connection"),
+        _f("ctorigdst", _A, 0, "original-direction destination of the connection"),
+        _f("ctreplsrc", _A, 0, "reply-direction source of the connection"),
+        _f("ctrepldst", _A, 0, "reply-direction destination of the connection"),
+        _f("ctorigsrcport", _I, 16, "original source port"),
+        _f("ctorigdstport", _I, 16, "original destination port"),
+        _f("ctreplsrcport", _I, 16, "reply source port"),
+        _f("ctrepldstport", _I, 16, "reply destination port"),
+        _f("ctexpire", _I, 32, "seconds until the conntrack entry expires"),
+        _f("cthelper", _N, 0, "conntrack helper name", aliases=("helper",)),
+        _f("ctzone", _I, 16, "conntrack zone"),
+        _f("uid", _I, 32, "socket owner uid (locally generated packets)"),
+        _f("gid", _I, 32, "socket owner gid (locally generated packets)"),
+        _f("socket", _I, 1, "1 when the packet has a local socket", aliases=("has_socket",)),
+        _f("pkttype", _E, 0, "link-layer packet type", names=PKT_TYPES),
+        _f("fragment", _I, 1, "1 for a non-first IPv4 fragment", aliases=("frag",)),
+        _f("src_mac", _I, 48, "source MAC address", aliases=("mac",)),
+        _f("priority", _I, 32, "skb priority (CLASSIFY)"),
+        _f("time", _I, 63, "arrival time, seconds since 1970 UTC"),
+    )
+}
+
+_ALIASES = {alias: spec for spec in FIELDS.values() for alias in spec.aliases}
+
+
+def field_spec(name: str) -> FieldSpec:
+    """The spec of a field or of one of its aliases; KeyError names the unknown field."""
+    spec = FIELDS.get(name) or _ALIASES.get(name)
+    if spec is None:
+        raise KeyError(name)
+    return spec
+
+
+def top_value(name: str, family: Family) -> ValueSet:
+    return field_spec(name).top(family)
+
+
+Formatter = Callable[[int], str]

@@ -1,0 +1,518 @@
+"""The walk of a packet through netfilter: a pure generator of events.
+
+The packet enters at a hook and meets, in the kernel's priority order, every table that has a
+chain there: raw, (conntrack), mangle, nat (first packet of a connection only), filter,
+security; `-j` keeps a return point, `-g` does not; RETURN or the end of a user chain resumes
+after the last jump; the end of a builtin chain applies its policy; ACCEPT ends the table's
+traversal, DROP/REJECT/QUEUE end the walk.
+
+The state of a path is immutable, so a fork (a match the known fields do not decide) yields a
+`Fork` event carrying every continuation; the caller picks one by `send(index)` (the REPL's
+`choose`) and may resume the others later (`iptparse.trace` explores them all). No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from .describe import describe_set
+from .domain import BitSet, IntSet, NameSet, ValueSet
+from .events import (
+    ChainEnter,
+    ChainReturn,
+    ConditionResult,
+    Event,
+    Finished,
+    Fork,
+    Note,
+    PolicyApplied,
+    RuleEvaluated,
+    StageEnd,
+    StageSkipped,
+    StageStart,
+    TargetApplied,
+)
+from .fields import CT_STATES, FieldKind, field_spec
+from .logic import BitsExpr, Box, Branch, Cond, Pred, Test, split
+from .nodes import Family
+from .packet import Packet
+from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
+from .semantics import CopyBits, Effect, SetBits, SetValue
+
+__all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Stage"]
+
+CONNTRACK = "conntrack"
+ROUTING = "routing"
+
+NEW = CT_STATES.index("NEW")
+INVALID = CT_STATES.index("INVALID")
+UNTRACKED = CT_STATES.index("UNTRACKED")
+ORIGINAL = 0
+
+HOOK_TABLES: dict[str, tuple[str, ...]] = {
+    "PREROUTING": ("raw", CONNTRACK, "mangle", "nat"),
+    "INPUT": ("mangle", "filter", "security", "nat"),
+    "FORWARD": ("mangle", "filter", "security"),
+    "OUTPUT": ("raw", CONNTRACK, "mangle", "nat", "filter", "security"),
+    "POSTROUTING": ("mangle", "nat"),
+}
+
+PATHS: dict[str, tuple[str, ...]] = {
+    "in": ("PREROUTING", ROUTING, "INPUT"),
+    "forward": ("PREROUTING", ROUTING, "FORWARD", "POSTROUTING"),
+    "out": ("OUTPUT", "POSTROUTING"),
+}
+
+MAX_STEPS = 1_000_000
+
+#: Fields with a value by the packet's nature when the user does not give one: netfilter sees
+#: reassembled packets once conntrack is loaded (nf_defrag runs before every table), and a packet
+#: is bridged only on a bridge (say bridged=1 to ask about br_netfilter traffic).
+DEFAULTS: dict[str, ValueSet] = {
+    "fragment": IntSet.single(0, 1),
+    "bridged": IntSet.single(0, 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    hook: str
+    table: str  # a table name, CONNTRACK or ROUTING
+
+
+def stages_for(hooks: tuple[str, ...]) -> tuple[Stage, ...]:
+    out = []
+    for hook in hooks:
+        if hook == ROUTING:
+            out.append(Stage(ROUTING, ROUTING))
+        else:
+            out.extend(Stage(hook, t) for t in HOOK_TABLES[hook])
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    table: str
+    chain: str
+    rule: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A return point: resume `chain` at 0-based `index`; `trail` is the `where` length."""
+
+    chain: str
+    index: int
+    rule: int
+    trail: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrailEntry:
+    """One step of the chain path shown by `where`: how we got into `chain`."""
+
+    table: str
+    chain: str
+    via: str  # "hook", "jump", "goto"
+    rule: int | None  # the rule (in the previous chain) that jumped
+
+
+@dataclass(frozen=True)
+class PathState:
+    """Everything a path carries; immutable so a fork can hand out every continuation."""
+
+    branch: Branch
+    env: Mapping[str, str | BitsExpr]
+    stages: tuple[Stage, ...]
+    stage: int = 0
+    chain: str | None = None
+    index: int = 0
+    stack: tuple[Frame, ...] = ()
+    trail: tuple[TrailEntry, ...] = ()
+    hits: tuple[RuleRef, ...] = ()
+    policies: tuple[tuple[str, str, str], ...] = ()
+    fresh: int = 0
+    labels: Mapping[str, str] = field(default_factory=dict)
+    verdict: str | None = None
+    path: str = "forward"
+
+    @property
+    def box(self) -> Box:
+        return self.branch.box
+
+    @property
+    def probability(self) -> Fraction:
+        return self.branch.weight
+
+    @property
+    def conditions(self) -> tuple[Cond, ...]:
+        return self.branch.conditions
+
+    def current(self, name: str) -> ValueSet:
+        """The set of values a packet field may hold now on this path."""
+        spec = field_spec(name)
+        target = self.env.get(spec.name, spec.name)
+        if isinstance(target, BitsExpr):
+            return _bits_value(target, self.box)
+        return self.box.get(target)
+
+
+def _bits_value(expr: BitsExpr, box: Box) -> BitSet:
+    """The current values of a bit field: exact per bit where every source is a cube."""
+    value = expr.xor
+    mask = expr.const_mask
+    for var, smask in expr.sources:
+        known = box.get(var)
+        assert isinstance(known, BitSet)
+        kv, km = known.known()
+        value ^= kv & smask
+        mask |= km & smask
+    return BitSet.cube(value, mask, expr.width)
+
+
+class Interpreter:
+    """Walks packets through one family of a ruleset along one path kind."""
+
+    def __init__(self, ruleset: Ruleset, family: Family, *,
+                 assumptions: Mapping[str, bool] | None = None) -> None:
+        self.ruleset = ruleset
+        self.family = family
+        self.assumptions = dict(assumptions or {})
+
+    # --- starting ------------------------------------------------------------------------
+
+    def start(self, packet: Packet, path: str) -> PathState:
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r} (in, forward or out)")
+        values: dict[str, ValueSet] = {}
+        for name, value in packet.fields.items():
+            values[name] = value
+        for key, holds in self.assumptions.items():
+            values[f"?{key}"] = IntSet.single(1 if holds else 0, 1)
+        env: dict[str, str | BitsExpr] = {}
+        labels: dict[str, str] = {}
+        # Before conntrack has run, state matches see no connection: INVALID.
+        values["ctstate@raw"] = IntSet.single(INVALID, len(CT_STATES) - 1)
+        env["ctstate"] = "ctstate@raw"
+        for name, value in DEFAULTS.items():
+            if name not in values:
+                values[name] = value
+        none = NameSet.single("")
+        if path == "out":
+            values["iif@none"] = none
+            env["iif"] = "iif@none"
+        else:
+            values["oif@none"] = none
+            env["oif"] = "oif@none"
+        box = Box(values, self.family)
+        return PathState(Branch(box), env, stages_for(PATHS[path]), labels=labels, path=path)
+
+    # --- walking -------------------------------------------------------------------------
+
+    def walk(self, state: PathState) -> Generator[Event, int | None, PathState]:
+        steps = 0
+        while state.verdict is None:
+            steps += 1
+            if steps > MAX_STEPS:
+                state = replace(state, verdict="UNKNOWN")
+                yield Note(f"stopped after {MAX_STEPS} steps (a loop?)")
+                break
+            if state.stage >= len(state.stages):
+                state = replace(state, verdict="ACCEPT")
+                break
+            stage = state.stages[state.stage]
+            if state.chain is None:
+                state = yield from self._begin_stage(state, stage)
+                continue
+            state = yield from self._step(state, stage)
+        yield Finished(state.verdict or "UNKNOWN", state)
+        return state
+
+    def _next_stage(self, state: PathState) -> PathState:
+        return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
+
+    def _fork(self, state: PathState, rule: CompiledRule | None,
+              options: list[tuple[PathState, str]]) -> Generator[Event, int | None, PathState]:
+        if len(options) == 1:
+            return options[0][0]
+        choice = yield Fork(rule, tuple(o for o, _ in options), tuple(t for _, t in options))
+        return options[choice or 0][0]
+
+    def _split_state(self, state: PathState, pred: Pred
+                     ) -> tuple[list[PathState], list[PathState]]:
+        holds, fails = split(pred, state.branch, state.env)
+        return ([replace(state, branch=b) for b in holds],
+                [replace(state, branch=b) for b in fails])
+
+    def _begin_stage(self, state: PathState, stage: Stage
+                     ) -> Generator[Event, int | None, PathState]:
+        if stage.table == CONNTRACK:
+            return (yield from self._conntrack(state))
+        if stage.table == ROUTING:
+            return (yield from self._routing(state))
+        table = self.ruleset.table(self.family, stage.table)
+        if table is None or table.chain(stage.hook) is None:
+            return self._next_stage(state)
+        if stage.table == "nat":
+            is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1),
+                          "ctstate = NEW", "ctstate ≠ NEW")
+            holds, fails = self._split_state(state, is_new)
+            options: list[tuple[PathState, str]] = []
+            for s in holds:
+                options.append((s, "first packet of the connection: nat is consulted"))
+            for s in fails:
+                options.append((s, "not the first packet: nat is not consulted"))
+            state = yield from self._fork(state, None, options)
+            if any(state is s for s in fails):
+                yield StageSkipped(stage.hook, stage.table,
+                                   "nat chains see only the first packet of a connection")
+                return self._next_stage(state)
+        yield StageStart(stage.hook, stage.table)
+        yield ChainEnter(stage.table, stage.hook, "hook")
+        return replace(state, chain=stage.hook, index=0, stack=(),
+                       trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
+
+    # --- one rule ------------------------------------------------------------------------
+
+    def _step(self, state: PathState, stage: Stage) -> Generator[Event, int | None, PathState]:
+        table = self.ruleset.table(self.family, stage.table)
+        assert table is not None and state.chain is not None
+        chain = table.chain(state.chain)
+        assert chain is not None
+        if state.index >= len(chain.rules):
+            return (yield from self._leave_chain(state, stage, table, explicit=False))
+        rule = table.rule(chain, state.index)
+        outcomes = self._evaluate(rule, state)
+        options = []
+        for branch, matched, results in outcomes:
+            label = "; ".join(c.text for c in branch.conditions[len(state.conditions):]) or (
+                "matches" if matched else "does not match")
+            options.append(((branch, matched, results), label))
+        if len(options) == 1:
+            branch, matched, results = options[0][0]
+        else:
+            shells = [(replace(state, branch=o[0][0]), o[1]) for o in options]
+            chosen = yield from self._fork(state, rule, shells)
+            index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
+            branch, matched, results = options[index][0]
+        state = replace(state, branch=branch)
+        yield RuleEvaluated(rule, matched, results)
+        if not matched:
+            return replace(state, index=state.index + 1)
+        state = replace(state, hits=(*state.hits, RuleRef(rule.table, rule.chain, rule.number)))
+        return (yield from self._act(state, stage, table, rule))
+
+    def _evaluate(self, rule: CompiledRule, state: PathState
+                  ) -> list[tuple[Branch, bool, tuple[ConditionResult, ...]]]:
+        """Check conditions in order, stopping at the first that fails (as the kernel does)."""
+        pending: list[tuple[Branch, tuple[ConditionResult, ...]]] = [(state.branch, ())]
+        done: list[tuple[Branch, bool, tuple[ConditionResult, ...]]] = []
+        for condition in rule.conditions:
+            nxt = []
+            for branch, results in pending:
+                holds, fails = split(condition.pred, branch, state.env)
+                for b in holds:
+                    nxt.append((b, (*results, ConditionResult(condition, True))))
+                for b in fails:
+                    done.append((b, False, (*results, ConditionResult(condition, False))))
+            pending = nxt
+            if not pending:
+                break
+        for branch, results in pending:
+            done.append((branch, True, results))
+        # matching paths first: the default walk follows the rule
+        done.sort(key=lambda item: not item[1])
+        return done
+
+    def _act(self, state: PathState, stage: Stage, table: CompiledTable, rule: CompiledRule
+             ) -> Generator[Event, int | None, PathState]:
+        action = rule.action
+        if action is None:
+            return replace(state, index=state.index + 1)
+        if isinstance(action, Jump | Goto):
+            goto = isinstance(action, Goto)
+            stack = state.stack
+            if not goto:
+                stack = (*stack, Frame(rule.chain, state.index + 1, rule.number,
+                                       len(state.trail)))
+            yield ChainEnter(table.name, action.chain, "goto" if goto else "jump", rule.chain,
+                             rule.number, len(stack))
+            trail = (*state.trail, TrailEntry(table.name, action.chain,
+                                             "goto" if goto else "jump", rule.number))
+            return replace(state, chain=action.chain, index=0, stack=stack, trail=trail)
+        if isinstance(action, Return):
+            return (yield from self._leave_chain(state, stage, table, explicit=True))
+        return (yield from self._apply(state, stage, rule, action))
+
+    def _apply(self, state: PathState, stage: Stage, rule: CompiledRule, effect: Effect
+               ) -> Generator[Event, int | None, PathState]:
+        if effect.when is not None:
+            holds, fails = self._split_state(state, effect.when)
+            def label(s: PathState) -> str:
+                return "; ".join(c.text for c in s.conditions[len(state.conditions):])
+
+            options = [(s, label(s)) for s in holds] + [(s, label(s)) for s in fails]
+            chosen = yield from self._fork(state, rule, options)
+            if not any(chosen is s for s in holds):
+                if effect.otherwise is None:
+                    return replace(chosen, index=chosen.index + 1)
+                return (yield from self._apply(chosen, stage, rule, effect.otherwise))
+            state = chosen
+        changes = []
+        for change in effect.changes:
+            state, before, after = self._change(state, change, rule)
+            changes.append((_field_of(change), before, after))
+        yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note)
+        verdict = effect.verdict
+        if verdict is None:
+            return replace(state, index=state.index + 1)
+        if verdict == "ACCEPT":
+            yield StageEnd(stage.hook, stage.table, "ACCEPT")
+            return self._next_stage(state)
+        return replace(state, verdict=verdict)
+
+    def _change(self, state: PathState, change: SetBits | CopyBits | SetValue,
+                rule: CompiledRule) -> tuple[PathState, str, str]:
+        name = _field_of(change)
+        before = self._show(state, name)
+        env = dict(state.env)
+        box = state.box
+        fresh = state.fresh
+        labels = dict(state.labels)
+        if isinstance(change, SetBits):
+            expr = _bits_expr(env, change.field)
+            env[change.field] = expr.xmark(change.value, change.mask)
+        elif isinstance(change, CopyBits):
+            dst = _bits_expr(env, change.dst).xmark(0, change.clear)
+            src = _bits_expr(env, change.src)
+            expr, clash = _xor_bits(dst, src, change.take)
+            if clash:
+                # bits that XOR two unknowns: a fresh unknown bit keeps the result sound
+                fresh += 1
+                var = f"{change.dst}@{fresh}"
+                labels[var] = f"{change.dst} bits mixed by {rule.table}:{rule.chain}:{rule.number}"
+                expr = BitsExpr((*expr.sources, (var, clash)), expr.xor & ~clash, expr.width)
+            env[change.dst] = expr
+        else:
+            fresh += 1
+            var = f"{change.field}@{fresh}"
+            box = box.with_(var, change.values)
+            labels[var] = change.text or (
+                f"{change.field} after {rule.table}:{rule.chain}:{rule.number}")
+            if field_spec(change.field).kind is FieldKind.BITS:
+                assert isinstance(change.values, BitSet)
+                env[change.field] = BitsExpr.var(var, change.values.width)
+            else:
+                env[change.field] = var
+        state = replace(state, env=env, branch=replace(state.branch, box=box), fresh=fresh,
+                        labels=labels)
+        return state, before, self._show(state, name)
+
+    def _show(self, state: PathState, name: str) -> str:
+        return describe_set(name, state.current(name), self.family)
+
+    def _leave_chain(self, state: PathState, stage: Stage, table: CompiledTable,
+                     explicit: bool) -> Generator[Event, int | None, PathState]:
+        assert state.chain is not None
+        if state.stack:
+            frame = state.stack[-1]
+            yield ChainReturn(table.name, state.chain, frame.chain, frame.rule, explicit)
+            return replace(state, chain=frame.chain, index=frame.index, stack=state.stack[:-1],
+                           trail=state.trail[: frame.trail])
+        builtin = table.chain(stage.hook)
+        assert builtin is not None and builtin.policy is not None
+        policy = builtin.policy
+        yield PolicyApplied(table.name, stage.hook, policy)
+        state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)))
+        if policy == "ACCEPT":
+            yield StageEnd(stage.hook, stage.table, "ACCEPT")
+            return self._next_stage(state)
+        return replace(state, verdict=policy)
+
+    # --- conntrack and routing -----------------------------------------------------------
+
+    def _conntrack(self, state: PathState) -> Generator[Event, int | None, PathState]:
+        env = dict(state.env)
+        if env.get("ctstate") != "ctstate@raw":
+            yield Note("conntrack: the packet is untracked (NOTRACK / CT --notrack)")
+            return self._next_stage(replace(state, env=env))
+        env["ctstate"] = "ctstate"
+        state = replace(state, env=env)
+        is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
+                      "ctstate ≠ NEW")
+        holds, fails = self._split_state(state, is_new)
+        options = [(self._bind_new_connection(s), "ctstate = NEW") for s in holds]
+        options += [(s, "ctstate ≠ NEW") for s in fails]
+        state = yield from self._fork(state, None, options)
+        return self._next_stage(state)
+
+    def _bind_new_connection(self, state: PathState) -> PathState:
+        """A new connection's entry describes this very packet: original tuple = its fields,
+        reply tuple = the reverse, mark and status zero, direction ORIGINAL."""
+        env = dict(state.env)
+        box = state.box
+
+        def alias(ct_field: str, packet_field: str) -> None:
+            target = env.get(packet_field, packet_field)
+            assert isinstance(target, str)
+            env[ct_field] = target
+
+        for ct_field, packet_field in (
+            ("ctorigsrc", "src"), ("ctorigdst", "dst"), ("ctreplsrc", "dst"),
+            ("ctrepldst", "src"), ("ctorigsrcport", "sport"), ("ctorigdstport", "dport"),
+            ("ctreplsrcport", "dport"), ("ctrepldstport", "sport"),
+        ):
+            alias(ct_field, packet_field)
+        env["ctmark"] = BitsExpr((), 0, 32)
+        env["ctstatus"] = BitsExpr((), 0, 8)
+        box = box.with_("ctdir@new", IntSet.single(ORIGINAL, 1))
+        env["ctdir"] = "ctdir@new"
+        return replace(state, env=env, branch=replace(state.branch, box=box))
+
+    def _routing(self, state: PathState) -> Generator[Event, int | None, PathState]:
+        host = self.ruleset.host
+        env = dict(state.env)
+        if host is None:
+            if state.path == "forward":
+                env["oif"] = "oif"
+                yield Note("routing: no routes given; forwarded as asked (oif as given)")
+            else:
+                yield Note("routing: no addresses given; delivered locally as asked")
+            return self._next_stage(replace(state, env=env))
+        routed: PathState = yield from host.route(self, state)
+        return routed
+
+
+def _field_of(change: SetBits | CopyBits | SetValue) -> str:
+    return change.dst if isinstance(change, CopyBits) else change.field
+
+
+def _bits_expr(env: Mapping[str, str | BitsExpr], name: str) -> BitsExpr:
+    target = env.get(name, name)
+    if isinstance(target, BitsExpr):
+        return target
+    return BitsExpr.var(target, field_spec(name).width)
+
+
+def _xor_bits(base: BitsExpr, other: BitsExpr, take: int) -> tuple[BitsExpr, int]:
+    """`base ^ (other & take)` bit by bit, and the mask of bits where two variables meet
+    (the caller gives those a fresh variable)."""
+    width = base.width
+    sources: dict[str, int] = {}
+    xor = base.xor
+    clash = 0
+    for i in range(width):
+        bit = 1 << i
+        base_var = next((v for v, m in base.sources if m & bit), None)
+        other_var = next((v for v, m in other.sources if m & bit), None) if take & bit else None
+        if take & bit:
+            xor ^= other.xor & bit
+        if base_var is not None and other_var is not None:
+            clash |= bit
+        elif base_var is not None:
+            sources[base_var] = sources.get(base_var, 0) | bit
+        elif other_var is not None:
+            sources[other_var] = sources.get(other_var, 0) | bit
+    return BitsExpr(tuple(sorted(sources.items())), xor, width), clash

@@ -1,0 +1,432 @@
+"""Predicates over packets, abstract packet states, and splitting a state on a predicate.
+
+Every match compiles to a predicate built from `Test(field, set)` with And/Or/Not, plus three
+leaves for what no dump can show: `Chance` (statistic --mode random), `Assume` (limit, recent,
+quota… whose outcome depends on hidden state) and `Custom` (decided by a Python function once
+its fields are known exactly, an assumption otherwise).
+
+A path's state is a `Box`: for each variable, the set of values it may still take. Variables are
+the input packet's fields (`src`, `dport`, `nfmark`…), fresh values introduced by rewrites
+(`dst@2`: the destination after a DNAT to a range) and assumption flags (`?limit@filter:INPUT:3`).
+An `Env` maps each packet field to the variable holding its current value; mark-like bit fields
+map to a `BitsExpr`, so MARK/CONNMARK arithmetic keeps every known bit known and every unknown bit
+tied to the input bit it came from.
+
+`split` returns the disjoint pieces of a state where a predicate holds and where it fails; a
+concrete packet (every variable a single value) always lands on one side, so the same code is
+the interpreter for concrete and abstract packets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from fractions import Fraction
+
+from .describe import describe_set
+from .domain import BitSet, IntSet, ValueSet
+from .fields import field_spec
+from .nodes import Family
+
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "And",
+    "Assume",
+    "BitsExpr",
+    "Box",
+    "Branch",
+    "Chance",
+    "Cond",
+    "Const",
+    "Custom",
+    "Env",
+    "Not",
+    "Or",
+    "Pred",
+    "Test",
+    "split",
+]
+
+
+# --- predicates ----------------------------------------------------------------------------
+
+class Pred:
+    """Base of predicate nodes (a closed union: Test, And, Or, Not, Const, Chance, Assume,
+    Custom)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Test(Pred):
+    """`field ∈ values`, on the packet's current value of the field."""
+
+    field: str
+    values: ValueSet
+    text: str | None = dc_field(default=None, compare=False)
+    neg_text: str | None = dc_field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And(Pred):
+    parts: tuple[Pred, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Pred):
+    parts: tuple[Pred, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Pred):
+    part: Pred
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Pred):
+    value: bool
+
+
+TRUE = Const(True)
+FALSE = Const(False)
+
+
+@dataclass(frozen=True, slots=True)
+class Chance(Pred):
+    """Holds with probability `p`, independently of the packet (statistic --mode random)."""
+
+    p: Fraction
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assume(Pred):
+    """Depends on state no dump shows; `key` names the assumption a user can pin."""
+
+    key: str
+    kind: str
+    text: str
+    neg_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Custom(Pred):
+    """Decided by `fn(values)` when every field in `fields` is known exactly; otherwise an
+    assumption named `key` (kind `kind`)."""
+
+    fields: tuple[str, ...]
+    fn: Callable[[tuple[int | str, ...]], bool] = dc_field(compare=False)
+    key: str
+    kind: str
+    text: str
+    neg_text: str
+
+
+def negate_text(text: str) -> str:
+    for positive, negative in ((" ∈ ", " ∉ "), (" = ", " ≠ "), (" matches ", " does not match "),
+                               (" has ", " has not "), (" holds", " does not hold")):
+        if positive in text:
+            return text.replace(positive, negative, 1)
+    return f"not ({text})"
+
+
+# --- bit expressions -----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BitsExpr:
+    """A bit field's current value: `OR of (var & mask) for each source, XOR xor`.
+
+    Source masks are disjoint; bits in no source are the constant bits of `xor`. This is closed
+    under `(x & ~m) ^ v` (MARK --set-xmark and every MARK/CONNMARK form reduces to it) and under
+    copying bits between fields (CONNMARK --save-mark / --restore-mark).
+    """
+
+    sources: tuple[tuple[str, int], ...]
+    xor: int
+    width: int
+
+    @classmethod
+    def var(cls, var: str, width: int) -> BitsExpr:
+        return cls(((var, (1 << width) - 1),), 0, width)
+
+    @property
+    def const_mask(self) -> int:
+        mask = (1 << self.width) - 1
+        for _, m in self.sources:
+            mask &= ~m
+        return mask
+
+    def xmark(self, value: int, mask: int) -> BitsExpr:
+        """(x & ~mask) ^ value."""
+        keep = ~mask & ((1 << self.width) - 1)
+        sources = tuple((v, m & keep) for v, m in self.sources if m & keep)
+        return BitsExpr(sources, (self.xor & keep) ^ value, self.width)
+
+    def mix(self, other: BitsExpr, take: int, fresh: Callable[[int], str]) -> BitsExpr:
+        """`(self & ~take) ^ (other & take)`-style copies: bits in `take` come from `other`.
+
+        Used for CONNMARK save/restore. Bits where both sides are variables XORed together
+        cannot be represented; callers pass only the kernel's common shapes where the target
+        bits are cleared first, so `take` bits simply come from `other`.
+        """
+        keep = ~take & ((1 << self.width) - 1)
+        sources: dict[str, int] = {}
+        for v, m in self.sources:
+            if m & keep:
+                sources[v] = sources.get(v, 0) | (m & keep)
+        for v, m in other.sources:
+            if m & take:
+                sources[v] = sources.get(v, 0) | (m & take)
+        xor = (self.xor & keep) | (other.xor & take)
+        return BitsExpr(tuple(sorted(sources.items())), xor, self.width)
+
+    def value_in(self, box: Box) -> BitSet | None:
+        """The set of current values when every source is known exactly, else None."""
+        value = self.xor
+        for var, mask in self.sources:
+            known = box.get(var)
+            assert isinstance(known, BitSet)
+            single = known.single_value()
+            if single is None:
+                return None
+            value ^= single & mask
+        return BitSet.single(value, self.width)
+
+
+Env = Mapping[str, "str | BitsExpr"]
+
+
+# --- boxes ---------------------------------------------------------------------------------
+
+def var_field(var: str) -> str:
+    """The field a variable ranges over (`dst@2` → `dst`); assumption flags are '?'."""
+    if var.startswith("?"):
+        return "?"
+    return var.split("@", 1)[0]
+
+
+_FLAG = IntSet.all(1)
+
+
+class Box:
+    """The values each variable may take on a path; variables not listed are unconstrained."""
+
+    __slots__ = ("_hash", "family", "values")
+
+    def __init__(self, values: Mapping[str, ValueSet], family: Family) -> None:
+        self.values = dict(values)
+        self.family = family
+        self._hash: int | None = None
+
+    def get(self, var: str) -> ValueSet:
+        known = self.values.get(var)
+        if known is not None:
+            return known
+        return self.top(var)
+
+    def top(self, var: str) -> ValueSet:
+        name = var_field(var)
+        if name == "?":
+            return _FLAG
+        return field_spec(name).top(self.family)
+
+    def with_(self, var: str, value: ValueSet) -> Box:
+        values = dict(self.values)
+        values[var] = value
+        return Box(values, self.family)
+
+    def is_empty(self) -> bool:
+        return any(v.is_empty for v in self.values.values())
+
+    def items(self) -> Iterator[tuple[str, ValueSet]]:
+        return iter(self.values.items())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Box) and self.values == other.values
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = self._hash = hash(frozenset(self.values.items()))
+        return h
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}: {v!r}" for k, v in sorted(self.values.items()))
+        return f"Box({{{inner}}})"
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """A condition a path took at a fork: its text and the variable it constrained ('' for a
+    random draw)."""
+
+    var: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """One piece of a split: the refined box, its probability weight, the conditions added."""
+
+    box: Box
+    weight: Fraction = Fraction(1)
+    conditions: tuple[Cond, ...] = ()
+
+
+# --- splitting -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _VarTest(Pred):
+    """A test directly on a variable (what a bit-field test becomes after translation)."""
+
+    var: str
+    values: ValueSet
+    text: str | None
+    neg_text: str | None
+    field_name: str
+
+
+
+def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Branch]]:
+    """The pieces of `branch` where `pred` holds and where it fails (each list disjoint)."""
+    if isinstance(pred, Test):
+        return _split_test(pred, branch, env)
+    if isinstance(pred, _VarTest):
+        return _split_var(pred.var, Test(pred.field_name, pred.values, pred.text, pred.neg_text),
+                          branch)
+    if isinstance(pred, And):
+        holds = [branch]
+        fails: list[Branch] = []
+        for part in pred.parts:
+            next_holds: list[Branch] = []
+            for b in holds:
+                t, f = split(part, b, env)
+                next_holds.extend(t)
+                fails.extend(f)
+            holds = next_holds
+            if not holds:
+                break
+        return holds, fails
+    if isinstance(pred, Or):
+        fails = [branch]
+        holds = []
+        for part in pred.parts:
+            next_fails: list[Branch] = []
+            for b in fails:
+                t, f = split(part, b, env)
+                holds.extend(t)
+                next_fails.extend(f)
+            fails = next_fails
+            if not fails:
+                break
+        return holds, fails
+    if isinstance(pred, Not):
+        t, f = split(pred.part, branch, env)
+        return f, t
+    if isinstance(pred, Const):
+        return ([branch], []) if pred.value else ([], [branch])
+    if isinstance(pred, Chance):
+        p = pred.p
+        if p >= 1:
+            return [branch], []
+        if p <= 0:
+            return [], [branch]
+        text = pred.text or f"random draw < {float(p):.6g}"
+        return (
+            [Branch(branch.box, branch.weight * p, (*branch.conditions, Cond("", text)))],
+            [Branch(branch.box, branch.weight * (1 - p),
+                    (*branch.conditions, Cond("", negate_text(text))))],
+        )
+    if isinstance(pred, Assume):
+        return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch)
+    if isinstance(pred, Custom):
+        values = []
+        for name in pred.fields:
+            value = _single(name, branch.box, env)
+            if value is None:
+                return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch)
+            values.append(value)
+        return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])
+    raise TypeError(f"not a predicate: {pred!r}")
+
+
+def _single(name: str, box: Box, env: Env) -> int | str | None:
+    target = env.get(name, name)
+    if isinstance(target, BitsExpr):
+        known = target.value_in(box)
+        return None if known is None else known.single_value()
+    return box.get(target).single_value()
+
+
+def _split_flag(var: str, text: str, neg_text: str, branch: Branch
+                ) -> tuple[list[Branch], list[Branch]]:
+    current = branch.box.get(var)
+    assert isinstance(current, IntSet)
+    if current.single_value() is not None:
+        return ([branch], []) if 1 in current else ([], [branch])
+    box = branch.box
+    return (
+        [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight,
+                (*branch.conditions, Cond(var, text)))],
+        [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight,
+                (*branch.conditions, Cond(var, neg_text)))],
+    )
+
+
+def _label(test: Test, family: Family) -> tuple[str, str]:
+    text = test.text or f"{test.field} {describe_set(test.field, test.values, family)}"
+    return text, test.neg_text or negate_text(text)
+
+
+def _split_test(test: Test, branch: Branch, env: Env) -> tuple[list[Branch], list[Branch]]:
+    target = env.get(test.field, test.field)
+    if isinstance(target, BitsExpr):
+        assert isinstance(test.values, BitSet)
+        return split(_bits_pred(test, target), branch, env)
+    return _split_var(target, test, branch)
+
+
+def _split_var(var: str, test: Test, branch: Branch) -> tuple[list[Branch], list[Branch]]:
+    box = branch.box
+    current = box.get(var)
+    values = test.values
+    single = current.single_value()
+    if single is not None:
+        return ([branch], []) if single in values else ([], [branch])
+    inside = current & values  # type: ignore[operator]
+    if inside.is_empty:
+        return [], [branch]
+    outside = current - values  # type: ignore[operator]
+    if outside.is_empty:
+        return [branch], []
+    text, neg = _label(test, box.family)
+    return (
+        [Branch(box.with_(var, inside), branch.weight, (*branch.conditions, Cond(var, text)))],
+        [Branch(box.with_(var, outside), branch.weight, (*branch.conditions, Cond(var, neg)))],
+    )
+
+
+def _bits_pred(test: Test, expr: BitsExpr) -> Pred:
+    """Turn a test on a bit field's current value into tests on the variables it comes from."""
+    assert isinstance(test.values, BitSet)
+    alternatives: list[Pred] = []
+    const_mask = expr.const_mask
+    for value, mask in test.values.cubes:
+        if (expr.xor ^ value) & mask & const_mask:
+            continue  # a constant bit disagrees: this cube cannot hold
+        parts: list[Pred] = []
+        for var, smask in expr.sources:
+            bits = mask & smask
+            if bits:
+                cube = BitSet.cube((value ^ expr.xor) & bits, bits, expr.width)
+                parts.append(_VarTest(var, cube, test.text, test.neg_text, test.field))
+        alternatives.append(And(tuple(parts)) if parts else TRUE)
+    if not alternatives:
+        return FALSE
+    return alternatives[0] if len(alternatives) == 1 else Or(tuple(alternatives))
+

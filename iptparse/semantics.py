@@ -1,0 +1,119 @@
+"""What matches and targets mean: the vocabulary extensions use to describe their semantics.
+
+A match extension compiles its typed options into a predicate (`iptparse.logic`); a target
+extension into an `Effect`: an optional verdict, the packet fields it changes, and a note for
+the trace. Both see a `CompileContext`: where the rule sits (for naming assumptions), the family,
+the ipsets and what is known of the host (addresses, routes) for matches such as `set` and
+`addrtype`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .domain import ValueSet
+from .logic import Assume, Pred
+from .nodes import Family
+
+__all__ = [
+    "Change",
+    "CompileContext",
+    "CopyBits",
+    "Effect",
+    "HostView",
+    "SetBits",
+    "SetValue",
+    "Unmodelled",
+]
+
+
+class HostView(Protocol):
+    """What a match may ask of the host: its own addresses (addrtype, REDIRECT, MASQUERADE)."""
+
+    def local_addresses(self, family: Family) -> Any: ...
+
+    def interface_addresses(self, name: str, family: Family) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """Where a rule sits and what it can refer to while it is compiled."""
+
+    family: Family
+    table: str
+    chain: str
+    rule_number: int
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    host: HostView | None = None
+    #: hook names whose chains can reach this rule (e.g. {"PREROUTING"}); empty when unknown
+    hooks: frozenset[str] = frozenset()
+
+    @property
+    def where(self) -> str:
+        return f"{self.table}:{self.chain}:{self.rule_number}"
+
+    def key(self, kind: str) -> str:
+        """The name of this rule's assumption of a kind, as users pin it (`limit@filter:INPUT:3`)."""
+        return f"{kind}@{self.where}"
+
+    def assume(self, kind: str, text: str, neg_text: str) -> Assume:
+        return Assume(self.key(kind), kind, text, neg_text)
+
+
+# --- target effects ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SetBits:
+    """`field = (field & ~mask) ^ value`: every MARK/CONNMARK/TOS form reduces to this."""
+
+    field: str
+    value: int
+    mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopyBits:
+    """`dst = (dst & ~clear) ^ (src & take)`: CONNMARK --save-mark / --restore-mark."""
+
+    dst: str
+    src: str
+    clear: int
+    take: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetValue:
+    """The field now holds some value of `values` (one value: exactly that one)."""
+
+    field: str
+    values: ValueSet
+    text: str = ""
+
+
+Change = SetBits | CopyBits | SetValue
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a target does: change fields, then end with `verdict` or continue (None).
+
+    Verdicts: ACCEPT (ends this table's traversal; NAT targets end the nat chain this way),
+    DROP, REJECT, QUEUE (to userspace), and UNKNOWN for a target iptparse cannot model.
+    `when`/`otherwise` split an effect on a condition (TPROXY finds a socket or drops).
+    """
+
+    verdict: str | None = None
+    changes: tuple[Change, ...] = ()
+    note: str = ""
+    when: Pred | None = None
+    otherwise: Effect | None = None
+
+
+class Unmodelled(Exception):
+    """Raised by an extension that cannot give the semantics of these options (the rule then
+    forks on an assumption named after the module)."""
+
+
+MatchCompiler = Callable[[Any, CompileContext], Pred]

@@ -1,0 +1,332 @@
+"""Every way a packet can go: explore the interpreter's forks, merge, summarise.
+
+`trace(ruleset, packet, path)` runs the walk to the end on every branch of every fork (up to a
+bound), then merges paths that reach the same verdict through the same rules with the same
+probability: their constraints become alternatives of one path. A concrete packet on a ruleset
+without stateful matches gives exactly one path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .describe import describe_set
+from .events import (
+    ChainEnter,
+    ChainReturn,
+    Event,
+    Finished,
+    Fork,
+    Note,
+    PolicyApplied,
+    RuleEvaluated,
+    StageEnd,
+    StageSkipped,
+    StageStart,
+    TargetApplied,
+)
+from .fields import FIELDS
+from .interp import Interpreter, PathState, RuleRef
+from .logic import Box, Cond, negate_text
+from .nodes import Family
+from .packet import Packet
+from .ruleset import Ruleset
+
+__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "trace"]
+
+
+class TraceError(ValueError):
+    """A trace request that cannot run (e.g. an IPv6 packet and no ip6tables dump)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Rules checked and not matched between two recorded events."""
+
+    table: str
+    chain: str
+    count: int
+
+
+Step = Event | Skip
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One way of reaching a path's outcome: the conditions taken and the packet they allow."""
+
+    conditions: tuple[Cond, ...]
+    box: Box
+    state: PathState
+
+    def readable(self) -> tuple[str, ...]:
+        """The conditions as text; a variable split several times reads as its final set."""
+        counts: dict[str, int] = {}
+        for c in self.conditions:
+            counts[c.var] = counts.get(c.var, 0) + 1
+        out: list[str] = []
+        seen: set[str] = set()
+        for c in self.conditions:
+            if not c.var or counts[c.var] == 1 or c.var.startswith("?"):
+                out.append(c.text)
+            elif c.var not in seen:
+                seen.add(c.var)
+                name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
+                out.append(f"{name} {describe_set(c.var, self.box.get(c.var), self.box.family)}")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    verdict: str
+    probability: Fraction
+    hits: tuple[RuleRef, ...]
+    policies: tuple[tuple[str, str, str], ...]
+    alternatives: tuple[Alternative, ...]
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def state(self) -> PathState:
+        return self.alternatives[0].state
+
+    @property
+    def conditions(self) -> list[str]:
+        """Readable conditions: one string per alternative (empty for a packet that needed no
+        assumption); alternatives that differ only by a condition and its negation read as
+        one."""
+        simplified = _simplify([a.readable() for a in self.alternatives])
+        return [" and ".join(c) for c in simplified if c]
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    packet: Packet
+    path: str
+    family: Family
+    paths: tuple[PathResult, ...]
+    truncated: bool = False
+    message: str = ""
+
+    def verdicts(self) -> dict[str, Fraction]:
+        out: dict[str, Fraction] = {}
+        for p in self.paths:
+            out[p.verdict] = out.get(p.verdict, Fraction(0)) + p.probability
+        return out
+
+
+@dataclass
+class _Recorder:
+    """Steps of one path as a shared-prefix list (forks share what came before)."""
+
+    parent: _Recorder | None = None
+    items: list[Step] = field(default_factory=list)
+    skipped: tuple[str, str, int] | None = None
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, RuleEvaluated) and not event.matched:
+            table, chain = event.rule.table, event.rule.chain
+            if self.skipped and self.skipped[:2] == (table, chain):
+                self.skipped = (table, chain, self.skipped[2] + 1)
+            else:
+                self._flush()
+                self.skipped = (table, chain, 1)
+            return
+        self._flush()
+        if not isinstance(event, Fork | Finished):
+            self.items.append(event)
+
+    def _flush(self) -> None:
+        if self.skipped is not None:
+            self.items.append(Skip(*self.skipped))
+            self.skipped = None
+
+    def child(self) -> _Recorder:
+        self._flush()
+        return _Recorder(self)
+
+    def all(self) -> tuple[Step, ...]:
+        self._flush()
+        chunks = []
+        node: _Recorder | None = self
+        while node is not None:
+            chunks.append(node.items)
+            node = node.parent
+        return tuple(step for chunk in reversed(chunks) for step in chunk)
+
+
+def _simplify(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Merge alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)` until none remain."""
+    items = list(dict.fromkeys(alternatives))
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(items):
+            for j in range(i + 1, len(items)):
+                b = items[j]
+                if len(a) != len(b):
+                    continue
+                diff = [k for k in range(len(a)) if a[k] != b[k]]
+                if len(diff) == 1 and (negate_text(a[diff[0]]) == b[diff[0]]
+                                       or negate_text(b[diff[0]]) == a[diff[0]]):
+                    merged = a[: diff[0]] + a[diff[0] + 1:]
+                    items = [x for k, x in enumerate(items) if k not in (i, j)] + [merged]
+                    items = list(dict.fromkeys(items))
+                    changed = True
+                    break
+            if changed:
+                break
+    return items
+
+
+def choose_family(ruleset: Ruleset, packet: Packet) -> Family:
+    if packet.family is not None:
+        if packet.family not in ruleset.dumps and ruleset.dumps:
+            tool = "ip6tables-save" if packet.family is Family.INET6 else "iptables-save"
+            raise TraceError(f"the packet is {packet.family.value} but no {tool} dump was given")
+        return packet.family
+    if len(ruleset.dumps) == 1:
+        return next(iter(ruleset.dumps))
+    return Family.INET
+
+
+def trace(
+    ruleset: Ruleset,
+    packet: Packet,
+    path: str = "forward",
+    *,
+    assumptions: Mapping[str, bool] | None = None,
+    max_paths: int = 10_000,
+    steps: bool = True,
+) -> TraceResult:
+    """Walk `packet` along `path` ("in", "forward" or "out") and return every outcome."""
+    family = choose_family(ruleset, packet)
+    interpreter = Interpreter(ruleset, family, assumptions=assumptions)
+    start = interpreter.start(packet, path)
+    pending: list[tuple[PathState, _Recorder | None]] = [(start, _Recorder() if steps else None)]
+    finished: list[tuple[PathState, _Recorder | None]] = []
+    truncated = False
+    while pending:
+        state, recorder = pending.pop()
+        gen = interpreter.walk(state)
+        event = next(gen)
+        try:
+            while True:
+                if isinstance(event, Fork):
+                    for option in reversed(event.options[1:]):
+                        if len(pending) + len(finished) + 1 >= max_paths:
+                            truncated = True
+                            break
+                        pending.append((option, recorder.child() if recorder else None))
+                    if recorder is not None:
+                        recorder = recorder.child()
+                    event = gen.send(0)
+                    continue
+                if recorder is not None:
+                    recorder.add(event)
+                event = next(gen)
+        except StopIteration as stop:
+            finished.append((stop.value, recorder))
+        if truncated:
+            pending.clear()
+    message = (f"stopped at {max_paths} paths: the packet is too open for this bound; give more "
+               "fields or raise --max-paths" if truncated else "")
+    return TraceResult(packet, path, family, _merge(finished), truncated, message)
+
+
+def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[PathResult, ...]:
+    groups: dict[tuple[Any, ...], list[tuple[PathState, _Recorder | None]]] = {}
+    for state, recorder in finished:
+        key = (state.verdict, state.hits, state.policies, state.probability)
+        groups.setdefault(key, []).append((state, recorder))
+    out = []
+    for (verdict, hits, policies, probability), members in groups.items():
+        alternatives = tuple(Alternative(s.conditions, s.box, s) for s, _ in members)
+        recorder = members[0][1]
+        out.append(PathResult(verdict or "UNKNOWN", probability, hits, policies, alternatives,
+                              recorder.all() if recorder else ()))
+    out.sort(key=lambda p: (-p.probability, p.verdict, len(p.hits)))
+    return tuple(out)
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+def _constraint(box: Box, labels: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for var, values in sorted(box.items()):
+        if var.startswith("?"):
+            out[var[1:]] = "holds" if 1 in values else "does not hold"
+            continue
+        name = var.split("@", 1)[0]
+        if "@" in var and var not in labels:
+            continue
+        out[labels.get(var, var)] = describe_set(name, values, box.family)
+    return out
+
+
+def _final_packet(state: PathState, packet: Packet) -> dict[str, str]:
+    """Fields the user gave or the rules changed, with their value at the end of the path."""
+    names = set(packet.fields) | {k for k in state.env if not k.startswith("ct")}
+    names |= {k.split("@")[0] for k in state.labels}
+    out = {}
+    for name in FIELDS:
+        if name in names:
+            out[name] = describe_set(name, state.current(name), state.box.family)
+    return out
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    match step:
+        case Skip(table, chain, count):
+            return {"event": "skip", "table": table, "chain": chain, "count": count}
+        case StageStart(hook, table):
+            return {"event": "stage", "hook": hook, "table": table}
+        case StageSkipped(hook, table, reason):
+            return {"event": "stage-skipped", "hook": hook, "table": table, "reason": reason}
+        case StageEnd(hook, table, verdict):
+            return {"event": "stage-end", "hook": hook, "table": table, "verdict": verdict}
+        case ChainEnter(table, chain, via, from_chain, from_rule, depth):
+            return {"event": "enter", "table": table, "chain": chain, "via": via,
+                    "from_chain": from_chain, "from_rule": from_rule, "depth": depth}
+        case RuleEvaluated(rule, matched, results):
+            return {"event": "rule", "table": rule.table, "chain": rule.chain,
+                    "rule": rule.number, "line": rule.line, "text": rule.text,
+                    "matched": matched,
+                    "conditions": [{"text": r.condition.source, "holds": r.holds}
+                                   for r in results]}
+        case TargetApplied(rule, changes, verdict, note):
+            return {"event": "target", "table": rule.table, "chain": rule.chain,
+                    "rule": rule.number, "verdict": verdict, "note": note,
+                    "changes": [{"field": f, "before": b, "after": a} for f, b, a in changes]}
+        case ChainReturn(table, from_chain, to_chain, to_rule, explicit):
+            return {"event": "return", "table": table, "from_chain": from_chain,
+                    "to_chain": to_chain, "to_rule": to_rule, "explicit": explicit}
+        case PolicyApplied(table, chain, policy):
+            return {"event": "policy", "table": table, "chain": chain, "policy": policy}
+        case Note(text):
+            return {"event": "note", "text": text}
+    return {"event": type(step).__name__}
+
+
+def trace_json(result: TraceResult) -> dict[str, Any]:
+    """The stable JSON shape documented in the README."""
+    paths = []
+    for p in result.paths:
+        state = p.state
+        paths.append({
+            "verdict": p.verdict,
+            "probability": float(p.probability),
+            "conditions": p.conditions,
+            "constraint": [_constraint(a.box, a.state.labels) for a in p.alternatives],
+            "hits": [{"table": h.table, "chain": h.chain, "rule": h.rule} for h in p.hits],
+            "policies": [{"table": t, "chain": c, "policy": pol} for t, c, pol in p.policies],
+            "steps": [step_json(s) for s in p.steps],
+            "packet": _final_packet(state, result.packet),
+        })
+    out: dict[str, Any] = {"packet": result.packet.to_json(), "path": result.path,
+                           "family": result.family.value, "paths": paths}
+    if result.truncated:
+        out["truncated"] = result.message
+    return out
