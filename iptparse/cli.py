@@ -121,6 +121,74 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+# --- trace ---------------------------------------------------------------------------------
+
+def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -> None:
+    p.add_argument("rules", nargs="+" if rules_required else "*", metavar="RULES",
+                   help="iptables-save / ip6tables-save output (both families may be given)")
+    p.add_argument("--ipset", action="append", default=[], metavar="FILE",
+                   help="`ipset list` or `ipset save` output (repeatable)")
+    p.add_argument("--routes", metavar="FILE", help="`ip route` or `route -n` output")
+    p.add_argument("--addrs", metavar="FILE", help="`ip addr` output or a list of addresses")
+
+
+def _assumptions(items: Sequence[str]) -> dict[str, bool]:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        value = value.strip().lower()
+        if value in ("under", "true", "yes", "holds", "hit", "1", "match", "in"):
+            out[key.strip()] = True
+        elif value in ("over", "false", "no", "fails", "miss", "0", "nomatch", "out"):
+            out[key.strip()] = False
+        else:
+            raise IptparseError(f"--assume {item}: say KIND=true or KIND=false "
+                                "(limit=under, recent=hit, …)")
+    return out
+
+
+@command("trace")
+def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Walk a packet through the rules: every path it can take and the rule that decides."""
+    import json
+
+    from .load import load_ruleset
+    from .packet import PacketError, parse_packet
+    from .report import format_trace
+    from .trace import TraceError, trace, trace_json
+
+    ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes, addrs=args.addrs)
+    try:
+        packet = parse_packet(args.packet)
+        result = trace(ruleset, packet, args.path, assumptions=_assumptions(args.assume),
+                       max_paths=args.max_paths)
+    except (PacketError, TraceError) as exc:
+        err.write(f"iptparse trace: error: {exc}\n")
+        return 1
+    if args.json:
+        out.write(json.dumps(trace_json(result), indent=2) + "\n")
+    else:
+        color = args.color == "always" or (args.color == "auto" and out.isatty())
+        out.write(format_trace(result, color=color, verbose=args.verbose,
+                               rule_text=_rule_text(ruleset, result.family)))
+    return 0
+
+
+def _rule_text(ruleset: object, family: object) -> Callable[[str, str, int], str | None]:
+    from .ruleset import Ruleset
+
+    assert isinstance(ruleset, Ruleset)
+
+    def lookup(table: str, chain: str, number: int) -> str | None:
+        compiled = ruleset.table(family, table)  # type: ignore[arg-type]
+        found = compiled.chain(chain) if compiled else None
+        if compiled is None or found is None or not 0 < number <= len(found.rules):
+            return None
+        return compiled.rule(found, number - 1).text
+
+    return lookup
+
+
 # --- driver --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help=cmd_show.__doc__)
     p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("trace", help=cmd_trace.__doc__)
+    _add_ruleset_args(p)
+    p.add_argument("--packet", "-p", required=True, metavar="SPEC",
+                   help="e.g. 'tcp 10.13.76.26:40000 -> 10.13.76.19:8080 iif=eth0 ctstate=NEW'")
+    p.add_argument("--path", choices=("in", "forward", "out"), default="forward")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--assume", action="append", default=[], metavar="KIND=VALUE",
+                   help="pin an assumption: limit=under, recent=hit, or a rule's own key")
+    p.add_argument("--max-paths", type=int, default=10_000, metavar="N")
+    p.add_argument("--verbose", "-v", action="store_true", help="show every path's walk")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
     for register in _EXTRA_PARSERS:
         register(sub)

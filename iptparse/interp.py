@@ -137,6 +137,8 @@ class PathState:
     labels: Mapping[str, str] = field(default_factory=dict)
     verdict: str | None = None
     path: str = "forward"
+    #: what decided the latest verdict: (table, chain, rule number or 0 for the policy)
+    decision: tuple[str, str, int] | None = None
 
     @property
     def box(self) -> Box:
@@ -368,6 +370,7 @@ class Interpreter:
         verdict = effect.verdict
         if verdict is None:
             return replace(state, index=state.index + 1)
+        state = replace(state, decision=(rule.table, rule.chain, rule.number))
         if verdict == "ACCEPT":
             yield StageEnd(stage.hook, stage.table, "ACCEPT")
             return self._next_stage(state)
@@ -425,7 +428,8 @@ class Interpreter:
         assert builtin is not None and builtin.policy is not None
         policy = builtin.policy
         yield PolicyApplied(table.name, stage.hook, policy)
-        state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)))
+        state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)),
+                        decision=(table.name, stage.hook, 0))
         if policy == "ACCEPT":
             yield StageEnd(stage.hook, stage.table, "ACCEPT")
             return self._next_stage(state)

@@ -25,8 +25,8 @@ __all__ = [
     "Condition",
     "Goto",
     "Jump",
-    "Ruleset",
     "Return",
+    "Ruleset",
 ]
 
 
