@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from .addresses import format_ip
 from .describe import describe_set
 from .domain import IntSet, NameSet
-from .events import Event, Note
+from .events import Note
 from .logic import Test
 from .nodes import Family
 
 if TYPE_CHECKING:
-    from .interp import Interpreter, PathState
+    from .interp import Interpreter, PathState, Snapshot
 
 __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes"]
 
@@ -222,7 +222,7 @@ class Host:
     # --- the routing decision ------------------------------------------------------------
 
     def route(self, interp: Interpreter, state: PathState
-              ) -> Generator[Event, int | None, PathState]:
+              ) -> Generator[Snapshot, int | None, PathState]:
         """After PREROUTING: local delivery or forwarding, and the output interface."""
         from .interp import PATHS, stages_for
 
@@ -242,12 +242,12 @@ class Host:
                                 label))
         state = yield from interp._fork(state, None, options)
         if state.path == "in":
-            yield Note("routing: dst is a local address: delivered locally (INPUT)")
+            yield Note("routing: dst is a local address: delivered locally (INPUT)"), state
         elif state.verdict is None:
             oif = describe_set("oif", state.current("oif"), family)
-            yield Note(f"routing: forwarded, oif {oif}")
+            yield Note(f"routing: forwarded, oif {oif}"), state
         else:
-            yield Note("routing: no route for dst: dropped")
+            yield Note("routing: no route for dst: dropped"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
 
     def _lookup(self, interp: Interpreter, state: PathState

@@ -41,7 +41,7 @@ from .packet import Packet
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
 from .semantics import CopyBits, Effect, SetBits, SetValue
 
-__all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Stage"]
+__all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot", "Stage"]
 
 CONNTRACK = "conntrack"
 ROUTING = "routing"
@@ -74,6 +74,10 @@ DEFAULTS: dict[str, ValueSet] = {
     "fragment": IntSet.single(0, 1),
     "bridged": IntSet.single(0, 1),
 }
+
+
+#: What the walk yields: an event and the path's state right after it.
+Snapshot = tuple[Event, "PathState"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +217,13 @@ class Interpreter:
 
     # --- walking -------------------------------------------------------------------------
 
-    def walk(self, state: PathState) -> Generator[Event, int | None, PathState]:
+    def walk(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         steps = 0
         while state.verdict is None:
             steps += 1
             if steps > MAX_STEPS:
                 state = replace(state, verdict="UNKNOWN")
-                yield Note(f"stopped after {MAX_STEPS} steps (a loop?)")
+                yield Note(f"stopped after {MAX_STEPS} steps (a loop?)"), state
                 break
             if state.stage >= len(state.stages):
                 state = replace(state, verdict="ACCEPT")
@@ -229,17 +233,18 @@ class Interpreter:
                 state = yield from self._begin_stage(state, stage)
                 continue
             state = yield from self._step(state, stage)
-        yield Finished(state.verdict or "UNKNOWN", state)
+        yield Finished(state.verdict or "UNKNOWN", state), state
         return state
 
     def _next_stage(self, state: PathState) -> PathState:
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
 
     def _fork(self, state: PathState, rule: CompiledRule | None,
-              options: list[tuple[PathState, str]]) -> Generator[Event, int | None, PathState]:
+              options: list[tuple[PathState, str]]) -> Generator[Snapshot, int | None, PathState]:
         if len(options) == 1:
             return options[0][0]
-        choice = yield Fork(rule, tuple(o for o, _ in options), tuple(t for _, t in options))
+        choice = yield (Fork(rule, tuple(o for o, _ in options), tuple(t for _, t in options)),
+                        state)
         return options[choice or 0][0]
 
     def _split_state(self, state: PathState, pred: Pred
@@ -249,7 +254,7 @@ class Interpreter:
                 [replace(state, branch=b) for b in fails])
 
     def _begin_stage(self, state: PathState, stage: Stage
-                     ) -> Generator[Event, int | None, PathState]:
+                     ) -> Generator[Snapshot, int | None, PathState]:
         if stage.table == CONNTRACK:
             return (yield from self._conntrack(state))
         if stage.table == ROUTING:
@@ -261,24 +266,28 @@ class Interpreter:
             is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1),
                           "ctstate = NEW", "ctstate ≠ NEW")
             holds, fails = self._split_state(state, is_new)
-            options: list[tuple[PathState, str]] = []
-            for s in holds:
-                options.append((s, "first packet of the connection: nat is consulted"))
-            for s in fails:
-                options.append((s, "not the first packet: nat is not consulted"))
-            state = yield from self._fork(state, None, options)
-            if any(state is s for s in fails):
+            if not holds:
                 yield StageSkipped(stage.hook, stage.table,
-                                   "nat chains see only the first packet of a connection")
+                                   "nat chains see only the first packet of a connection"), state
                 return self._next_stage(state)
-        yield StageStart(stage.hook, stage.table)
-        yield ChainEnter(stage.table, stage.hook, "hook")
-        return replace(state, chain=stage.hook, index=0, stack=(),
-                       trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
+            if fails:
+                # fork options are states a new walk can resume from: skipping nat means
+                # starting at the next stage
+                options = [(s, "ctstate = NEW: nat is consulted") for s in holds]
+                options += [(self._next_stage(s), "ctstate ≠ NEW: nat is not consulted")
+                            for s in fails]
+                state = yield from self._fork(state, None, options)
+                if state.stage != options[0][0].stage:
+                    return state
+        state = replace(state, chain=stage.hook, index=0, stack=(),
+                        trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
+        yield StageStart(stage.hook, stage.table), state
+        yield ChainEnter(stage.table, stage.hook, "hook"), state
+        return state
 
     # --- one rule ------------------------------------------------------------------------
 
-    def _step(self, state: PathState, stage: Stage) -> Generator[Event, int | None, PathState]:
+    def _step(self, state: PathState, stage: Stage) -> Generator[Snapshot, int | None, PathState]:
         table = self.ruleset.table(self.family, stage.table)
         assert table is not None and state.chain is not None
         chain = table.chain(state.chain)
@@ -286,24 +295,37 @@ class Interpreter:
         if state.index >= len(chain.rules):
             return (yield from self._leave_chain(state, stage, table, explicit=False))
         rule = table.rule(chain, state.index)
-        outcomes = self._evaluate(rule, state)
-        options = []
-        for branch, matched, results in outcomes:
-            label = "; ".join(c.text for c in branch.conditions[len(state.conditions):]) or (
-                "matches" if matched else "does not match")
-            options.append(((branch, matched, results), label))
-        if len(options) == 1:
-            branch, matched, results = options[0][0]
+        # Every choice this rule makes is split here, before any effect, so each fork option is
+        # a state a new walk can resume from: its box decides the rule the same way again.
+        effect = rule.action if isinstance(rule.action, Effect) else None
+        outcomes: list[tuple[Branch, bool, tuple[ConditionResult, ...], bool | None]] = []
+        for branch, matched, results in self._evaluate(rule, state):
+            if matched and effect is not None and effect.when is not None:
+                holds, fails = split(effect.when, branch, state.env)
+                outcomes += [(b, True, results, True) for b in holds]
+                outcomes += [(b, True, results, False) for b in fails]
+            else:
+                outcomes.append((branch, matched, results, None))
+        if len(outcomes) == 1:
+            branch, matched, results, when = outcomes[0]
         else:
-            shells = [(replace(state, branch=o[0][0]), o[1]) for o in options]
+            shells = []
+            for o in outcomes:
+                label = "; ".join(c.text for c in o[0].conditions[len(state.conditions):])
+                shells.append((replace(state, branch=o[0]), label or (
+                    "matches" if o[1] else "does not match")))
             chosen = yield from self._fork(state, rule, shells)
             index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
-            branch, matched, results = options[index][0]
+            branch, matched, results, when = outcomes[index]
         state = replace(state, branch=branch)
-        yield RuleEvaluated(rule, matched, results)
+        yield RuleEvaluated(rule, matched, results), state
         if not matched:
             return replace(state, index=state.index + 1)
         state = replace(state, hits=(*state.hits, RuleRef(rule.table, rule.chain, rule.number)))
+        if effect is not None and when is False:
+            if effect.otherwise is None:
+                return replace(state, index=state.index + 1)
+            return (yield from self._apply(state, stage, rule, effect.otherwise))
         return (yield from self._act(state, stage, table, rule))
 
     def _evaluate(self, rule: CompiledRule, state: PathState
@@ -329,7 +351,7 @@ class Interpreter:
         return done
 
     def _act(self, state: PathState, stage: Stage, table: CompiledTable, rule: CompiledRule
-             ) -> Generator[Event, int | None, PathState]:
+             ) -> Generator[Snapshot, int | None, PathState]:
         action = rule.action
         if action is None:
             return replace(state, index=state.index + 1)
@@ -339,40 +361,29 @@ class Interpreter:
             if not goto:
                 stack = (*stack, Frame(rule.chain, state.index + 1, rule.number,
                                        len(state.trail)))
-            yield ChainEnter(table.name, action.chain, "goto" if goto else "jump", rule.chain,
-                             rule.number, len(stack))
             trail = (*state.trail, TrailEntry(table.name, action.chain,
                                              "goto" if goto else "jump", rule.number))
-            return replace(state, chain=action.chain, index=0, stack=stack, trail=trail)
+            state = replace(state, chain=action.chain, index=0, stack=stack, trail=trail)
+            yield ChainEnter(table.name, action.chain, "goto" if goto else "jump", rule.chain,
+                             rule.number, len(stack)), state
+            return state
         if isinstance(action, Return):
             return (yield from self._leave_chain(state, stage, table, explicit=True))
         return (yield from self._apply(state, stage, rule, action))
 
     def _apply(self, state: PathState, stage: Stage, rule: CompiledRule, effect: Effect
-               ) -> Generator[Event, int | None, PathState]:
-        if effect.when is not None:
-            holds, fails = self._split_state(state, effect.when)
-            def label(s: PathState) -> str:
-                return "; ".join(c.text for c in s.conditions[len(state.conditions):])
-
-            options = [(s, label(s)) for s in holds] + [(s, label(s)) for s in fails]
-            chosen = yield from self._fork(state, rule, options)
-            if not any(chosen is s for s in holds):
-                if effect.otherwise is None:
-                    return replace(chosen, index=chosen.index + 1)
-                return (yield from self._apply(chosen, stage, rule, effect.otherwise))
-            state = chosen
+               ) -> Generator[Snapshot, int | None, PathState]:
         changes = []
         for change in effect.changes:
             state, before, after = self._change(state, change, rule)
             changes.append((_field_of(change), before, after))
-        yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note)
+        yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note), state
         verdict = effect.verdict
         if verdict is None:
             return replace(state, index=state.index + 1)
         state = replace(state, decision=(rule.table, rule.chain, rule.number))
         if verdict == "ACCEPT":
-            yield StageEnd(stage.hook, stage.table, "ACCEPT")
+            yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
             return self._next_stage(state)
         return replace(state, verdict=verdict)
 
@@ -417,40 +428,43 @@ class Interpreter:
         return describe_set(name, state.current(name), self.family)
 
     def _leave_chain(self, state: PathState, stage: Stage, table: CompiledTable,
-                     explicit: bool) -> Generator[Event, int | None, PathState]:
+                     explicit: bool) -> Generator[Snapshot, int | None, PathState]:
         assert state.chain is not None
         if state.stack:
             frame = state.stack[-1]
-            yield ChainReturn(table.name, state.chain, frame.chain, frame.rule, explicit)
-            return replace(state, chain=frame.chain, index=frame.index, stack=state.stack[:-1],
-                           trail=state.trail[: frame.trail])
+            from_chain = state.chain
+            state = replace(state, chain=frame.chain, index=frame.index, stack=state.stack[:-1],
+                            trail=state.trail[: frame.trail])
+            yield ChainReturn(table.name, from_chain, frame.chain, frame.rule, explicit), state
+            return state
         builtin = table.chain(stage.hook)
         assert builtin is not None and builtin.policy is not None
         policy = builtin.policy
-        yield PolicyApplied(table.name, stage.hook, policy)
         state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)),
                         decision=(table.name, stage.hook, 0))
+        yield PolicyApplied(table.name, stage.hook, policy), state
         if policy == "ACCEPT":
-            yield StageEnd(stage.hook, stage.table, "ACCEPT")
+            yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
             return self._next_stage(state)
         return replace(state, verdict=policy)
 
     # --- conntrack and routing -----------------------------------------------------------
 
-    def _conntrack(self, state: PathState) -> Generator[Event, int | None, PathState]:
+    def _conntrack(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         env = dict(state.env)
-        if env.get("ctstate") != "ctstate@raw":
-            yield Note("conntrack: the packet is untracked (NOTRACK / CT --notrack)")
-            return self._next_stage(replace(state, env=env))
-        env["ctstate"] = "ctstate"
-        state = replace(state, env=env)
+        if env.get("ctstate") == "ctstate@raw":
+            env["ctstate"] = "ctstate"
+            state = replace(state, env=env)
+        elif state.current("ctstate") == IntSet.single(UNTRACKED, len(CT_STATES) - 1):
+            yield Note("conntrack: the packet is untracked (NOTRACK / CT --notrack)"), state
+            return self._next_stage(state)
         is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
                       "ctstate ≠ NEW")
         holds, fails = self._split_state(state, is_new)
-        options = [(self._bind_new_connection(s), "ctstate = NEW") for s in holds]
-        options += [(s, "ctstate ≠ NEW") for s in fails]
-        state = yield from self._fork(state, None, options)
-        return self._next_stage(state)
+        options = [(self._next_stage(self._bind_new_connection(s)), "ctstate = NEW")
+                   for s in holds]
+        options += [(self._next_stage(s), "ctstate ≠ NEW") for s in fails]
+        return (yield from self._fork(state, None, options))
 
     def _bind_new_connection(self, state: PathState) -> PathState:
         """A new connection's entry describes this very packet: original tuple = its fields,
@@ -475,15 +489,15 @@ class Interpreter:
         env["ctdir"] = "ctdir@new"
         return replace(state, env=env, branch=replace(state.branch, box=box))
 
-    def _routing(self, state: PathState) -> Generator[Event, int | None, PathState]:
+    def _routing(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         host = self.ruleset.host
         env = dict(state.env)
         if host is None:
             if state.path == "forward":
                 env["oif"] = "oif"
-                yield Note("routing: no routes given; forwarded as asked (oif as given)")
+                yield Note("routing: no routes given; forwarded as asked (oif as given)"), state
             else:
-                yield Note("routing: no addresses given; delivered locally as asked")
+                yield Note("routing: no addresses given; delivered locally as asked"), state
             return self._next_stage(replace(state, env=env))
         routed: PathState = yield from host.route(self, state)
         return routed

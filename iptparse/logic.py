@@ -63,6 +63,8 @@ class Pred:
 class Test(Pred):
     """`field ∈ values`, on the packet's current value of the field."""
 
+    __test__ = False  # not a pytest test class
+
     field: str
     values: ValueSet
     text: str | None = dc_field(default=None, compare=False)
@@ -95,9 +97,14 @@ FALSE = Const(False)
 
 @dataclass(frozen=True, slots=True)
 class Chance(Pred):
-    """Holds with probability `p`, independently of the packet (statistic --mode random)."""
+    """Holds with probability `p`, independently of the packet (statistic --mode random).
+
+    The draw is recorded in the path's box under `key`, so a path resumed at this rule takes
+    the same side again (and its probability is counted once).
+    """
 
     p: Fraction
+    key: str
     text: str = ""
 
 
@@ -336,10 +343,17 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
             return [branch], []
         if p <= 0:
             return [], [branch]
-        text = pred.text or f"random draw < {float(p):.6g}"
+        var = f"?{pred.key}"
+        drawn = branch.box.get(var)
+        assert isinstance(drawn, IntSet)
+        if drawn.single_value() is not None:
+            return ([branch], []) if 1 in drawn else ([], [branch])
+        text = pred.text or f"random draw below {float(p):.6g} holds"
+        box = branch.box
         return (
-            [Branch(branch.box, branch.weight * p, (*branch.conditions, Cond("", text)))],
-            [Branch(branch.box, branch.weight * (1 - p),
+            [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight * p,
+                    (*branch.conditions, Cond("", text)))],
+            [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight * (1 - p),
                     (*branch.conditions, Cond("", negate_text(text))))],
         )
     if isinstance(pred, Assume):

@@ -211,7 +211,7 @@ def trace(
     while pending:
         state, recorder = pending.pop()
         gen = interpreter.walk(state)
-        event = next(gen)
+        event, _ = next(gen)
         try:
             while True:
                 if isinstance(event, Fork):
@@ -222,11 +222,11 @@ def trace(
                         pending.append((option, recorder.child() if recorder else None))
                     if recorder is not None:
                         recorder = recorder.child()
-                    event = gen.send(0)
+                    event, _ = gen.send(0)
                     continue
                 if recorder is not None:
                     recorder.add(event)
-                event = next(gen)
+                event, _ = next(gen)
         except StopIteration as stop:
             finished.append((stop.value, recorder))
         if truncated:

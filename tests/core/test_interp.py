@@ -1,0 +1,109 @@
+"""Chain semantics of the walker on hand-written rulesets (the kernel tests check the same
+against real counters)."""
+
+from __future__ import annotations
+
+from iptparse.interp import RuleRef
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.ruleset import Ruleset
+from iptparse.trace import TraceResult, trace
+
+RULES = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:a - [0:0]
+:b - [0:0]
+:c - [0:0]
+-A FORWARD -i eth0 -j a
+-A FORWARD -p tcp -m tcp --dport 443 -j ACCEPT
+-A FORWARD -g c
+-A a -s 10.0.0.0/8 -j RETURN
+-A a -p tcp -m tcp --dport 22 -j b
+-A a -p tcp -m tcp --dport 80 -j ACCEPT
+-A b -s 192.168.0.0/16 -j DROP
+-A c -p udp -j ACCEPT
+COMMIT
+"""
+
+
+def run(spec: str, rules: str = RULES, path: str = "forward") -> TraceResult:
+    return trace(Ruleset([parse_iptables(rules)]), parse_packet(spec), path)
+
+
+def hits(result: TraceResult) -> list[tuple[str, int]]:
+    (path,) = result.paths
+    return [(h.chain, h.rule) for h in path.hits]
+
+
+def test_return_resumes_after_the_jump() -> None:
+    r = run("tcp 10.1.2.3:5 -> 1.1.1.1:443 iif=eth0 ctstate=NEW")
+    assert hits(r) == [("FORWARD", 1), ("a", 1), ("FORWARD", 2)]
+    assert r.paths[0].verdict == "ACCEPT"
+
+
+def test_falling_off_a_user_chain_returns() -> None:
+    r = run("tcp 11.1.2.3:5 -> 1.1.1.1:22 iif=eth0 ctstate=NEW")
+    # a -> b (no match in b) -> back in a after rule 2 -> FORWARD rule 2 (443? no) -> goto c
+    assert hits(r) == [("FORWARD", 1), ("a", 2), ("FORWARD", 3)]
+    # c does not match tcp: falling off a goto'd chain applies the builtin policy
+    assert r.paths[0].verdict == "DROP"
+    assert r.paths[0].policies == (("filter", "FORWARD", "DROP"),)
+
+
+def test_accept_inside_a_user_chain_ends_the_table() -> None:
+    r = run("tcp 11.1.2.3:5 -> 1.1.1.1:80 iif=eth0 ctstate=NEW")
+    assert hits(r) == [("FORWARD", 1), ("a", 3)]
+    assert r.paths[0].verdict == "ACCEPT" and r.paths[0].policies == ()
+
+
+def test_goto_then_accept() -> None:
+    r = run("udp 11.1.2.3:5 -> 1.1.1.1:53 iif=eth1 ctstate=NEW")
+    assert hits(r) == [("FORWARD", 3), ("c", 1)]
+    assert r.paths[0].verdict == "ACCEPT"
+
+
+def test_drop_in_nested_chain() -> None:
+    r = run("tcp 192.168.1.1:5 -> 1.1.1.1:22 iif=eth0 ctstate=NEW")
+    assert hits(r) == [("FORWARD", 1), ("a", 2), ("b", 1)]
+    assert r.paths[0].verdict == "DROP" and r.paths[0].policies == ()
+
+
+def test_unknown_fields_fork_and_merge() -> None:
+    r = run("tcp 11.1.2.3 -> 1.1.1.1 iif=eth0 ctstate=NEW")
+    verdicts = {(p.verdict, tuple((h.chain, h.rule) for h in p.hits)) for p in r.paths}
+    assert ("ACCEPT", (("FORWARD", 1), ("a", 3))) in verdicts
+    assert ("ACCEPT", (("FORWARD", 1), ("FORWARD", 2))) in verdicts
+    # every path names the conditions it took
+    assert all(p.conditions for p in r.paths)
+
+
+NAT = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 1
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+"""
+
+
+def test_nat_sees_only_new_connections() -> None:
+    new = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", NAT)
+    assert hits(new) == [("PREROUTING", 1)]
+    assert ("nat", "PREROUTING", "ACCEPT") in new.paths[0].policies
+    est = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=ESTABLISHED", NAT)
+    assert hits(est) == []
+    assert all(p[0] != "nat" for p in est.paths[0].policies)
+
+
+def test_rule_without_target_only_counts() -> None:
+    r = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", NAT)
+    assert r.paths[0].hits == (RuleRef("nat", "PREROUTING", 1),)
+    assert r.paths[0].verdict == "ACCEPT"
