@@ -24,6 +24,7 @@ from typing import Any, Literal
 from .addresses import AddressError, parse_address
 from .argv import Arg, UnterminatedQuote, split_args
 from .errors import ParseError, ParseErrors, ParseWarning
+from .fastrule import FastRules
 from .extensions.base import (
     ExtContext,
     OptionError,
@@ -117,11 +118,13 @@ def _lark_line(text: str) -> Any:
         return load_grammar().parse(text)
     except UnexpectedToken as exc:
         expected = sorted(_EXPECTED_WORDS.get(e, e.strip('"').lower()) for e in exc.expected)
-        got = "end of line" if exc.token.type == "$END" else f"`{exc.token}'"
+        at_end = exc.token.type == "$END"
+        got = "end of line" if at_end else f"`{exc.token}'"
+        column = exc.column if isinstance(exc.column, int) and exc.column > 0 else 0
         raise ParseError(
             f"unexpected {got}, expected {' or '.join(expected[:4])}",
             line=0,
-            column=exc.column if isinstance(exc.column, int) and exc.column > 0 else len(text) + 1,
+            column=len(text.rstrip()) + 1 if at_end or not column else column,
         ) from None
     except UnexpectedCharacters as exc:
         raise ParseError(
@@ -199,6 +202,7 @@ class _Parser:
         family: Family,
         mode: ErrorMode,
         warnings: list[ParseWarning] | None,
+        fast: bool = True,
     ) -> None:
         self.text = text
         self.filename = filename
@@ -212,6 +216,7 @@ class _Parser:
         self.pending_jumps: list[_PendingJump] = []
         self.ext_context = ExtContext(family)
         self.segment_cache: dict[tuple[Any, ...], ExtOptions] = {}
+        self.fast: FastRules | None = FastRules(self) if fast else None
         self.line_no = 0
         self.line_text = ""
 
@@ -519,6 +524,14 @@ class _Parser:
             raise self.fail("unterminated quote", exc.column) from None
 
     def rule_line(self, rest: str, column: int, counters: Counters | None) -> None:
+        self.need_table("rule", 1)
+        if self.fast is not None and self.table is not None and "\t" not in rest:
+            chain_builder = self.table.chains.get(rest.partition(" ")[0])
+            if chain_builder is not None:
+                fast = self.fast.rule(chain_builder, rest, counters)
+                if fast is not None:
+                    chain_builder.rules.append(fast)
+                    return
         args = self.split(rest, column)
         if not args:
             raise self.fail("-A needs a chain name", column)
@@ -741,16 +754,18 @@ def parse_iptables(
     family: Family | None = None,
     errors: ErrorMode = "raise",
     warnings: list[ParseWarning] | None = None,
+    fast: bool = True,
 ) -> Dump:
     """Parse iptables-save, ip6tables-save or iptables-restore text into a Dump.
 
     `errors="raise"` raises the first ParseError; `"collect"` reads the whole text and raises
     ParseErrors with every problem; `"skip"` is the lenient mode for messy real files: bad lines
-    are left out and each is appended to `warnings` as a ParseWarning.
+    are left out and each is appended to `warnings` as a ParseWarning. `fast=False` reads every
+    rule with the general getopt-like parser (the fast path must give the same result).
     """
     if family is None:
         family = detect_family(text)
-    return _Parser(text, filename, family, errors, warnings).run()
+    return _Parser(text, filename, family, errors, warnings, fast).run()
 
 
 def parse_rule_args(

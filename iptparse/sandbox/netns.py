@@ -66,7 +66,8 @@ class Netns:
     def __enter__(self) -> Netns:
         missing = missing_tools(("ip",))
         if missing:
-            raise SandboxUnavailable(f"cannot create a network namespace: missing {', '.join(missing)}")
+            raise SandboxUnavailable(
+                f"cannot create a network namespace: missing {', '.join(missing)}")
         run_tool(["ip", "netns", "add", self.name])
         self.created = True
         _live.add(self.name)
