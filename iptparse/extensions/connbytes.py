@@ -1,0 +1,101 @@
+"""connbytes match (libxt_connbytes): packets, bytes or average packet size of a connection.
+
+The kernel holds the range as (from, to) and treats from > to as the negation of to..from;
+`! --connbytes A:B` is stored swapped. Keeping the pair as stored reproduces what iptables-save
+prints, including its quirks (`0:0` prints as `0`; an upper bound of 2**64-1 is not printed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..nodes import ExtOptions
+from ._a_num import U64, c_strtoul
+from ._a_opts import need, once
+from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
+
+__all__ = ["ConnbytesMatch"]
+
+Direction = Literal["original", "reply", "both"]
+Counting = Literal["packets", "bytes", "avgpkt"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnbytesMatch(ExtOptions):
+    """Counts `what` in `direction`; matches lo <= n <= hi, or (lo > hi) n outside hi..lo."""
+
+    lo: int
+    hi: int
+    direction: Direction
+    what: Counting
+
+    @property
+    def invert(self) -> bool:
+        return self.lo > self.hi
+
+
+def _u64_range(arg: OptArg) -> tuple[int, int]:
+    """XTTYPE_UINT64RC: `n`, `lo:hi`, `lo:` or `:hi`; (lo, hi) with hi = 2**64-1 if absent."""
+    text = arg.value
+    values: list[int] = []
+    pos = 0
+    while True:
+        if len(values) == 2:
+            raise OptionError(f'Too many components for option "--{arg.name}" (max: 2)',
+                              arg.value_column() + pos)
+        if pos == len(text) or text[pos] == ":":
+            values.append(U64 if len(values) == 1 else 0)
+            end = pos
+        else:
+            got = c_strtoul(text[pos:])
+            if got is None or got[0] > U64:
+                raise OptionError(f'bad value for option "--{arg.name}" near "{text[pos:]}", '
+                                  f"or out of range (0-{U64})", arg.value_column() + pos)
+            values.append(got[0])
+            end = pos + got[1]
+            if end < len(text) and text[end] != ":":
+                raise OptionError(f'Argument to "--{arg.name}" has unexpected characters near '
+                                  f'"{text[end:]}"', arg.value_column() + end)
+        if end == len(text):
+            break
+        pos = end + 1
+    return values[0], values[1] if len(values) == 2 else U64
+
+
+@register
+class Connbytes(Extension):
+    names = ("connbytes",)
+    options = (
+        OptSpec("connbytes", 1, True),
+        OptSpec("connbytes-dir", 1),
+        OptSpec("connbytes-mode", 1),
+    )
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> ConnbytesMatch:
+        opts = once(args)
+        for name in ("connbytes", "connbytes-dir", "connbytes-mode"):
+            need(opts, name)
+        arg = opts["connbytes"]
+        lo, hi = _u64_range(arg)
+        if lo > hi:
+            raise OptionError(f"{lo} should be less than {hi}", arg.value_column())
+        if arg.invert:
+            lo, hi = hi, lo
+        direction = opts["connbytes-dir"]
+        if direction.value not in ("original", "reply", "both"):
+            raise OptionError(f"Unknown --connbytes-dir `{direction.value}'",
+                              direction.value_column())
+        mode = opts["connbytes-mode"]
+        if mode.value not in ("packets", "bytes", "avgpkt"):
+            raise OptionError(f"Unknown --connbytes-mode `{mode.value}'", mode.value_column())
+        return ConnbytesMatch(lo, hi, direction.value, mode.value)  # type: ignore[arg-type]
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, ConnbytesMatch)
+        o = options
+        lo, hi = (o.hi, o.lo) if o.invert else (o.lo, o.hi)
+        upper = f":{hi}" if hi and hi < U64 else ""
+        return (f"{' !' if o.invert else ''} --connbytes {lo}{upper}"
+                f" --connbytes-mode {o.what} --connbytes-dir {o.direction}")

@@ -1,0 +1,90 @@
+"""mark and connmark matches (libxt_mark, libxt_connmark): a 32-bit mark under a mask.
+
+Both compare `(mark & mask) == value` — the packet's nfmark for `mark`, the connection's ctmark
+for `connmark` — and iptables-save prints both in hex, the mask only when it is not all ones.
+The value is kept as given (not masked): the kernel stores and prints it that way, and a value
+with bits outside the mask simply never matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions
+from ._a_num import U32, c_strtoul
+from ._a_opts import need, once
+from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
+
+__all__ = ["MarkMatch", "format_mark", "parse_mark_mask"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkMatch(ExtOptions):
+    """`[!] --mark value[/mask]`: true when (mark & mask) == value, negated by `invert`."""
+
+    value: int
+    mask: int = U32
+    invert: bool = False
+
+    def matches(self, mark: int) -> bool:
+        return ((mark & self.mask) == self.value) != self.invert
+
+
+def parse_mark_mask(arg: OptArg, index: int = 0) -> tuple[int, int]:
+    """`value[/mask]`, each a u32 in strtoul(…, 0) syntax (xtables_parse_mark_mask)."""
+    text = arg.values[index]
+    column = arg.value_column(index)
+    got = c_strtoul(text)
+    if got is None or got[0] > U32:
+        raise OptionError(f'bad integer value for option "--{arg.name}", or out of range',
+                          column)
+    value, end = got
+    mask = U32
+    if text[end : end + 1] == "/":
+        rest = text[end + 1 :]
+        got = c_strtoul(rest)
+        if got is None or got[0] > U32:
+            raise OptionError(f'bad integer value for option "--{arg.name}", or out of range',
+                              column + end + 1)
+        mask, used = got
+        end += 1 + used
+    if end != len(text):
+        raise OptionError(f'trailing garbage after value for option "--{arg.name}"',
+                          column + end)
+    return value, mask
+
+
+def format_mark(value: int, mask: int) -> str:
+    """`0xVALUE` or `0xVALUE/0xMASK`, as the mark modules print them."""
+    return f"0x{value:x}" if mask == U32 else f"0x{value:x}/0x{mask:x}"
+
+
+class _MarkBase(Extension):
+    options = (OptSpec("mark", 1, True),)
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> MarkMatch:
+        opts = once(args)
+        need(opts, "mark")
+        arg = opts["mark"]
+        value, mask = parse_mark_mask(arg)
+        return MarkMatch(value, mask, arg.invert)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, MarkMatch)
+        bang = " !" if options.invert else ""
+        return f"{bang} --mark {format_mark(options.value, options.mask)}"
+
+
+@register
+class Mark(_MarkBase):
+    """The packet's netfilter mark (skb->mark)."""
+
+    names = ("mark",)
+
+
+@register
+class Connmark(_MarkBase):
+    """The connection's mark (ct->mark), set by CONNMARK."""
+
+    names = ("connmark",)

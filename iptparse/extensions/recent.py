@@ -1,0 +1,143 @@
+"""recent match (libxt_recent revision 1): lists of recently seen addresses.
+
+A rule runs one command on its list (`--set`, `--rcheck`, `--update`, `--remove`) for the
+packet's source or destination address under `--mask`. iptables-save prints the name and the
+mask raw (no quoting). Releases before the mask existed printed `--name N --rsource` without
+`--mask`; input in exactly that old save shape keeps it when printed back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..addresses import format_ip
+from ..nodes import ExtOptions, Family
+from ._a_num import U32, parse_host
+from ._a_opts import also, excl, once, uint
+from ._a_text import truncate
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    RuleContext,
+    register,
+)
+
+__all__ = ["RecentMatch"]
+
+Command = Literal["set", "rcheck", "update", "remove"]
+COMMANDS: tuple[Command, ...] = ("set", "rcheck", "update", "remove")
+NAME_SIZE = 200
+MAX_HITCOUNT = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMatch(ExtOptions):
+    """One recent-list command; `seconds`/`hitcount` 0 mean the test is not made."""
+
+    command: Command
+    family: Family
+    mask: int
+    invert: bool = False
+    name: str = "DEFAULT"
+    seconds: int = 0
+    reap: bool = False
+    hitcount: int = 0
+    rttl: bool = False
+    rdest: bool = False
+    #: Printed without --mask, as iptables-save did before the option existed.
+    legacy_no_mask: bool = field(default=False, compare=False)
+
+
+def _legacy_shape(args: Sequence[OptArg]) -> bool:
+    """Options in an old iptables-save's exact order: command, tests, --name, side, no mask."""
+    order = ["command", "seconds", "reap", "hitcount", "rttl", "name", "side"]
+    kinds = ["command" if a.name in COMMANDS else
+             "side" if a.name in ("rsource", "rdest") else a.name for a in args]
+    if "mask" in kinds or "name" not in kinds or kinds[-1] != "side":
+        return False
+    positions = [order.index(k) for k in kinds]
+    return positions == sorted(positions) and len(set(kinds)) == len(kinds)
+
+
+@register
+class Recent(Extension):
+    names = ("recent",)
+    options = (
+        *(OptSpec(command, 0, True) for command in COMMANDS),
+        OptSpec("seconds", 1),
+        OptSpec("reap", 0),
+        OptSpec("hitcount", 1),
+        OptSpec("rttl", 0),
+        OptSpec("name", 1),
+        OptSpec("rsource", 0),
+        OptSpec("rdest", 0),
+        OptSpec("mask", 1),
+    )
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> RecentMatch:
+        opts = once(args)
+        excl(opts, *COMMANDS)
+        excl(opts, "rttl", "set")
+        excl(opts, "rttl", "remove")
+        also(opts, "reap", "seconds")
+        commands = [c for c in COMMANDS if c in opts]
+        if not commands:
+            raise OptionError("you must specify one of `--set', `--rcheck' `--update' or "
+                              "`--remove'")
+        command = commands[0]
+        mask = (1 << ctx.family.bits) - 1
+        if "mask" in opts:
+            arg = opts["mask"]
+            value = parse_host(arg.value, ctx.family)
+            if value is None:
+                raise OptionError(f"`{arg.value}' is not a numeric address (host names are "
+                                  "not resolved)", arg.value_column())
+            mask = value
+        sides = [a.name for a in args if a.name in ("rsource", "rdest")]
+        return RecentMatch(
+            command=command,
+            family=ctx.family,
+            mask=mask,
+            invert=opts[command].invert,
+            name=truncate(opts["name"].value, NAME_SIZE) if "name" in opts else "DEFAULT",
+            seconds=uint(opts["seconds"], 1, U32) if "seconds" in opts else 0,
+            reap="reap" in opts,
+            hitcount=uint(opts["hitcount"], 0, U32) if "hitcount" in opts else 0,
+            rttl="rttl" in opts,
+            rdest=bool(sides) and sides[-1] == "rdest",
+            legacy_no_mask=_legacy_shape(args),
+        )
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, RecentMatch)
+        o = options
+        out = [f"{' !' if o.invert else ''} --{o.command}"]
+        if o.seconds:
+            seconds = o.seconds - (1 << 32) if o.seconds >= 1 << 31 else o.seconds
+            out.append(f" --seconds {seconds}")
+        if o.reap:
+            out.append(" --reap")
+        if o.hitcount:
+            out.append(f" --hitcount {o.hitcount}")
+        if o.rttl:
+            out.append(" --rttl")
+        out.append(f" --name {o.name}")
+        if not (o.legacy_no_mask and o.mask == (1 << o.family.bits) - 1):
+            out.append(f" --mask {format_ip(o.mask, o.family)}")
+        out.append(" --rdest" if o.rdest else " --rsource")
+        return "".join(out)
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        """What xt_recent's checkentry refuses."""
+        assert isinstance(options, RecentMatch)
+        if options.hitcount > MAX_HITCOUNT:
+            return f"--hitcount must be at most {MAX_HITCOUNT}"
+        if not options.name or options.name in (".", "..") or "/" in options.name:
+            return f"the kernel refuses the list name `{options.name}'"
+        return None
