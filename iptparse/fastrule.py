@@ -98,7 +98,8 @@ class FastRules:
                                   tuple(matches), known_options)
         return Rule(chain.name, src, src_inv, dst, dst_inv, iif, oif, proto,  # type: ignore[arg-type]
                     frag, tuple(matches), target, counters,  # type: ignore[arg-type]
-                    Span(self.parser.line_no, 1), self.parser.take_leading())
+                    Span(self.parser.line_no, 1), self.parser.take_leading(),
+                    self.parser.trailing)
 
     def _head(self, head: str) -> tuple[object, ...]:
         """`CHAIN [! ] -s A [! ] -d A … -p P [! ] -f` → the IP part of the rule."""

@@ -174,6 +174,8 @@ class Rule:
     counters: Counters | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: whitespace after the rule as printed (iptables-save 1.4 ended every rule with a space)
+    trailing: str = field(default="", compare=False, repr=False)
 
     def match(self, module: str) -> Match | None:
         """The first match of this module, if the rule has one."""
@@ -227,9 +229,11 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Blank:
-    """An empty line outside tables, kept so formatting reproduces the file."""
+    """An empty line outside tables, kept so formatting reproduces the file (`text` holds
+    the line's whitespace, if any)."""
 
     span: Span | None = field(default=None, compare=False, repr=False)
+    text: str = field(default="", compare=False, repr=False)
 
 
 TopItem = Table | Comment | Blank

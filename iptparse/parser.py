@@ -162,13 +162,27 @@ class _TableBuilder:
     span: Span
     leading: tuple[str, ...]
     chains: dict[str, _ChainBuilder] = field(default_factory=dict)
+    declared_order: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for builtin in BUILTIN_CHAINS[self.name]:
             self.chains[builtin] = _ChainBuilder(builtin, "ACCEPT", None, None, declared=False)
 
     def build(self, trailing: tuple[str, ...]) -> Table:
-        builtins = [self.chains[n].build() for n in BUILTIN_CHAINS[self.name] if n in self.chains]
+        """Chains in iptables-save's order: builtins, then user chains sorted by name.
+
+        When the text declares builtin chains, their order and set are kept as written: old
+        kernels had no nat INPUT chain and old iptables-save printed nat's PREROUTING,
+        POSTROUTING, OUTPUT in that order. Restore input that declares none gets them all.
+        """
+        hook_order = BUILTIN_CHAINS[self.name]
+        declared = [n for n in self.declared_order if n in hook_order and n in self.chains]
+        if declared:
+            names = declared + [n for n in hook_order
+                                if n not in declared and n in self.chains and self.chains[n].rules]
+        else:
+            names = [n for n in hook_order if n in self.chains]
+        builtins = [self.chains[n].build() for n in names]
         users = sorted(
             (c for c in self.chains.values() if c.policy is None), key=lambda c: c.name.encode()
         )
@@ -219,6 +233,7 @@ class _Parser:
         self.fast: FastRules | None = FastRules(self) if fast else None
         self.line_no = 0
         self.line_text = ""
+        self.trailing = ""  # whitespace after the rule on the current line
 
     # errors ------------------------------------------------------------------------------
 
@@ -283,7 +298,7 @@ class _Parser:
         stripped = line.lstrip(" \t")
         if not stripped.strip():
             if self.table is None:
-                self.items.append(Blank(Span(self.line_no)))
+                self.items.append(Blank(Span(self.line_no), line))
             else:
                 self.pending_comments.append("")
             return
@@ -317,7 +332,11 @@ class _Parser:
         m = _RULE_RE.match(stripped)
         if m is not None:
             counters = Counters(int(m.group(1)), int(m.group(2))) if m.group(1) else None
-            self.rule_line(stripped[m.end():], indent + m.end() + 1, counters)
+            rest = stripped[m.end():]
+            body = rest.rstrip(" ")
+            self.trailing = rest[len(body):]
+            self.rule_line(body, indent + m.end() + 1, counters)
+            self.trailing = ""
             return
         c = _COMMAND_RE.match(stripped)
         if c is not None:
@@ -381,6 +400,7 @@ class _Parser:
             name, policy if builtin else None, counters, Span(self.line_no, column),
             self.take_leading(),
         )
+        table.declared_order.append(name)
 
     def check_chain_name(self, name: str, column: int) -> None:
         if len(name) > CHAIN_NAME_MAX:
@@ -578,7 +598,7 @@ class _Parser:
                 rules.append(
                     Rule(
                         chain.name, src, src_inv, dst, dst_inv, in_iface, out_iface, protocol,
-                        fragment, matches, rule_target, counters, span, leading,
+                        fragment, matches, rule_target, counters, span, leading, self.trailing,
                     )
                 )
         if isinstance(target, _PendingTarget):

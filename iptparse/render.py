@@ -44,7 +44,7 @@ def _dump(node: Dump, family: Family = Family.INET) -> str:
         elif isinstance(item, Comment):
             parts.append(item.text + "\n")
         else:
-            parts.append("\n")
+            parts.append(item.text + "\n")
     text = "".join(parts)
     if not node.final_newline and text.endswith("\n"):
         text = text[:-1]
@@ -88,7 +88,7 @@ def _rule(node: Rule, family: Family = Family.INET) -> str:
 def render_rule(rule: Rule, family: Family = Family.INET) -> str:
     """`[counters] -A CHAIN spec`, as one iptables-save line (without newline)."""
     counters = f"{rule.counters} " if rule.counters is not None else ""
-    return f"{counters}-A {rule.chain}{render_rule_spec(rule, family)}"
+    return f"{counters}-A {rule.chain}{render_rule_spec(rule, family)}{rule.trailing}"
 
 
 def render_rule_spec(rule: Rule, family: Family = Family.INET) -> str:
