@@ -120,8 +120,9 @@ class Assume(Pred):
 
 @dataclass(frozen=True, slots=True)
 class Custom(Pred):
-    """Decided by `fn(values)` when every field in `fields` is known exactly; otherwise an
-    assumption named `key` (kind `kind`)."""
+    """Decided by `fn(values)` when every field in `fields` is known exactly; otherwise by the
+    exact predicate `expand()` when one is given (built only then: an ipset with 200,000
+    members becomes ranges only for abstract packets), else an assumption named `key`."""
 
     fields: tuple[str, ...]
     fn: Callable[[tuple[int | str, ...]], bool] = dc_field(compare=False)
@@ -129,6 +130,7 @@ class Custom(Pred):
     kind: str
     text: str
     neg_text: str
+    expand: Callable[[], Pred] | None = dc_field(default=None, compare=False)
 
 
 def negate_text(text: str) -> str:
@@ -363,6 +365,8 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
         for name in pred.fields:
             value = _single(name, branch.box, env)
             if value is None:
+                if pred.expand is not None:
+                    return split(pred.expand(), branch, env)
                 return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch)
             values.append(value)
         return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])
