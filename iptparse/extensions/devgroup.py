@@ -1,0 +1,106 @@
+"""devgroup match (libxt_devgroup): the group of the input or output device.
+
+Values are (group, mask) pairs compared as `(dev->group & mask) == group`. A group may be
+given by name from iproute2's group file; the only entry every system has is `0 default`, so
+that is the table used here (iptables-save prints the name for a full-mask group it finds in
+the loading machine's /etc/iproute2/group, which holds just that line by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions
+from ._c_num import U32, xt_strtoui
+from ._c_rule import need_hooks
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    RuleContext,
+    one_of,
+    register,
+)
+
+__all__ = ["DevgroupMatch", "GroupMask"]
+
+GroupMask = tuple[int, int]
+GROUP_NAMES = {"default": 0}
+_NAME_OF = {v: k for k, v in GROUP_NAMES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class DevgroupMatch(ExtOptions):
+    src: GroupMask | None = None
+    src_invert: bool = False
+    dst: GroupMask | None = None
+    dst_invert: bool = False
+
+
+def parse_group(text: str, option: str, column: int = 0) -> GroupMask:
+    """xtables_parse_val_mask with the group-name map: `N`, `N/M` or a name."""
+    first = xt_strtoui(text, 0, U32, whole=False)
+    if first is not None:
+        value, end = first
+        rest = text[end:]
+        if not rest:
+            return (value, U32)
+        if rest[0] == "/":
+            second = xt_strtoui(rest[1:], 0, U32, whole=False)
+            if second is None:
+                raise OptionError(f"bad mask in `{text}' for --{option}", column)
+            if second[1] != len(rest) - 1:
+                raise OptionError(f"trailing garbage after the value of --{option}", column)
+            return (value, second[0])
+    if text in GROUP_NAMES:
+        return (GROUP_NAMES[text], U32)
+    raise OptionError(f"unknown device group `{text}' for --{option} (a number, number/mask "
+                      f"or `default')", column)
+
+
+def _format(value: GroupMask) -> str:
+    group, mask = value
+    if mask != U32:
+        return f"{group:#x}/{mask:#x}"
+    return _NAME_OF.get(group, f"{group:#x}")
+
+
+@register
+class Devgroup(Extension):
+    names = ("devgroup",)
+    options = (OptSpec("src-group", 1, True), OptSpec("dst-group", 1, True))
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> DevgroupMatch:
+        opts = one_of(args)
+        if not opts:
+            raise OptionError("you must specify either --src-group or --dst-group")
+        src, dst = opts.get("src-group"), opts.get("dst-group")
+        return DevgroupMatch(
+            parse_group(src.value, src.name, src.value_column()) if src else None,
+            bool(src and src.invert),
+            parse_group(dst.value, dst.name, dst.value_column()) if dst else None,
+            bool(dst and dst.invert),
+        )
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, DevgroupMatch)
+        out = ""
+        if options.src is not None:
+            out += f"{' !' if options.src_invert else ''} --src-group {_format(options.src)}"
+        if options.dst is not None:
+            out += f"{' !' if options.dst_invert else ''} --dst-group {_format(options.dst)}"
+        return out
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        assert isinstance(options, DevgroupMatch)
+        if options.src is not None:
+            problem = need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "--src-group")
+            if problem:
+                return problem
+        if options.dst is not None:
+            return need_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--dst-group")
+        return None

@@ -1,0 +1,134 @@
+"""owner match (libxt_owner, revision 1): the local socket's owner.
+
+UIDs and GIDs are inclusive ranges. iptables first looks the word up as a user or group name
+in the loading machine's passwd/group database, then reads `N`, `N-M` or `N:M` (C numbers,
+so `0x10` and `010` too). A name's number depends on the machine that loads the rule, so only
+`root` (0 on every system) is resolved here; any other name is refused with a message asking
+for the number, which is what iptables-save prints anyway. The old revision-0 options
+(--pid-owner, --sid-owner, --cmd-owner) are gone from today's iptables and kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions
+from ._c_num import U32, xt_strtoui
+from ._c_rule import need_hooks
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    RuleContext,
+    one_of,
+    register,
+)
+
+__all__ = ["IdRange", "OwnerMatch", "parse_id_range"]
+
+IdRange = tuple[int, int]
+
+#: Names whose number is the same on every system.
+PORTABLE_NAMES = {"root": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerMatch(ExtOptions):
+    """UID/GID ranges (None: not tested); `socket_exists` is None, True or False (negated)."""
+
+    uid: IdRange | None = None
+    uid_invert: bool = False
+    gid: IdRange | None = None
+    gid_invert: bool = False
+    socket_exists: bool | None = None
+    suppl_groups: bool = False
+
+
+def parse_id_range(text: str, option: str, what: str, column: int = 0) -> IdRange:
+    """A name, `N`, `N-M` or `N:M`; -1 is reserved, so numbers stop at 4294967294."""
+    if text in PORTABLE_NAMES:
+        value = PORTABLE_NAMES[text]
+        return (value, value)
+    bad = OptionError(f"bad value `{text}' for --{option}", column)
+    first = xt_strtoui(text, 0, U32 - 1, whole=False)
+    if first is None:
+        if text[:1].isalpha() or text[:1] == "_":
+            raise OptionError(
+                f"{what} name `{text}' is not resolved: its number depends on the machine that "
+                f"loads the rule; give the numeric {what[0].upper()}ID", column)
+        raise bad
+    lo, end = first
+    hi = lo
+    rest = text[end:]
+    if rest[:1] in ("-", ":") and rest:
+        second = xt_strtoui(rest[1:], 0, U32 - 1, whole=False)
+        if second is None:
+            raise bad
+        hi, end2 = second
+        rest = rest[1 + end2:]
+    if rest:
+        raise bad
+    return (lo, hi)
+
+
+def _format_range(value: IdRange) -> str:
+    lo, hi = value
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+@register
+class Owner(Extension):
+    names = ("owner",)
+    options = (
+        OptSpec("uid-owner", 1, True),
+        OptSpec("gid-owner", 1, True),
+        OptSpec("socket-exists", 0, True),
+        OptSpec("suppl-groups", 0),
+    )
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> OwnerMatch:
+        one_of(args)
+        uid = gid = None
+        uid_inv = gid_inv = suppl = False
+        socket: bool | None = None
+        for arg in args:  # in order: --suppl-groups must come after --gid-owner
+            if arg.name == "uid-owner":
+                uid = parse_id_range(arg.value, arg.name, "user", arg.value_column())
+                uid_inv = arg.invert
+            elif arg.name == "gid-owner":
+                gid = parse_id_range(arg.value, arg.name, "group", arg.value_column())
+                gid_inv = arg.invert
+            elif arg.name == "socket-exists":
+                socket = not arg.invert
+            elif gid is None:
+                raise OptionError("--suppl-groups needs --gid-owner before it", arg.column)
+            else:
+                suppl = True
+        if not args:
+            raise OptionError("at least one of --uid-owner, --gid-owner or --socket-exists "
+                              "is required")
+        return OwnerMatch(uid, uid_inv, gid, gid_inv, socket, suppl)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, OwnerMatch)
+        out = ""
+        if options.socket_exists is not None:
+            out += f"{'' if options.socket_exists else ' !'} --socket-exists"
+        if options.uid is not None:
+            out += f"{' !' if options.uid_invert else ''} --uid-owner {_format_range(options.uid)}"
+        if options.gid is not None:
+            out += f"{' !' if options.gid_invert else ''} --gid-owner {_format_range(options.gid)}"
+        if options.suppl_groups:
+            out += " --suppl-groups"
+        return out
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        assert isinstance(options, OwnerMatch)
+        for what, value in (("UID", options.uid), ("GID", options.gid)):
+            if value is not None and value[0] > value[1]:
+                return f"{what} range {value[0]}-{value[1]} is reversed"
+        return need_hooks(ctx, ("OUTPUT", "POSTROUTING"), "-m owner")
