@@ -1,9 +1,10 @@
 """iptables' own quoting: how a restore line splits into arguments, and how save quotes them.
 
 Both follow iptables exactly (xshared.c `add_param_to_argv`, libxtables `xtables_save_string`),
-because round-tripping a dump byte for byte depends on it: a double quote opens and closes a
-quoted run anywhere in a word, a backslash inside quotes takes the next character literally, and
-outside quotes a backslash is an ordinary character.
+because round-tripping a dump byte for byte depends on it: a double quote may open a quoted run
+in the middle of a word, and the closing quote ends the word (`a"b"c` is `ab` then `c`); a
+backslash inside quotes takes the next character literally; outside quotes a backslash is an
+ordinary character.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Arg", "UnterminatedQuote", "save_string", "split_args"]
+__all__ = ["Arg", "save_string", "split_args"]
 
-# A word is a run of unquoted characters and quoted runs; the grammar's ARG terminal is the same.
-_WORD = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+')
+# A word: unquoted characters, optionally followed by one quoted run that ends it; the grammar's
+# ARG terminal is the same.
+_WORD = re.compile(r'[^\s"]+(?:"(?:[^"\\]|\\.)*")?|"(?:[^"\\]|\\.)*"')
 _UNQUOTE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _UNESCAPE = re.compile(r"\\(.)")
 _SAFE = re.compile(r"[A-Za-z0-9_-]+")
@@ -30,18 +32,14 @@ class Arg:
     raw: str = ""
 
 
-class UnterminatedQuote(ValueError):
-    def __init__(self, column: int) -> None:
-        super().__init__("unterminated quote")
-        self.column = column
-
 
 def _unquote(word: str) -> str:
     return _UNQUOTE.sub(lambda m: _UNESCAPE.sub(r"\1", m.group(1)), word)
 
 
 def split_args(text: str, start_column: int = 1) -> list[Arg]:
-    """Split like iptables-restore does; raise UnterminatedQuote at an open quote."""
+    """Split like iptables-restore does. A quote that never closes runs to the end of the
+    line, as in iptables (`--comment "abc def` is the comment `abc def`)."""
     args: list[Arg] = []
     pos = 0
     n = len(text)
@@ -52,9 +50,11 @@ def split_args(text: str, start_column: int = 1) -> list[Arg]:
             continue
         m = _WORD.match(text, pos)
         if m is None or (m.end() < n and text[m.end()] == '"'):
-            # a quote that never closes: point at it
-            quote_at = text.index('"', pos if m is None else m.end())
-            raise UnterminatedQuote(start_column + quote_at)
+            word = text[pos:].rstrip("\r\n")
+            head, _, tail = word.partition('"')
+            value = head + _UNESCAPE.sub(r"\1", tail)
+            args.append(Arg(value, start_column + pos, True, word))
+            break
         word = m.group()
         if '"' in word:
             args.append(Arg(_unquote(word), start_column + pos, True, word))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .addresses import AddressError, parse_address
-from .argv import Arg, UnterminatedQuote, split_args
+from .argv import Arg, split_args
 from .errors import ParseError, ParseErrors, ParseWarning
 from .fastrule import FastRules
 from .extensions.base import (
@@ -538,10 +538,7 @@ class _Parser:
     # rules -------------------------------------------------------------------------------
 
     def split(self, text: str, column: int) -> list[Arg]:
-        try:
-            return split_args(text, column)
-        except UnterminatedQuote as exc:
-            raise self.fail("unterminated quote", exc.column) from None
+        return split_args(text, column)
 
     def rule_line(self, rest: str, column: int, counters: Counters | None) -> None:
         self.need_table("rule", 1)
@@ -636,7 +633,9 @@ class _Parser:
         number = protocol_number(text)
         if number is None:
             raise self.fail(f"unknown protocol `{text}' specified", column)
-        if number == 0 and not invert:
+        if number == 0:
+            if invert:
+                raise self.fail("rule would never match protocol (! -p all)", column)
             return None
         spelling = text.lower() if not text.isdigit() else None
         if spelling == protocol_name(number) or spelling in ("all",):

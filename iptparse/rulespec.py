@@ -135,6 +135,8 @@ def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
             invert_at = arg.column
             continue
         basic = _SHORT.get(word) if not arg.quoted else None
+        if basic is None and not arg.quoted and word.startswith("--") and len(word) > 3:
+            basic = _basic_abbreviation(word, loaded)
         if basic is not None:
             invert = bool(invert_at)
             invert_at = 0
@@ -186,11 +188,14 @@ def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
 
         if _looks_like_option(arg) and word.startswith("--"):
             name = word[2:]
-            owner, spec = _owner(loaded, name)
-            if owner is None:
-                implicit = _implicit_group(out, loaded, name, family, arg.column)
-                if implicit is not None:
-                    owner, spec = implicit
+            try:
+                owner, spec = _owner(loaded, name)
+                if owner is None:
+                    implicit = _implicit_group(out, loaded, name, family, arg.column)
+                    if implicit is not None:
+                        owner, spec = implicit
+            except Ambiguous as exc:
+                raise RuleSpecError(str(exc), arg.column) from None
             if owner is None:
                 raise RuleSpecError(f"unknown option \"{word}\"", arg.column)
             invert = bool(invert_at)
@@ -246,9 +251,44 @@ def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
     return out
 
 
+def _basic_abbreviation(word: str, loaded: list[Group]) -> str | None:
+    """`--sou` for --source, when no loaded extension option also starts with it."""
+    found = {v for k, v in _SHORT.items() if k.startswith("--") and k.startswith(word)}
+    if len(found) != 1:
+        return None
+    name = word[2:]
+    for group in loaded:
+        ext = group.extension
+        if ext is not None and any(o.startswith(name) for o in ext.option_table):
+            return None
+    return found.pop()
+
+
+class Ambiguous(ValueError):
+    """An abbreviated option that more than one loaded option starts with."""
+
+
+def _abbreviation(groups: list[Group], name: str) -> tuple[Group, OptSpec] | None:
+    """getopt_long's unique-prefix rule: `--dpo` is `--dport` when nothing else loaded starts
+    with it (aliases of one option count once)."""
+    found: dict[tuple[int, str], tuple[Group, OptSpec]] = {}
+    for group in reversed(groups):
+        ext = group.extension
+        if ext is None:
+            continue
+        for option, spec in ext.option_table.items():
+            if option.startswith(name):
+                found.setdefault((id(ext), spec.name), (group, spec))
+    if len(found) > 1:
+        names = sorted({spec.name for _, spec in found.values()})
+        raise Ambiguous(f"option `--{name}' is ambiguous: --{', --'.join(names)}")
+    return next(iter(found.values()), None)
+
+
 def _owner(loaded: list[Group], name: str) -> tuple[Group | None, OptSpec | None]:
     """Who takes --name: the newest loaded extension that knows it (getopt merges newest
-    first); failing that, the newest unknown match module, then an unknown target."""
+    first), or the only one with an option it abbreviates; failing that, the newest unknown
+    match module, then an unknown target."""
     unknown_target: Group | None = None
     for group in reversed(loaded):
         ext = group.extension
@@ -256,6 +296,10 @@ def _owner(loaded: list[Group], name: str) -> tuple[Group | None, OptSpec | None
             spec = ext.option_table.get(name)
             if spec is not None:
                 return group, spec
+    if not any(g.extension is None and g.kind == "match" for g in loaded):
+        abbreviated = _abbreviation(loaded, name)
+        if abbreviated is not None:
+            return abbreviated
     for group in reversed(loaded):
         if group.extension is None:
             if group.kind == "match":
@@ -282,10 +326,13 @@ def _implicit_group(
     ext = find_match(module)
     if ext is None:
         return None
+    group = Group(module, ext, column, implicit=True)
     spec = ext.option_table.get(name)
     if spec is None:
-        return None
-    group = Group(module, ext, column, implicit=True)
+        found = _abbreviation([group], name)
+        if found is None:
+            return None
+        spec = found[1]
     out.matches.append(group)
     loaded.append(group)
     return group, spec

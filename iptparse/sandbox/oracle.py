@@ -28,12 +28,15 @@ def strip_save_comments(text: str) -> str:
 
 def kernel_canonical(text: str, family: Family = Family.INET, *, counters: bool = False,
                      netns: Netns | None = None) -> str:
-    """What iptables-legacy-save prints after iptables-legacy-restore of `text`."""
+    """What iptables-legacy-save prints after iptables-legacy-restore -c of `text`.
+
+    Counters in the text are loaded (`-c`); `counters=True` also saves with `-c`, which prints
+    `[packets:bytes]` before every rule.
+    """
     prefix = "ip6tables" if family is Family.INET6 else "iptables"
     tables = list(dict.fromkeys(_TABLE.findall(text)))
     with _maybe(netns) as ns:
-        restore = ns.run([f"{prefix}-legacy-restore", *(["-c"] if counters else [])],
-                         input=text, check=False)
+        restore = ns.run([f"{prefix}-legacy-restore", "-c"], input=text, check=False)
         if restore.returncode != 0:
             raise KernelRejected(restore.stderr.strip())
         out = []
