@@ -1,0 +1,86 @@
+"""ttl (libipt_ttl) and hl (libip6t_hl): compare the IPv4 TTL or the IPv6 hop limit.
+
+One comparison per match: equal, not equal (`! --ttl-eq`), less than or greater than; only
+equality can be negated.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..nodes import ExtOptions, Family
+from ._b_num import parse_int_option
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    one_of,
+    register,
+)
+
+__all__ = ["Hl", "Ttl", "TtlMatch", "TtlOp"]
+
+
+class TtlOp(enum.Enum):
+    """The kernel's comparison modes, in its numbering."""
+
+    EQ = 0
+    NE = 1
+    LT = 2
+    GT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TtlMatch(ExtOptions):
+    """The packet's TTL (hop limit) compared with `value` by `op`."""
+
+    op: TtlOp
+    value: int
+
+
+class _Compare(Extension):
+    prefix: ClassVar[str] = "ttl"
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> TtlMatch:
+        one_of(args)
+        given = list(args)
+        if not given:
+            raise OptionError(f"one of --{self.prefix}-eq, --{self.prefix}-lt or "
+                              f"--{self.prefix}-gt is required")
+        if len(given) > 1:
+            raise OptionError(f"--{given[0].name} and --{given[1].name} cannot be combined",
+                              given[1].column)
+        arg = given[0]
+        value = parse_int_option(arg, 0, 0xFF)
+        kind = arg.name.rsplit("-", 1)[1]
+        if kind == "eq":
+            return TtlMatch(TtlOp.NE if arg.invert else TtlOp.EQ, value)
+        return TtlMatch(TtlOp.LT if kind == "lt" else TtlOp.GT, value)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, TtlMatch)
+        word = {TtlOp.EQ: "eq", TtlOp.NE: "eq", TtlOp.LT: "lt", TtlOp.GT: "gt"}[options.op]
+        invert = " !" if options.op is TtlOp.NE else ""
+        return f"{invert} --{self.prefix}-{word} {options.value}"
+
+
+@register
+class Ttl(_Compare):
+    names = ("ttl",)
+    prefix = "ttl"
+    families = frozenset({Family.INET})
+    options = (OptSpec("ttl-eq", 1, True), OptSpec("ttl-lt", 1), OptSpec("ttl-gt", 1))
+
+
+@register
+class Hl(_Compare):
+    names = ("hl",)
+    prefix = "hl"
+    families = frozenset({Family.INET6})
+    options = (OptSpec("hl-eq", 1, True), OptSpec("hl-lt", 1), OptSpec("hl-gt", 1))
