@@ -1,0 +1,86 @@
+"""ECN (libipt_ECN, IPv4 only): rewrite ECN bits in the IP and TCP headers.
+
+--ecn-tcp-remove is the documented form; the undocumented --ecn-tcp-ece, --ecn-tcp-cwr (0/1)
+and --ecn-ip-ect (0-3) set single fields. iptables-save prints `--ecn-tcp-remove` exactly when
+the TCP part is "ECE and CWR cleared" and nothing else is set. Touching TCP bits needs `-p tcp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions, Family
+from ._d_check import need_protocols
+from ._d_num import xt_uint_arg
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    RuleContext,
+    one_of,
+    register,
+)
+
+__all__ = ["EcnTarget"]
+
+
+@dataclass(frozen=True, slots=True)
+class EcnTarget(ExtOptions):
+    """Each field None when left alone, else the value to write."""
+
+    ece: int | None = None
+    cwr: int | None = None
+    ect: int | None = None
+
+
+@register
+class Ecn(Extension):
+    kind = "target"
+    names = ("ECN",)
+    families = frozenset({Family.INET})
+    tables = frozenset({"mangle"})
+    options = (OptSpec("ecn-tcp-remove", 0), OptSpec("ecn-tcp-cwr", 1),
+               OptSpec("ecn-tcp-ece", 1), OptSpec("ecn-ip-ect", 1))
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> EcnTarget:
+        opts = one_of(args)
+        if "ecn-tcp-remove" in opts:
+            for other in ("ecn-tcp-cwr", "ecn-tcp-ece"):
+                if other in opts:
+                    raise OptionError(f"option \"--ecn-tcp-remove\" cannot be used together "
+                                      f"with \"--{other}\"", opts[other].column)
+        ece = cwr = ect = None
+        if "ecn-tcp-remove" in opts:
+            ece = cwr = 0
+        if "ecn-tcp-ece" in opts:
+            ece = xt_uint_arg(opts["ecn-tcp-ece"], 0, 1)
+        if "ecn-tcp-cwr" in opts:
+            cwr = xt_uint_arg(opts["ecn-tcp-cwr"], 0, 1)
+        if "ecn-ip-ect" in opts:
+            ect = xt_uint_arg(opts["ecn-ip-ect"], 0, 3)
+        if ece is None and cwr is None and ect is None:
+            raise OptionError("ECN target: An operation is required")
+        return EcnTarget(ece, cwr, ect)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, EcnTarget)
+        if options.ece == 0 and options.cwr == 0 and options.ect is None:
+            return " --ecn-tcp-remove"
+        out = ""
+        if options.ece is not None:
+            out += f" --ecn-tcp-ece {options.ece}"
+        if options.cwr is not None:
+            out += f" --ecn-tcp-cwr {options.cwr}"
+        if options.ect is not None:
+            out += f" --ecn-ip-ect {options.ect}"
+        return out
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        assert isinstance(options, EcnTarget)
+        if options.ece is not None or options.cwr is not None:
+            return need_protocols(ctx, (6,), "tcp")
+        return None

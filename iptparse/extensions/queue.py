@@ -1,0 +1,118 @@
+"""NFQUEUE (libxt_NFQUEUE, revision 3): hand the packet to a userspace queue.
+
+The kernel stores a first queue and a count; iptables-save prints `--queue-num` for one queue
+and `--queue-balance first:last` for several, so both spellings of one queue print the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..nodes import ExtOptions
+from ._d_num import c_strtoul, xt_uint_arg
+from .base import (
+    ExtContext,
+    Extension,
+    OptArg,
+    OptionError,
+    OptSpec,
+    RenderContext,
+    one_of,
+    register,
+)
+
+__all__ = ["NfqueueTarget"]
+
+
+@dataclass(frozen=True, slots=True)
+class NfqueueTarget(ExtOptions):
+    """Queues `queue` … `queue + total - 1`; `bypass` accepts when no program listens."""
+
+    queue: int = 0
+    total: int = 1
+    bypass: bool = False
+    cpu_fanout: bool = False
+
+    @property
+    def last(self) -> int:
+        return self.queue + self.total - 1
+
+
+def parse_range16(arg: OptArg) -> list[int]:
+    """XTTYPE_UINT16RC: up to two `:`-separated numbers, empty ends meaning 0 and 65535."""
+    text = arg.value
+    column = arg.value_column()
+    values: list[int] = []
+    pos = 0
+    while True:
+        if len(values) == 2:
+            raise OptionError(f"Too many components for option \"--{arg.name}\" (max: 2)",
+                              column)
+        rest = text[pos:]
+        if not rest or rest[0] == ":":
+            value = 0xFFFF if len(values) == 1 else 0
+            end = pos
+        else:
+            got = None if rest.lstrip().startswith("-") else c_strtoul(rest)
+            if got is None or got[0] > 0xFFFF:
+                raise OptionError(f"bad value for option \"--{arg.name}\" near \"{rest}\", or "
+                                  "out of range (0-65535)", column)
+            value = got[0]
+            end = len(text) - len(got[1])
+            if got[1] and got[1][0] != ":":
+                raise OptionError(f"Argument to \"--{arg.name}\" has unexpected characters near"
+                                  f" \"{got[1]}\"", column)
+        values.append(value)
+        if end >= len(text):
+            return values
+        pos = end + 1
+
+
+@register
+class Nfqueue(Extension):
+    kind = "target"
+    names = ("NFQUEUE",)
+    options = (
+        OptSpec("queue-num", 1),
+        OptSpec("queue-balance", 1),
+        OptSpec("queue-bypass", 0),
+        OptSpec("queue-cpu-fanout", 0),
+    )
+
+    def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> NfqueueTarget:
+        opts = one_of(args)
+        if "queue-num" in opts and "queue-balance" in opts:
+            later = max(opts["queue-num"], opts["queue-balance"], key=lambda a: a.column)
+            raise OptionError("--queue-num and --queue-balance cannot be combined", later.column)
+        queue, total = 0, 1
+        if "queue-num" in opts:
+            queue = xt_uint_arg(opts["queue-num"], 0, 0xFFFF)
+        if "queue-balance" in opts:
+            arg = opts["queue-balance"]
+            values = parse_range16(arg)
+            if len(values) != 2:
+                raise OptionError(f"Bad range \"{arg.value}\"", arg.value_column())
+            first, last = values
+            if first >= last:
+                raise OptionError(f"{first} should be less than {last}", arg.value_column())
+            if last - first + 1 > 0xFFFF:
+                raise OptionError("the kernel refuses 65536 queues (a 16-bit count): "
+                                  "start the range at 1", arg.value_column())
+            queue, total = first, last - first + 1
+        if "queue-cpu-fanout" in opts and "queue-balance" not in opts:
+            raise OptionError("--queue-cpu-fanout also requires --queue-balance",
+                              opts["queue-cpu-fanout"].column)
+        return NfqueueTarget(queue, total, "queue-bypass" in opts, "queue-cpu-fanout" in opts)
+
+    def render(self, options: ExtOptions, ctx: RenderContext) -> str:
+        assert isinstance(options, NfqueueTarget)
+        if options.total > 1:
+            out = f" --queue-balance {options.queue}:{options.last}"
+        else:
+            out = f" --queue-num {options.queue}"
+        if options.bypass:
+            out += " --queue-bypass"
+        if options.cpu_fanout:
+            out += " --queue-cpu-fanout"
+        return out
