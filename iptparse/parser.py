@@ -24,13 +24,13 @@ from typing import Any, Literal
 from .addresses import AddressError, parse_address
 from .argv import Arg, split_args
 from .errors import ParseError, ParseErrors, ParseWarning
-from .fastrule import FastRules
 from .extensions.base import (
     ExtContext,
     OptionError,
     RuleContext,
     find_target,
 )
+from .fastrule import FastRules
 from .nodes import (
     BUILTIN_CHAINS,
     Address,
@@ -50,7 +50,7 @@ from .nodes import (
     Target,
     TopItem,
 )
-from .protocols import protocol_name, protocol_number
+from .protocols import protocol_number
 from .rulespec import STANDARD_TARGETS, Group, RuleArgs, RuleSpecError, assign
 from .source import Span
 
@@ -559,9 +559,13 @@ class _Parser:
     def build_rules(self, chain: _ChainBuilder, args: Sequence[Arg],
                     counters: Counters | None) -> list[Rule]:
         try:
-            parts = assign(args, self.family)
+            parts = assign(args, self.family, old_negation=self.mode == "skip")
         except RuleSpecError as exc:
             raise self.fail(exc.message, exc.column) from None
+        if parts.legacy_negation and self.warnings is not None:
+            self.warnings.append(ParseWarning(
+                "old negation style `-x ! VALUE' read as `! -x VALUE'", line=self.line_no,
+                column=1, line_text=self.line_text, filename=self.filename))
         span = Span(self.line_no, 1)
         leading = self.take_leading()
         if parts.counters is not None:
@@ -637,11 +641,9 @@ class _Parser:
             if invert:
                 raise self.fail("rule would never match protocol (! -p all)", column)
             return None
-        spelling = text.lower() if not text.isdigit() else None
-        if spelling == protocol_name(number) or spelling in ("all",):
-            spelling = None
-        if spelling is not None and protocol_number(spelling) != number:
-            spelling = None
+        # ip6tables-save before 1.8 printed `icmpv6` (libxtables' own name) where 1.8 prints
+        # `ipv6-icmp` from /etc/protocols: keep that one spelling so old dumps round-trip
+        spelling = "icmpv6" if text.lower() == "icmpv6" else None
         return Protocol(number, invert, spelling)
 
     def interface(self, given: tuple[str, bool, int] | None) -> Interface | None:

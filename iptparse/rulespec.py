@@ -103,8 +103,12 @@ def _split_joined(arg: Arg) -> list[Arg] | None:
     return None
 
 
-def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
-    """Assign every argument to its owner; raise RuleSpecError at the first bad one."""
+def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -> RuleArgs:
+    """Assign every argument to its owner; raise RuleSpecError at the first bad one.
+
+    `old_negation` accepts the `-s ! ADDR` / `--dport ! 80` style that iptables before 1.4.3
+    wrote (today's iptables refuses it); the result says it was used, so callers can warn.
+    """
     args = list(args)
     out = RuleArgs()
     loaded: list[Group] = []  # in load order, target last when present
@@ -172,8 +176,12 @@ def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
                 continue
             (value,) = take(1, word, arg)
             legacy = False
-            if value.value == "!" and not value.quoted:
+            if value.value == "!" and not value.quoted and i < n:
                 # "-s ! addr": the negation style of iptables before 1.4.3
+                if not old_negation:
+                    raise RuleSpecError(f"`{word} ! VALUE' is the old negation style, which "
+                                        f"iptables 1.8 refuses: write `! {word} VALUE'",
+                                        value.column)
                 (value,) = take(1, word, arg)
                 legacy = True
             if legacy and invert:
@@ -223,7 +231,13 @@ def assign(args: Sequence[Arg], family: Family) -> RuleArgs:
                     and values
                     and values[0].value == "!"
                     and not values[0].quoted
+                    and i < n
+                    and not _looks_like_option(args[i])
                 ):
+                    if not old_negation:
+                        raise RuleSpecError(
+                            f"`{word} ! VALUE' is the old negation style, which iptables 1.8 "
+                            f"refuses: write `! {word} VALUE'", values[0].column)
                     if invert:
                         raise RuleSpecError("multiple consecutive ! not allowed", arg.column)
                     invert = True

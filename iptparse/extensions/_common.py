@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..services import service_port
 from .base import OptionError
 
@@ -10,9 +12,18 @@ __all__ = ["PortRange", "format_port_range", "parse_port", "parse_port_range"]
 PortRange = tuple[int, int]
 
 
-def parse_port(text: str, protocol: str | None, column: int = 0) -> int:
-    """A port number 0-65535 or a service name, as xtables_parse_port reads it."""
-    if text.isdigit():
+_C_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+
+
+def parse_port(text: str, protocol: str | None, column: int = 0, *, base: int = 0) -> int:
+    """A port number 0-65535 or a service name, as xtables_parse_port reads it: a single port
+    is read like strtoul(…, 0) (`010` is 8, `0x10` is 16), a range's ends in decimal."""
+    if base == 0 and _C_NUMBER.fullmatch(text):
+        value = int(text, 16) if text[:2] in ("0x", "0X") else int(text, 8 if text[0] == "0"
+                                                                  else 10)
+        if value <= 0xFFFF:
+            return value
+    elif base == 10 and text.isdigit():
         value = int(text)
         if value <= 0xFFFF:
             return value
@@ -29,8 +40,8 @@ def parse_port_range(text: str, protocol: str | None, column: int = 0) -> PortRa
     if not colon:
         port = parse_port(text, protocol, column)
         return (port, port)
-    lo = parse_port(lo_text, protocol, column) if lo_text else 0
-    hi = parse_port(hi_text, protocol, column) if hi_text else 0xFFFF
+    lo = parse_port(lo_text, protocol, column, base=10) if lo_text else 0
+    hi = parse_port(hi_text, protocol, column, base=10) if hi_text else 0xFFFF
     if lo > hi:
         raise OptionError(f"invalid portrange ({lo}:{hi}): start port is greater than end",
                           column)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..nodes import Family
+from ..nodes import BUILTIN_CHAINS, Family
 from .netns import Netns
 
 __all__ = ["KernelRejected", "ipset_canonical", "kernel_canonical", "strip_save_comments"]
@@ -43,9 +43,12 @@ def kernel_canonical(text: str, family: Family = Family.INET, *, counters: bool 
         for table in tables:
             save = ns.run([f"{prefix}-legacy-save", "-t", table, *(["-c"] if counters else [])])
             out.append(strip_save_comments(save.stdout))
-        for table in tables:  # leave the namespace empty for the next caller
-            ns.run([f"{prefix}-legacy", "-t", table, "-F"], check=False)
-            ns.run([f"{prefix}-legacy", "-t", table, "-X"], check=False)
+        # leave the namespace as new for the next caller: no rules, no user chains, every
+        # policy ACCEPT and counters zero (restore replaces each table it names)
+        empty = "".join(
+            f"*{table}\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in BUILTIN_CHAINS.get(table, ()))
+            + "COMMIT\n" for table in tables if table in BUILTIN_CHAINS)
+        ns.run([f"{prefix}-legacy-restore", "-c"], input=empty, check=False)
         return "".join(out)
 
 
