@@ -233,6 +233,29 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
+# --- repl ----------------------------------------------------------------------------------
+
+@command("repl")
+def cmd_repl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Step a packet through the rules like a debugger (the seed scenario without RULES)."""
+    from .repl.app import main as repl_main
+
+    return repl_main(args, out, err)
+
+
+def _repl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("repl", help=cmd_repl.__doc__)
+    _add_ruleset_args(p, rules_required=False)
+    p.add_argument("--packet", "-p", metavar="SPEC", help="the packet to walk (as for trace)")
+    p.add_argument("--path", choices=("in", "forward", "out"), default="forward")
+    p.add_argument("--assume", action="append", default=[], metavar="KIND=VALUE",
+                   help="pin an assumption, as for trace")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+
+_EXTRA_PARSERS.append(_repl_parser)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout

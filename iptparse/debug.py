@@ -51,7 +51,13 @@ class Breakpoint:
 
     def describe(self) -> str:
         flags = ("temporary " if self.temporary else "") + ("" if self.enabled else "disabled ")
-        return f"{self.number}: {flags}{self.kind} {self.spec} (hit {self.hits} time(s))"
+        return f"{self.number}: {flags}{self.label} (hit {self.hits} time(s))"
+
+    @property
+    def label(self) -> str:
+        """`chain X`, `rule X:3`, `target DNAT`, `text "…"`, `if mark & 0x1` (the spec of the
+        last three already says its kind)."""
+        return f"{self.kind} {self.spec}" if self.kind in ("chain", "rule") else self.spec
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,20 @@ class Stepper:
         self.restart()
 
     # --- running -------------------------------------------------------------------------
+
+    def reset(self, packet: Packet | None = None, *, path: str | None = None,
+              assumptions: Mapping[str, bool] | None = None) -> None:
+        """Start over with another packet, path or set of pinned assumptions; breakpoints
+        stay, as a debugger keeps them across `run`. Nothing changes if the new settings are
+        refused (an unknown path, a packet of a family the ruleset lacks)."""
+        packet = packet if packet is not None else self.packet
+        path = path if path is not None else self.path
+        family = choose_family(self.ruleset, packet)
+        kept = self.interpreter.assumptions if assumptions is None else assumptions
+        interpreter = Interpreter(self.ruleset, family, assumptions=kept)
+        interpreter.start(packet, path)  # raises before anything changes
+        self.packet, self.path, self.family, self.interpreter = packet, path, family, interpreter
+        self.restart()
 
     def restart(self) -> None:
         self.start_state = self.interpreter.start(self.packet, self.path)

@@ -136,7 +136,8 @@ def parse_routes(text: str) -> list[Route]:
         if not words or words[0].startswith("#") or words[0] in ("Kernel", "Destination"):
             continue
         try:
-            if len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha():
+            if (len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha()
+                    and words[3].isupper()):
                 out.append(_route_n(words))
             else:
                 out.append(_ip_route(words))

@@ -1,0 +1,88 @@
+"""`iptparse repl` from the command line, with commands piped in (how scripts use it)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iptparse.cli import main
+
+from ._drive import RETURNED, RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stdin(io.StringIO):
+    """Piped standard input: not a terminal."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run(argv: list[str], commands: str, monkeypatch: pytest.MonkeyPatch
+        ) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", Stdin(commands))
+    out, err = io.StringIO(), io.StringIO()
+    status = main(argv, out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.txt"
+    path.write_text(RULES)
+    return path
+
+
+def test_piped_commands_give_plain_text(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, out, err = run(["repl", str(rules), "--packet", RETURNED],
+                           "break pi-policy\ncontinue\nwhere\n", monkeypatch)
+    assert (status, err) == (0, "")
+    assert "\x1b" not in out
+    assert out.splitlines()[-2:] == ["  filter:tw-pod #2  -j pi-policy", "> filter:pi-policy #1"]
+
+
+def test_an_error_in_a_script_sets_the_exit_status(rules: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    status, out, err = run(["repl", str(rules), "-p", RETURNED], "nonsense\ncontinue\n",
+                           monkeypatch)
+    assert status == 1
+    assert err == "*** unknown command `nonsense' (try `help')\n"
+    assert "verdict: DROP" in out
+
+
+def test_path_and_assume_options(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, out, _ = run(["repl", str(rules), "-p", RETURNED, "--path", "in", "--assume",
+                          "x@filter:INPUT:1=true"], "packet\nassume\ncontinue\n", monkeypatch)
+    assert status == 0
+    assert "path:   in (PREROUTING → routing → INPUT)" in out
+    assert "x@filter:INPUT:1=true" in out
+    assert "verdict: ACCEPT by the policy of filter:INPUT" in out
+
+
+def test_without_rules_it_opens_the_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, out, err = run(["repl"], "packet\ninfo sets\n", monkeypatch)
+    assert (status, err) == (0, "")
+    assert out.startswith("packet: tcp 10.13.76.26:40000 -> 10.13.76.19:8080")
+    assert "cali40s:d0vaXDV0OjdKq6czssWe9SI" in out
+
+
+def test_bad_packet_is_a_one_line_error(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, _, err = run(["repl", str(rules), "-p", "tcp 1.2.3.4 -> 1.2.3"], "", monkeypatch)
+    assert status == 1
+    assert err.startswith("iptparse repl: error:") and err.count("\n") == 1
+
+
+def test_as_a_program(rules: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_STATE_HOME=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-m", "iptparse.cli", "repl", str(rules), "-p",
+                           RETURNED], input="c\n", capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "verdict: DROP by the policy of filter:FORWARD"
+    assert not (tmp_path / "state").exists()  # no history file without a terminal
