@@ -106,6 +106,7 @@ class FastRules:
         if '"' in head:
             raise _Fallback
         words = head.split()
+        chain = words[0]
         values: dict[str, tuple[str, bool, int]] = {}
         frag = None
         invert = False
@@ -136,6 +137,9 @@ class FastRules:
         if invert:
             raise _Fallback
         p = self.parser
+        if ("i" in values and chain in ("OUTPUT", "POSTROUTING")) or (
+                "o" in values and chain in ("INPUT", "PREROUTING")):
+            raise _Fallback  # the general parser reports it
         src = p.addresses(values.get("s"))
         dst = p.addresses(values.get("d"))
         if len(src) != 1 or len(dst) != 1:

@@ -578,6 +578,12 @@ class _Parser:
         protocol = self.protocol(parts.protocol)
         in_iface = self.interface(parts.in_interface)
         out_iface = self.interface(parts.out_interface)
+        if in_iface is not None and chain.name in ("OUTPUT", "POSTROUTING"):
+            raise self.fail(f"can't use -i with {chain.name}", parts.in_interface[2] - 3
+                            if parts.in_interface else 1)
+        if out_iface is not None and chain.name in ("INPUT", "PREROUTING"):
+            raise self.fail(f"can't use -o with {chain.name}", parts.out_interface[2] - 3
+                            if parts.out_interface else 1)
         fragment = None
         if parts.fragment is not None:
             if self.family is Family.INET6:
