@@ -69,10 +69,16 @@ MAX_STEPS = 1_000_000
 
 #: Fields with a value by the packet's nature when the user does not give one: netfilter sees
 #: reassembled packets once conntrack is loaded (nf_defrag runs before every table), and a packet
-#: is bridged only on a bridge (say bridged=1 to ask about br_netfilter traffic).
+#: is bridged only on a bridge (say bridged=1 to ask about br_netfilter traffic). Likewise a
+#: packet arrives on Ethernet, without IPsec, and a socket belongs to a process unless the user
+#: says otherwise (ether=0, ipsec_in=1, ipsec_out=1, socket_file=0).
 DEFAULTS: dict[str, ValueSet] = {
     "fragment": IntSet.single(0, 1),
     "bridged": IntSet.single(0, 1),
+    "ether": IntSet.single(1, 1),
+    "ipsec_in": IntSet.single(0, 1),
+    "ipsec_out": IntSet.single(0, 1),
+    "socket_file": IntSet.single(1, 1),
 }
 
 
@@ -141,8 +147,25 @@ class PathState:
     labels: Mapping[str, str] = field(default_factory=dict)
     verdict: str | None = None
     path: str = "forward"
-    #: what decided the latest verdict: (table, chain, rule number or 0 for the policy)
-    decision: tuple[str, str, int] | None = None
+    #: what ended each table's traversal so far: (table, chain, rule number or 0: the policy)
+    decisions: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def decision(self) -> tuple[str, str, int] | None:
+        """What decided the verdict. DROP/REJECT/QUEUE: the rule or policy that said so. ACCEPT
+        (every table let the packet through): the filter table's decision, the one users ask
+        about, else the last rule that accepted, else the last policy."""
+        if not self.decisions:
+            return None
+        if self.verdict not in (None, "ACCEPT"):
+            return self.decisions[-1]
+        for decision in reversed(self.decisions):
+            if decision[0] == "filter":
+                return decision
+        for decision in reversed(self.decisions):
+            if decision[2]:
+                return decision
+        return self.decisions[-1]
 
     @property
     def box(self) -> Box:
@@ -205,6 +228,9 @@ class Interpreter:
         for name, value in DEFAULTS.items():
             if name not in values:
                 values[name] = value
+        if path != "out" and "socket" not in values:
+            # from the wire: no local socket (say socket=1 for INPUT's early demux)
+            values["socket"] = IntSet.single(0, 1)
         none = NameSet.single("")
         if path == "out":
             values["iif@none"] = none
@@ -381,7 +407,7 @@ class Interpreter:
         verdict = effect.verdict
         if verdict is None:
             return replace(state, index=state.index + 1)
-        state = replace(state, decision=(rule.table, rule.chain, rule.number))
+        state = replace(state, decisions=(*state.decisions, (rule.table, rule.chain, rule.number)))
         if verdict == "ACCEPT":
             yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
             return self._next_stage(state)
@@ -441,7 +467,7 @@ class Interpreter:
         assert builtin is not None and builtin.policy is not None
         policy = builtin.policy
         state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)),
-                        decision=(table.name, stage.hook, 0))
+                        decisions=(*state.decisions, (table.name, stage.hook, 0)))
         yield PolicyApplied(table.name, stage.hook, policy), state
         if policy == "ACCEPT":
             yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
