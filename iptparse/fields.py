@@ -116,7 +116,11 @@ FIELDS: dict[str, FieldSpec] = {
         _f("ctreplsrcport", _I, 16, "reply source port"),
         _f("ctrepldstport", _I, 16, "reply destination port"),
         _f("ctexpire", _I, 32, "seconds until the conntrack entry expires"),
-        _f("cthelper", _N, 0, "conntrack helper name", aliases=("helper",)),
+        _f("cthelper", _N, 0, "helper of the connection's master: the helper that expected "
+           "this connection (ftp for FTP data), empty when none", aliases=("helper",)),
+        _f("ctproto", _I, 8, "the connection's IP protocol (differs from proto only for "
+           "ICMP errors RELATED to a connection)"),
+        _f("ctlabels", _B, 128, "connection label bits (connlabel)"),
         _f("ctzone", _I, 16, "conntrack zone"),
         _f("uid", _I, 32, "socket owner uid (locally generated packets)"),
         _f("gid", _I, 32, "socket owner gid (locally generated packets)"),
@@ -126,6 +130,20 @@ FIELDS: dict[str, FieldSpec] = {
         _f("src_mac", _I, 48, "source MAC address", aliases=("mac",)),
         _f("priority", _I, 32, "skb priority (CLASSIFY)"),
         _f("time", _I, 63, "arrival time, seconds since 1970 UTC"),
+        # host and socket matches (addrtype, owner, mac, policy, devgroup, cpu, ipvs, time)
+        _f("kernel_time", _I, 63, "arrival time in the kernel's time zone (what time "
+           "--kerneltz reads), seconds since 1970 as if that zone were UTC"),
+        _f("socket_file", _I, 1, "1 when the packet's socket belongs to a process (owner's "
+           "uid/gid apply); 0 for the kernel's own sockets (resets, ICMP errors it sends)"),
+        _f("ether", _I, 1, "1 when the packet came in on an Ethernet-type device (what -m mac "
+           "reads); 0 for lo, tun, WireGuard, PPP and IP tunnels"),
+        _f("ipsec_in", _I, 1, "1 when the packet was decapsulated from IPsec (policy --dir in)"),
+        _f("ipsec_out", _I, 1, "1 when the packet's route encrypts it with IPsec (policy "
+           "--dir out)"),
+        _f("iif_group", _B, 32, "device group of the input interface (devgroup)"),
+        _f("oif_group", _B, 32, "device group of the output interface (devgroup)"),
+        _f("cpu", _I, 32, "number of the CPU handling the packet"),
+        _f("ipvs", _I, 1, "1 when IPVS handles the packet (skb->ipvs_property)"),
     )
 }
 

@@ -240,7 +240,7 @@ def _parse_int_part(spec: FieldSpec, part: str, family: Family, top: int) -> Int
         if number is None:
             raise PacketError(f"proto: unknown protocol `{part}'")
         return IntSet.single(number, top)
-    if spec.name == "time" and not part.isdigit():
+    if spec.name in ("time", "kernel_time") and not part.isdigit():
         try:
             moment = datetime.fromisoformat(part)
         except ValueError:
