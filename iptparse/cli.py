@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Literal, TextIO
 
 from . import __version__
 from .errors import IptparseError, ParseError, ParseErrors, ParseWarning
@@ -46,7 +46,8 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from .ipset import parse_ipset, render_ipset
 
         sets = parse_ipset(text, filename=name, errors=mode, warnings=warnings)
-        style = args.to or ("list" if kind == "ipset-list" else "save")
+        style: Literal["save", "list"] = args.to or (
+            "list" if kind == "ipset-list" else "save")
         result = render_ipset(sets, style=style)
     else:
         if args.to:
@@ -254,6 +255,44 @@ def _repl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 _EXTRA_PARSERS.append(_repl_parser)
+
+
+# --- batch ---------------------------------------------------------------------------------
+
+@command("batch")
+def cmd_batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Packets × captured nodes: a record per (node, packet), then where the fleet differs."""
+    from .batch.command import run
+
+    return run(args, out, err)
+
+
+def _batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .batch.command import add_arguments
+
+    add_arguments(sub.add_parser("batch", help=cmd_batch.__doc__))
+
+
+_EXTRA_PARSERS.append(_batch_parser)
+
+
+# --- verify --------------------------------------------------------------------------------
+
+@command("verify")
+def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Check iptparse's model against the running kernel, in throwaway namespaces."""
+    from .verify.command import run_command
+
+    return run_command(args, out, err)
+
+
+def _verify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .verify.command import add_arguments
+
+    add_arguments(sub.add_parser("verify", help=cmd_verify.__doc__))
+
+
+_EXTRA_PARSERS.append(_verify_parser)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
