@@ -1,0 +1,160 @@
+"""Batch throughput: concrete packets per second per core, on a kube-proxy-scale node and on
+the generated fleet of tests/batch. The performance issue targets 100,000 packets/s/core.
+
+1. kube-proxy: `iptparse.synth.kube_proxy.generate(N)` (kube-proxy's restore input) plus the
+   jumps the kubelet and kube-proxy add from the builtin chains (`node_jumps`), merged into one
+   restore text and parsed (no kernel needed: the parser reads restore input). Packets go to
+   random service ports (and a few to nowhere) on the forward path. Prints the parse time and
+   the rate of warm traces (records built, as the batch does), then the profile's top items by
+   own time.
+2. fleet: tests/batch/fleet.py's 200 nodes, 6 packets each, with `--jobs 1` and `--jobs 2`:
+   (node, packet) records per second and distinct evaluations per second.
+
+Wall time depends on what else the machine runs; CPU time of this process is printed too.
+Run: `python3 benchmarks/bench_batch.py [--services N] [--packets N] [--no-fleet]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from iptparse.batch import Result, evaluate, read_packets
+from iptparse.batch.captures import Payload
+from iptparse.batch.worker import LoadedCapture, Task, evaluate_packet, load_payload
+from iptparse.synth import kube_proxy
+from iptparse.synth.ruleset import Ruleset as SynthRuleset
+
+TARGET = 100_000  # concrete packets per second per core
+
+
+def kube_proxy_dump(services: int) -> str:
+    """kube-proxy's tables with the builtin chains' jumps: declarations first, then rules."""
+    generated = kube_proxy.generate(services)
+    jumps = kube_proxy.node_jumps(SynthRuleset()).restore(("mangle", "filter", "nat"))
+    blocks: dict[str, tuple[list[str], list[str]]] = {}
+    for text in (jumps, generated):
+        table = ""
+        for line in text.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+                blocks.setdefault(table, ([], []))
+            elif line.startswith(":"):
+                blocks[table][0].append(line)
+            elif line.startswith("-A"):
+                blocks[table][1].append(line)
+    out = []
+    for table, (chains, rules) in blocks.items():
+        out.append(f"*{table}")
+        out.extend(dict.fromkeys(chains))
+        out.extend(rules)
+        out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+def service_packets(dump: str, count: int, seed: int = 1) -> list[str]:
+    targets = re.findall(r"-A KUBE-SERVICES .*?-p (tcp|udp) -d (\S+?)(?:/32)? --dport (\d+)",
+                         dump)
+    rng = random.Random(seed)
+    lines = []
+    for i in range(count):
+        if i % 10 == 9:  # now and then a destination no service has
+            proto, dst, port = "tcp", f"10.{rng.randrange(1, 90)}.0.{rng.randrange(1, 250)}", "80"
+        else:
+            proto, dst, port = rng.choice(targets)
+        src = f"10.244.{rng.randrange(0, 256)}.{rng.randrange(2, 250)}"
+        lines.append(f"{proto} {src}:{rng.randrange(1024, 65535)} -> {dst}:{port} iif=eth0 "
+                     f"ctstate=NEW mark=0x0 id=p{i}")
+    return lines
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s"
+
+
+def bench_kube_proxy(services: int, packets: int) -> None:
+    start = time.perf_counter()
+    dump = kube_proxy_dump(services)
+    print(f"kube-proxy dump: {services} services, {dump.count(chr(10) + '-A '):,} rules, "
+          f"{len(dump) / 1e6:.1f} MB (generated in {time.perf_counter() - start:.1f} s)")
+    lines = service_packets(dump, packets)
+    parsed = read_packets(lines)
+    start, cpu = time.perf_counter(), time.process_time()
+    loaded = load_payload(Payload("bench", (("v4", dump),)))
+    assert isinstance(loaded, LoadedCapture), loaded
+    print(f"  parse: {time.perf_counter() - start:.2f} s wall, "
+          f"{time.process_time() - cpu:.2f} s CPU")
+    task = Task("bench", 0, tuple(parsed), "forward")
+    for packet in parsed[:20]:  # compile the chains the walks enter
+        evaluate_packet(loaded, packet, task)
+    start, cpu = time.perf_counter(), time.process_time()
+    verdicts: dict[str, int] = {}
+    for packet in parsed:
+        ev = evaluate_packet(loaded, packet, task)
+        for path in ev.paths:
+            verdicts[path.verdict] = verdicts.get(path.verdict, 0) + 1
+    wall, used = time.perf_counter() - start, time.process_time() - cpu
+    print(f"  trace {packets} packets (warm): {_rate(packets, used)} per core "
+          f"({_rate(packets, wall)} wall); {100 * packets / used / TARGET:.1f}% of the "
+          f"{TARGET:,}/s target; verdicts {verdicts}")
+    profile = cProfile.Profile()
+    profile.enable()
+    for packet in parsed[:50]:
+        evaluate_packet(loaded, packet, task)
+    profile.disable()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(15)
+    print(f"  profile of the warm trace loop ({min(50, packets)} packets), top 15 by own time:")
+    body = text.getvalue()
+    table = body[body.index("ncalls"):] if "ncalls" in body else body
+    for line in table.rstrip().splitlines():
+        print("   ", line.replace(str(Path(__file__).resolve().parent.parent) + "/", ""))
+
+
+def bench_fleet() -> None:
+    sys_path_root = str(Path(__file__).resolve().parent.parent)
+    if sys_path_root not in sys.path:
+        sys.path.insert(0, sys_path_root)
+    from tests.batch.fleet import PACKETS, build
+
+    packets = read_packets(PACKETS.splitlines())
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = build(Path(tmp))
+        for jobs in (1, 2):
+            start, cpu = time.perf_counter(), time.process_time()
+            records = list(evaluate([fleet.root], packets, "in", jobs=jobs))
+            wall, used = time.perf_counter() - start, time.process_time() - cpu
+            results = [r for r in records if isinstance(r, Result)]
+            distinct = len({r.capture for r in results}) * len(packets)
+            print(f"fleet: 200 nodes × {len(packets)} packets, --jobs {jobs}: {len(results)} "
+                  f"records in {wall:.2f} s wall ({_rate(len(results), wall)} records, "
+                  f"{_rate(distinct, wall)} distinct evaluations; this process used "
+                  f"{used:.2f} s CPU)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=10_000)
+    parser.add_argument("--packets", type=int, default=100,
+                        help="packets for the kube-proxy node (each walks its service list)")
+    parser.add_argument("--no-fleet", action="store_true")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    bench_kube_proxy(args.services, args.packets)
+    if not args.no_fleet:
+        bench_fleet()
+
+
+if __name__ == "__main__":
+    main()

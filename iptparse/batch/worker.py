@@ -1,0 +1,269 @@
+"""The work itself, wherever it runs (this process, a `--jobs` process, a Dask worker).
+
+A task names a capture by its content hash, carries its texts and a slice of the packets; the
+worker parses the capture once (a small per-process cache keyed by the hash, so later slices
+and identical nodes cost nothing) and traces each packet. Everything a task returns is plain
+picklable data: results are the same bytes whichever way the batch runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import IptparseError, ParseError
+from ..inputs import InputError
+from ..nodes import Dump, Family
+from ..packet import Packet, PacketError
+from .captures import Payload
+from .records import Evaluation, PathOutcome, RuleHit
+
+__all__ = ["LoadFailure", "LoadedCapture", "Task", "TaskResult", "load_payload", "run_task"]
+
+_COUNTERS = "["  # a rule text with `-c` counters starts with `[packets:bytes] `
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why a capture cannot be evaluated. `file` is the index of the guilty file in the
+    node's files (its name is filled in per node by the caller), `line` a line in it."""
+
+    message: str
+    file: int | None = None
+    line: int | None = None
+    parse_error: ParseError | None = None
+
+    def format(self, names: Sequence[str]) -> str:
+        """The message with the node's own file name (identical nodes share a failure)."""
+        name = names[self.file] if self.file is not None and self.file < len(names) else None
+        if self.parse_error is not None and name is not None:
+            error = self.parse_error
+            return ParseError(error.message, line=error.line, column=error.column,
+                              line_text=error.line_text, filename=name,
+                              width=error.width).format()
+        if name is None:
+            return self.message
+        where = f"{name}:{self.line}" if self.line is not None else name
+        return f"{where}: error: {self.message}"
+
+
+class LoadedCapture:
+    """A parsed node: its ruleset plus the lookups records and the divergence report need."""
+
+    def __init__(self, ruleset: Any, sets: Mapping[str, Any]) -> None:
+        self.ruleset = ruleset
+        self.sets = sets
+        self._texts: dict[tuple[Family, str, str, int], str] = {}
+        self._chains: dict[tuple[Family, str, str], tuple[str, ...]] = {}
+        self._sets: dict[tuple[Family, str, str], frozenset[str]] = {}
+
+    def rule_text(self, family: Family, table: str, chain: str, number: int) -> str:
+        key = (family, table, chain, number)
+        text = self._texts.get(key)
+        if text is None:
+            compiled = self.ruleset.table(family, table)
+            found = compiled.chain(chain) if compiled is not None else None
+            if found is None:
+                text = ""
+            elif number == 0:  # the policy (a user chain has none)
+                text = f"-P {chain} {found.policy}" if found.policy else ""
+            else:
+                text = compiled.rule(found, number - 1).text
+                if text.startswith(_COUNTERS):
+                    text = text.split(" ", 1)[1]
+                text = text.rstrip()
+            self._texts[key] = text
+        return text
+
+    def chain_rules(self, family: Family, table: str, chain: str) -> tuple[str, ...]:
+        """A chain's rule texts in order (empty if there is no such chain)."""
+        key = (family, table, chain)
+        texts = self._chains.get(key)
+        if texts is None:
+            compiled = self.ruleset.table(family, table)
+            found = compiled.chain(chain) if compiled is not None else None
+            count = len(found.rules) if found is not None else 0
+            texts = tuple(self.rule_text(family, table, chain, n) for n in range(1, count + 1))
+            self._chains[key] = texts
+        return texts
+
+    def chain_texts(self, family: Family, table: str, chain: str) -> frozenset[str]:
+        """Every rule text of a chain and its policy line (empty if there is no such chain)."""
+        key = (family, table, chain)
+        texts = self._sets.get(key)
+        if texts is None:
+            items = set(self.chain_rules(family, table, chain))
+            policy = self.rule_text(family, table, chain, 0)
+            if policy:
+                items.add(policy)
+            texts = self._sets[key] = frozenset(items)
+        return texts
+
+    @property
+    def host(self) -> Any:
+        return self.ruleset.host
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def _set_names(dump: Dump) -> list[tuple[str, int | None]]:
+    """Sets the rules name (`-m set`, `-j SET`), with the line of the first rule naming each."""
+    from ..extensions.set import SetMatch
+    from ..extensions.set_target import SetTarget
+
+    out: dict[str, int | None] = {}
+    for table in dump.tables:
+        for chain in table.chains:
+            for rule in chain.rules:
+                line = rule.span.line if rule.span else None
+                for match in rule.matches:
+                    if isinstance(match.options, SetMatch):
+                        out.setdefault(match.options.name, line)
+                options = rule.target.options if rule.target is not None else None
+                if isinstance(options, SetTarget):
+                    for ref in (options.add, options.delete, options.map):
+                        if ref is not None:
+                            out.setdefault(ref.name, line)
+    return list(out.items())
+
+
+def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
+    """Parse a capture; a bad one becomes a LoadFailure naming the file (by index) and line."""
+    from ..host import Host, HostError  # HostError: a ValueError, reported below
+    from ..inputs import detect_kind
+    from ..ipset import parse_ipset
+    from ..parser import parse_iptables
+    from ..ruleset import Ruleset
+
+    dumps: dict[Family, list[tuple[int, Dump]]] = {}
+    sets: dict[str, Any] = {}
+    routes: list[tuple[int, str]] = []
+    addrs: list[tuple[int, str]] = []
+    has_ipset = False
+    current: int | None = None
+    try:
+        for index, (role, text) in enumerate(payload.entries):
+            current = index
+            if role in ("v4", "v6"):
+                if detect_kind(text) != "iptables":
+                    return LoadFailure("an ipset dump, not iptables-save output", index)
+                family = Family.INET6 if role == "v6" else Family.INET
+                dump = parse_iptables(text, filename=f"#{index}", family=family)
+                dumps.setdefault(family, []).append((index, dump))
+            elif role == "ipset":
+                has_ipset = True
+                for ipset in parse_ipset(text, filename=f"#{index}"):
+                    sets[ipset.name] = ipset
+            elif role == "routes":
+                routes.append((index, text))
+            elif role == "addrs":
+                addrs.append((index, text))
+        current = None
+        merged = []
+        for family, items in dumps.items():
+            for index, dump in items:
+                for name, line in _set_names(dump):
+                    if name not in sets:
+                        where = ("which is not in the node's ipset files" if has_ipset
+                                 else "and the node has no ipset file")
+                        return LoadFailure(f"a rule uses ipset {name}, {where}", index, line)
+            items_all = tuple(item for _, d in items for item in d.items)
+            merged.append(Dump(family, items_all))
+        host = None
+        if routes or addrs:
+            try:
+                host = Host.from_text("\n".join(t for _, t in addrs) or None,
+                                      "\n".join(t for _, t in routes) or None)
+            except HostError:
+                for index, text in addrs:  # which file: read each alone
+                    current = index
+                    Host.from_text(text, None)
+                for index, text in routes:
+                    current = index
+                    Host.from_text(None, text)
+                current = None  # only the files together fail
+                raise
+        return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets)
+    except ParseError as exc:
+        return LoadFailure(exc.message, current, exc.line, exc)
+    except (IptparseError, InputError, ValueError) as exc:
+        return LoadFailure(str(exc), current)
+
+
+# --- the cache -----------------------------------------------------------------------------
+
+_CACHE_SIZE = 16
+_cache: OrderedDict[str, LoadedCapture | LoadFailure] = OrderedDict()
+#: One task at a time per process. Dask may run tasks in threads of one process; rulesets
+#: compile lazily and parsers keep caches, and the GIL would serialise the work anyway.
+_lock = threading.RLock()
+
+
+def cached_load(payload: Payload) -> LoadedCapture | LoadFailure:
+    """The parsed capture for this content, parsed at most once per process while cached."""
+    with _lock:
+        found = _cache.get(payload.digest)
+        if found is not None:
+            _cache.move_to_end(payload.digest)
+            return found
+        loaded = load_payload(payload)
+        _cache[payload.digest] = loaded
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return loaded
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Trace `packets` (positions `start`…) on the capture with this digest."""
+
+    digest: str
+    start: int
+    packets: tuple[Packet, ...]
+    path: str
+    assumptions: tuple[tuple[str, bool], ...] = ()
+    max_paths: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    digest: str
+    start: int
+    evaluations: tuple[Evaluation, ...] = ()
+    failure: LoadFailure | None = field(default=None)
+
+
+def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evaluation:
+    from ..trace import TraceError, trace
+
+    try:
+        result = trace(loaded.ruleset, packet, task.path, assumptions=dict(task.assumptions),
+                       max_paths=task.max_paths, steps=False)
+    except (TraceError, PacketError) as exc:
+        return Evaluation(None, error=str(exc))
+    family = result.family
+    paths = []
+    for p in result.paths:
+        decision = p.state.decision
+        decided = None if decision is None else RuleHit(
+            *decision, loaded.rule_text(family, *decision))
+        hits = tuple(RuleHit(h.table, h.chain, h.rule,
+                             loaded.rule_text(family, h.table, h.chain, h.rule)) for h in p.hits)
+        paths.append(PathOutcome(p.verdict, p.probability, decided, hits, p.policies,
+                                 tuple(p.conditions)))
+    return Evaluation(family.value, tuple(paths), result.truncated, result.message)
+
+
+def run_task(task: Task, payload: Payload) -> TaskResult:
+    """The unit of work shipped to processes and Dask workers."""
+    with _lock:
+        loaded = cached_load(payload)
+        if isinstance(loaded, LoadFailure):
+            return TaskResult(task.digest, task.start, failure=loaded)
+        evaluations = tuple(evaluate_packet(loaded, packet, task) for packet in task.packets)
+    return TaskResult(task.digest, task.start, evaluations)

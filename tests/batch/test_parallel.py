@@ -1,0 +1,94 @@
+"""The fleet run three ways (this process, `--jobs 2`, a Dask LocalCluster) gives the same
+output, byte for byte and in the same order."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iptparse.batch import BatchError, discover, evaluate, parallel, read_packets
+from iptparse.cli import main
+from tests.batch.fleet import PACKETS, Fleet
+
+
+def _run(fleet: Fleet, packets_file: Path, *extra: str, fmt: str = "jsonl") -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["batch", "--packets", str(packets_file), "--path", "in", "--format", fmt,
+                   *extra, str(fleet.root)], out=out, err=err)
+    return status, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def packets_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("packets") / "packets.txt"
+    path.write_text(PACKETS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(fleet: Fleet, packets_file: Path) -> tuple[int, str]:
+    return _run(fleet, packets_file)
+
+
+def test_reference_run(reference: tuple[int, str], fleet: Fleet) -> None:
+    status, text = reference
+    assert status == 1  # the fleet has broken nodes
+    lines = text.splitlines()
+    assert sum('"type": "result"' in line for line in lines) == (200 - len(fleet.broken)) * 6
+    assert sum('"type": "node-error"' in line for line in lines) == len(fleet.broken)
+
+
+def test_jobs_2_gives_the_same_output(fleet: Fleet, packets_file: Path,
+                                      reference: tuple[int, str]) -> None:
+    assert _run(fleet, packets_file, "--jobs", "2") == reference
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_dask_gives_the_same_output(fleet: Fleet, packets_file: Path,
+                                    reference: tuple[int, str], dask_cluster: Any) -> None:
+    assert _run(fleet, packets_file, "--dask", dask_cluster.scheduler_address) == reference
+
+
+def test_dask_client_through_the_library(fleet: Fleet, dask_cluster: Any) -> None:
+    distributed = pytest.importorskip("distributed")
+    packets = read_packets(PACKETS.splitlines())
+    nodes = discover([fleet.root])[::10]  # every tenth node, failed ones included
+    with distributed.Client(dask_cluster) as client:
+        remote = list(evaluate(nodes, packets, "in", dask=client))
+        assert client.status == "running"  # a Client we were given is left open
+    assert remote == list(evaluate(nodes, packets, "in"))
+    assert len(remote) > len(nodes)
+
+
+def test_many_slices_of_one_capture(fleet: Fleet) -> None:
+    """Few captures and many workers: packets are cut in slices, results put back in order."""
+    lines = [f"tcp 10.1.{i // 250}.{i % 250}:40000 -> 10.0.0.1:{20 + i % 10} ctstate=NEW "
+             f"iif=eth0" for i in range(40)]
+    node = fleet.root / "f2b-000"
+    local = list(evaluate([node], lines, "in"))
+    parallel = list(evaluate([node], lines, "in", jobs=3))
+    assert parallel == local and len(local) == 40
+    assert [r.packet for r in local] == [f"#{i}" for i in range(1, 41)]  # type: ignore[union-attr]
+
+
+def test_unreachable_scheduler_is_a_clear_error(fleet: Fleet,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1)
+    with pytest.raises(BatchError, match="cannot reach the Dask scheduler"):
+        list(evaluate([fleet.root / "f2b-000"], ["tcp 10.0.0.2 -> 10.0.0.1"], "in",
+                      dask="tcp://127.0.0.1:9"))
