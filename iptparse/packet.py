@@ -324,6 +324,9 @@ def parse_packet(text: str, family: Family | None = None) -> Packet:
             continue
         rest.append(word)
         i += 1
+    for word in [w for w in rest if w.startswith("id=")]:
+        raw["id"] = word[3:]
+    rest = [w for w in rest if not w.startswith("id=")]
     for index, word in enumerate(rest):
         if "->" in word and "=" not in word.split("->")[0]:
             m = _ARROW.match(word.replace("->", " -> ").replace("  ", " "))
