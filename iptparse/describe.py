@@ -64,7 +64,7 @@ def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], i
                 if len(items) <= MAX_ITEMS:
                     text = format_ip(addr, family)
                     items.append(text if length == bits else f"{text}/{length}")
-        total = len(values)
+        total = values.size()
         unit = "addresses" if total != 1 else "address"
         return items, count, f"{total} {unit}" if count > 1 else ""
     if spec.kind is FieldKind.ENUM:
@@ -104,7 +104,9 @@ def describe_set(field: str, values: IntSet | BitSet | NameSet,
         if len(values.cubes) == 1:
             v, m = values.cubes[0]
             return f"& {m:#x} = {v:#x}"
-        return "∈ {" + ", ".join(f"{v:#x}/{m:#x}" for v, m in values.cubes) + "}"
+        cubes = [f"{v:#x}/{m:#x}" for v, m in values.cubes[:MAX_ITEMS]]
+        more = len(values.cubes) - MAX_ITEMS
+        return "∈ {" + ", ".join(cubes) + (f", … ({more} more)" if more > 0 else "") + "}"
     single = values.single_value()
     if single is not None:
         return f"= {describe_value(field, single, family)}"

@@ -121,7 +121,8 @@ class IntSet:
         return sum(hi - lo + 1 for lo, hi in self.ranges)
 
     def size(self) -> int:
-        return len(self)
+        """The number of members; unlike len(), not limited to sys.maxsize (IPv6 sets)."""
+        return sum(hi - lo + 1 for lo, hi in self.ranges)
 
     def __iter__(self) -> Iterator[int]:
         for lo, hi in self.ranges:

@@ -2,6 +2,14 @@
 
 `--cluster-local-node N` is stored as the mask bit 1 << (N-1), so iptables-save always prints
 `--cluster-local-nodemask` (in %08x hex), whichever option the rule used.
+
+Semantics (xt_cluster): no connection, no match (`!` or not). Otherwise the node is chosen by
+jhash of the original source address of the connection's master (of the connection itself
+when it has none) with the rule's seed, scaled to `total_nodes`; it matches when that node's
+bit is in the mask, negated by `!`. A NEW connection has no master, so its node is computed
+from `ctorigsrc`; for other states the master is unknown: an assumption of kind `cluster`
+(holds = the hash picks one of this rule's nodes). The kernel also rewrites a unicast packet's
+PACKET_MULTICAST link type to PACKET_HOST; that changes no match here.
 """
 
 from __future__ import annotations
@@ -9,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..nodes import ExtOptions
+from ..logic import Custom, Not, Pred
+from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
+from ._a_jhash import jhash2, jhash_1word
 from ._a_num import U32
 from ._a_opts import excl, need, once, uint
+from ._a_sem import NEW, all_of, any_of, has_connection, invert_if, states
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ClusterMatch"]
@@ -31,6 +43,9 @@ class ClusterMatch(ExtOptions):
 
 @register
 class Cluster(Extension):
+    """Assumption kind `cluster` (connections not NEW): holds = the connection hashes to one
+    of this rule's nodes."""
+
     names = ("cluster",)
     options = (
         OptSpec("cluster-total-nodes", 1),
@@ -69,3 +84,40 @@ class Cluster(Extension):
         o = options
         return (f"{' !' if o.invert else ''} --cluster-local-nodemask 0x{o.node_mask:08x}"
                 f" --cluster-total-nodes {o.total_nodes} --cluster-hash-seed 0x{o.hash_seed:08x}")
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, ClusterMatch)
+        o = options
+        family = ctx.family
+        nodes = ",".join(str(n + 1) for n in range(NODES_MAX) if o.node_mask >> n & 1)
+        text = f"cluster: the connection hashes to node {nodes} of {o.total_nodes}"
+        neg_text = f"cluster: the connection does not hash to node {nodes} of {o.total_nodes}"
+
+        def ours(values: tuple[int | str, ...]) -> bool:
+            (address,) = values
+            assert isinstance(address, int)
+            return bool(o.node_mask >> cluster_node(address, family, o) & 1)
+
+        new = Custom(("ctorigsrc",), ours, ctx.key("cluster"), "cluster", text, neg_text)
+        older = ctx.assume("cluster", text, neg_text)
+        hashed = any_of(all_of(states(NEW), new),
+                        all_of(Not(states(NEW)), older))
+        return all_of(has_connection(), invert_if(o.invert, hashed))
+
+
+def cluster_node(address: int, family: Family, options: ClusterMatch) -> int:
+    """The node (0-based) xt_cluster picks for a connection's original source address.
+
+    The kernel hashes the address as it lies in memory (network order read as a host-order
+    32-bit word; x86 and arm64 hosts are little-endian) and scales the hash to the node count.
+    For IPv6 it asks jhash2 for NF_CT_TUPLE_L3SIZE / 4 words, but that constant already counts
+    words (4), so only the first 32 bits of the address are hashed: every address of a /32
+    lands on the same node (seen on the kernel, see tests).
+    """
+    first = (address >> (family.bits - 32)).to_bytes(4, "big")
+    word = int.from_bytes(first, "little")
+    if family is Family.INET:
+        value = jhash_1word(word, options.hash_seed)
+    else:
+        value = jhash2([word], options.hash_seed)
+    return (value * options.total_nodes) >> 32

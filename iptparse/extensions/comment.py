@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..argv import save_string
+from ..logic import TRUE, Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_opts import need, once
 from ._a_text import truncate
 from .base import ExtContext, Extension, OptArg, OptSpec, RenderContext, register
@@ -40,3 +42,6 @@ class Comment(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, CommentMatch)
         return f" --comment {save_string(options.text)}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        return TRUE

@@ -3,6 +3,10 @@
 The kernel holds the range as (from, to) and treats from > to as the negation of to..from;
 `! --connbytes A:B` is stored swapped. Keeping the pair as stored reproduces what iptables-save
 prints, including its quirks (`0:0` prints as `0`; an upper bound of 2**64-1 is not printed).
+
+Semantics (xt_connbytes): no connection, no match; otherwise the connection's accounting
+counters (this packet included) are live state: an assumption of kind `connbytes` (holds = the
+count is in the range, or outside it for the stored-swapped `!` form).
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U64, c_strtoul
 from ._a_opts import need, once
+from ._a_sem import all_of, has_connection
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ConnbytesMatch"]
@@ -66,6 +73,8 @@ def _u64_range(arg: OptArg) -> tuple[int, int]:
 
 @register
 class Connbytes(Extension):
+    """Assumption kind `connbytes`: holds = the connection's counter is in the range as stored."""
+
     names = ("connbytes",)
     options = (
         OptSpec("connbytes", 1, True),
@@ -99,3 +108,15 @@ class Connbytes(Extension):
         upper = f":{hi}" if hi and hi < U64 else ""
         return (f"{' !' if o.invert else ''} --connbytes {lo}{upper}"
                 f" --connbytes-mode {o.what} --connbytes-dir {o.direction}")
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, ConnbytesMatch)
+        o = options
+        names = {"packets": "packet count", "bytes": "byte count", "avgpkt": "average packet size"}
+        what = f"the connection's {names[o.what]} ({o.direction})"
+        inside = f"{o.lo}-{o.hi}" if not o.invert else f"{o.hi}-{o.lo}"
+        if o.invert:
+            text, neg = f"{what} is outside {inside}", f"{what} is within {inside}"
+        else:
+            text, neg = f"{what} is within {inside}", f"{what} is outside {inside}"
+        return all_of(has_connection(), ctx.assume("connbytes", text, neg))

@@ -3,6 +3,10 @@
 Labels are numbers 0-127 or names from /etc/xtables/connlabel.conf; iptables-save prints the
 name when that file names the bit, else the number, always in double quotes. Names are looked up
 in this machine's file, as iptables does (without the file only numbers are accepted).
+
+Semantics (xt_connlabel): without a connection the match gives its `!` flag; with one it holds
+when the label bit is set in the packet field `ctlabels` (with `--set` it sets the bit and holds
+whatever it was), negated by `!`. Setting the bit is not carried to later rules of the path.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..domain import BitSet
+from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U32, U64, c_strtoul
 from ._a_opts import need, once
+from ._a_sem import all_of, has_connection, invert_if
 from .base import (
     ExtContext,
     Extension,
@@ -82,6 +90,8 @@ def _label_number(text: str) -> int:
 
 @register
 class Connlabel(Extension):
+    """No assumption: reads the packet field `ctlabels` (give it to pin the labels)."""
+
     names = ("connlabel",)
     options = (OptSpec("label", 1, True), OptSpec("set", 0))
 
@@ -93,10 +103,7 @@ class Connlabel(Extension):
             raise OptionError("Argument must have a minimum length of 1 characters",
                               arg.value_column())
         names = label_map()
-        if names:
-            bit = names.get(arg.value, -1)
-        else:
-            bit = _label_number(arg.value)
+        bit = names.get(arg.value, -1) if names else _label_number(arg.value)
         if bit < 0:
             raise OptionError(f"label '{arg.value}' not found or invalid value",
                               arg.value_column())
@@ -107,6 +114,19 @@ class Connlabel(Extension):
         o = options
         label = o.name if o.name is not None else str(o.bit)
         return f"{' !' if o.invert else ''} --label \"{label}\"{' --set' if o.set else ''}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, ConnlabelMatch)
+        o = options
+        if o.set:
+            return invert_if(o.invert, has_connection())
+        if o.bit > MAX_BIT:
+            return FALSE  # the kernel refuses the rule (see check)
+        label = str(o.bit) if o.name is None else f"{o.bit} ({o.name})"
+        bit = 1 << o.bit
+        labelled: Pred = Test("ctlabels", BitSet.cube(bit, bit, MAX_BIT + 1),
+                        f"connlabel {label} is set", f"connlabel {label} is not set")
+        return invert_if(o.invert, all_of(has_connection(), labelled))
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, ConnlabelMatch)

@@ -3,6 +3,10 @@
 Hosts are grouped by `--connlimit-mask` (a prefix length; a dotted mask with holes counts as the
 full length, as libxtables reads it). iptables-save always prints the limit's direction, the
 mask and the side, whatever the rule left at its default.
+
+Semantics (xt_connlimit): the number of connections of the packet's group (its own included)
+is live state: an assumption of kind `connlimit`, holds = the count is above the limit;
+`--connlimit-above` matches when it holds, `--connlimit-upto` when it does not.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._a_num import NON_CIDR, U32, parse_plen
 from ._a_opts import excl, once, uint
+from ._a_sem import invert_if
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ConnlimitMatch"]
@@ -30,6 +37,8 @@ class ConnlimitMatch(ExtOptions):
 
 @register
 class Connlimit(Extension):
+    """Assumption kind `connlimit`: holds = the group has more connections than the limit."""
+
     names = ("connlimit",)
     options = (
         OptSpec("connlimit-upto", 1, True),
@@ -60,6 +69,15 @@ class Connlimit(Extension):
         side = "daddr" if o.daddr else "saddr"
         return (f" --connlimit-{which} {o.limit} --connlimit-mask {o.prefix}"
                 f" --connlimit-{side}")
+
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, ConnlimitMatch)
+        o = options
+        group = f"{'dst' if o.daddr else 'src'}/{o.prefix}"
+        above = ctx.assume("connlimit", f"connlimit: {group} has more than {o.limit} connections",
+                           f"connlimit: {group} has at most {o.limit} connections")
+        return invert_if(o.upto, above)
 
 
 def _prefix(arg: OptArg, family: Family) -> int:

@@ -4,6 +4,12 @@
 whichever name the rule was written with, so they stay two extensions. conntrack also tests the
 connection's tuples (addresses with their host bits kept, as the kernel keeps and prints them),
 ports, protocol, status bits, remaining lifetime and direction (revision 3 of the kernel match).
+
+Semantics (xt_conntrack.c): the state test comes first; a packet without a connection (INVALID,
+UNTRACKED, or any packet before the conntrack hook) then matches exactly when a state test was
+given, whatever the other options say (`--ctstate INVALID --ctproto udp` matches an INVALID tcp
+packet); with a connection every other given test must hold. SNAT and DNAT in a state list are
+the connection's status bits, seen only when there is a connection.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..addresses import format_ip
+from ..domain import BitSet, IntSet
+from ..logic import FALSE, Not, Pred, Test
 from ..nodes import ExtOptions, Family
 from ..protocols import protocol_number
+from ..semantics import CompileContext
 from ._a_ct import (
     CtState,
     CtStatus,
@@ -28,9 +37,22 @@ from ._a_ct import (
 )
 from ._a_num import U16, U32, c_strtoul, mask_to_plen, xt_strtoul
 from ._a_opts import need, once
+from ._a_sem import (
+    ESTABLISHED,
+    INVALID,
+    NEW,
+    RELATED,
+    UNTRACKED,
+    all_of,
+    any_of,
+    has_connection,
+    invert_if,
+    states,
+)
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
-__all__ = ["ConntrackMatch", "CtAddress", "CtRange", "StateMatch"]
+__all__ = ["ConntrackMatch", "CtAddress", "CtRange", "StateMatch", "conntrack_predicate",
+           "state_test"]
 
 Direction = Literal["ORIGINAL", "REPLY"]
 
@@ -111,6 +133,11 @@ class State(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, StateMatch)
         return f"{' !' if options.invert else ''} --state {format_states(options.states)}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        """xt_state: the packet's state is listed (no connection reads INVALID/UNTRACKED)."""
+        assert isinstance(options, StateMatch)
+        return invert_if(options.invert, state_test(options.states))
 
 
 _ADDRESSES = ("ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst")
@@ -249,9 +276,87 @@ class Conntrack(Extension):
             out.append(f" --ctdir {o.direction}")
         return "".join(out)
 
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, ConntrackMatch)
+        return conntrack_predicate(options, ctx.family)
+
 
 def _bang(invert: bool) -> str:
     return " !" if invert else ""
+
+
+# --- semantics -----------------------------------------------------------------------------
+
+_STATE_INDEX = {CtState.INVALID: INVALID, CtState.NEW: NEW, CtState.ESTABLISHED: ESTABLISHED,
+                CtState.RELATED: RELATED, CtState.UNTRACKED: UNTRACKED}
+_NAT_BITS = {CtState.SNAT: ("SNAT", 0x10, "source"), CtState.DNAT: ("DNAT", 0x20, "destination")}
+
+
+def state_test(wanted: CtState) -> Pred:
+    """The state bit is in `wanted`; SNAT/DNAT also hold for a connection with that status
+    bit (the kernel ORs them into the state bit only when there is a connection)."""
+    parts: list[Pred] = []
+    listed = [index for flag, index in _STATE_INDEX.items() if flag in wanted]
+    if listed:
+        parts.append(states(*listed))
+    for flag, (name, bit, side) in _NAT_BITS.items():
+        if flag in wanted:
+            parts.append(all_of(has_connection(), Test(
+                "ctstatus", BitSet.cube(bit, bit, 8), f"ctstatus has {name} (the connection is "
+                f"{side}-NATed)", f"ctstatus has not {name} (the connection is not "
+                f"{side}-NATed)")))
+    return any_of(*parts)
+
+
+def _ctproto(number: int) -> Pred:
+    """The connection's protocol: the packet's own, except for an ICMP error RELATED to a
+    connection, which belongs to the connection of the packet it quotes."""
+    icmp_error = all_of(states(RELATED), Test("proto", IntSet.values((1, 58), 255),
+                                              "proto ∈ {icmp, ipv6-icmp}"))
+    wanted = IntSet.single(number, 255)
+    return any_of(all_of(Not(icmp_error), Test("proto", wanted)),
+                  all_of(icmp_error, Test("ctproto", wanted)))
+
+
+def _status(mask: CtStatus) -> Pred:
+    """(status & mask) != 0: `--ctstatus NONE` (mask 0) never holds."""
+    if not mask.value:
+        return FALSE
+    names = format_statuses(mask)
+    return Not(Test("ctstatus", BitSet.cube(0, mask.value, 8), f"ctstatus has none of {names}",
+                    f"ctstatus has {names}" if "," not in names else
+                    f"ctstatus has one of {names}"))
+
+
+def conntrack_predicate(o: ConntrackMatch, family: Family) -> Pred:
+    """conntrack_mt(), test by test in the kernel's order."""
+    checks: list[Pred] = []
+    if o.direction is not None:
+        checks.append(Test("ctdir", IntSet.single(0 if o.direction == "ORIGINAL" else 1, 1)))
+    for name in _ADDRESSES:
+        address = getattr(o, name[2:])
+        if address is not None:
+            values = IntSet.masked(address.address, address.mask, family.bits)
+            checks.append(invert_if(address.invert, Test(name, values)))
+    if o.proto is not None:
+        checks.append(invert_if(o.proto_invert, _ctproto(o.proto)))
+    for name in _PORTS:
+        ports = getattr(o, name[2:])
+        if ports is not None:
+            checks.append(invert_if(ports.invert, Test(name, IntSet.range(ports.lo, ports.hi,
+                                                                          U16))))
+    if o.status is not None:
+        checks.append(invert_if(o.status_invert, _status(o.status)))
+    if o.expire is not None:
+        e = o.expire
+        checks.append(invert_if(e.invert, Test("ctexpire", IntSet.range(e.lo, e.hi, U32))))
+    with_connection = all_of(has_connection(), *checks)
+    if o.states is None:
+        return with_connection
+    state = invert_if(o.states_invert, state_test(o.states))
+    if not checks:
+        return state
+    return all_of(state, any_of(Not(has_connection()), with_connection))
 
 
 def _format_address(address: CtAddress) -> str:

@@ -5,6 +5,12 @@ Both keep what the kernel keeps — the average as a period (1/10000 s per packe
 the nearest `N/unit` iptables finds, so `9999/sec` reads back as `10000/sec` exactly as
 iptables-save shows. The kernel's own overflow refusals (computed in 32/64-bit arithmetic that
 wraps) are reproduced for a kernel built with HZ=250 or 1000, which give identical results.
+
+Semantics: whether a token bucket has a token left depends on the traffic before this packet,
+which no dump shows, so both are assumptions. Kind `limit`: holds = the rule's bucket is under
+its rate (the rule matches). Kind `hashlimit`: holds = the packet's bucket (per --hashlimit-mode
+group) is under the rate; `--hashlimit-upto` matches when it holds, `--hashlimit-above` when it
+does not (with --hashlimit-rate-match: the measured rate is within the given rate).
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._a_num import NON_CIDR, U32, U64, c_atoi, c_strtoul, parse_plen
 from ._a_opts import excl, need, once, uint
+from ._a_sem import invert_if
 from ._a_text import truncate
 from .base import (
     ExtContext,
@@ -112,6 +121,8 @@ def _user2credits32(user: int) -> int:
 
 @register
 class Limit(Extension):
+    """Assumption kind `limit`: holds = the rule's token bucket is under its rate (it matches)."""
+
     names = ("limit",)
     options = (OptSpec("limit", 1), OptSpec("limit-burst", 1))
 
@@ -135,6 +146,11 @@ class Limit(Extension):
         if options.burst != 5:
             out += f" --limit-burst {options.burst}"
         return out
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, LimitMatch)
+        rate = f"limit {format_period(options.avg, LIMIT_SCALE)} (burst {options.burst})"
+        return ctx.assume("limit", f"{rate} not exceeded", f"{rate} exceeded")
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, LimitMatch)
@@ -243,6 +259,9 @@ def _user2credits64(user: int) -> int:
 
 @register
 class Hashlimit(Extension):
+    """Assumption kind `hashlimit`: holds = the packet's bucket is under the rate
+    (`--hashlimit-upto` matches when it holds, `--hashlimit-above` when it does not)."""
+
     names = ("hashlimit",)
     options = (
         OptSpec("hashlimit-upto", 1, True, ("hashlimit",)),
@@ -372,6 +391,19 @@ class Hashlimit(Extension):
             if o.interval != 1:
                 out.append(f" --hashlimit-rate-interval {o.interval}")
         return "".join(out)
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, HashlimitMatch)
+        o = options
+        rate = self.render(HashlimitMatch(o.name, o.avg, o.burst, bytes=o.bytes),
+                           RenderContext(ctx.family)).split(" --hashlimit-name")[0]
+        rate = rate.removeprefix(" --hashlimit-upto ").replace(" --hashlimit-burst ", ", burst ")
+        names = ",".join(name for name, bit in _MODE_PRINT if bit in o.mode) or "all packets"
+        what = "measured rate" if o.rate_match else "bucket"
+        under = ctx.assume(
+            "hashlimit", f"hashlimit {o.name}: the {what} of {names} is within {rate}",
+            f"hashlimit {o.name}: the {what} of {names} is over {rate}")
+        return invert_if(o.invert, under)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         """What xt_hashlimit's checkentry refuses."""

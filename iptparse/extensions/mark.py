@@ -4,6 +4,10 @@ Both compare `(mark & mask) == value` — the packet's nfmark for `mark`, the co
 for `connmark` — and iptables-save prints both in hex, the mask only when it is not all ones.
 The value is kept as given (not masked): the kernel stores and prints it that way, and a value
 with bits outside the mask simply never matches.
+
+Semantics: `mark` tests the packet's current mark (after every MARK/CONNMARK on the path: the
+interpreter carries the arithmetic); `connmark` needs a connection (xt_connmark returns false
+without one, `!` or not), then tests the connection's mark.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U32, c_strtoul
 from ._a_opts import need, once
+from ._a_sem import all_of, bits_test, has_connection, invert_if
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["MarkMatch", "format_mark", "parse_mark_mask"]
@@ -82,9 +89,19 @@ class Mark(_MarkBase):
 
     names = ("mark",)
 
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, MarkMatch)
+        return invert_if(options.invert,
+                         bits_test("mark", options.value, options.mask, 32, "mark"))
+
 
 @register
 class Connmark(_MarkBase):
     """The connection's mark (ct->mark), set by CONNMARK."""
 
     names = ("connmark",)
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, MarkMatch)
+        test = bits_test("ctmark", options.value, options.mask, 32, "ctmark")
+        return all_of(has_connection(), invert_if(options.invert, test))

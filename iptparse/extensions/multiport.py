@@ -4,6 +4,9 @@ A range takes two of the 15 slots, as in the kernel's table. Ports are numbers i
 syntax or service names of the rule's protocol; since a parsed match is shared by every rule that
 spells it the same, names are resolved here for any protocol and re-checked against `-p` when
 the rule is assembled. iptables-save always prints numbers.
+
+Semantics (xt_multiport): a non-first fragment never matches, `!` or not; otherwise the source
+port, the destination port, or (`--ports`) either one is in the list, negated by `!`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..domain import IntSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ..services import service_port
 from ._a_num import U16, xt_strtoul
 from ._a_opts import excl, once
+from ._a_sem import all_of, any_of, invert_if
 from ._common import PortRange
 from .base import (
     ExtContext,
@@ -111,6 +118,13 @@ class Multiport(Extension):
         assert isinstance(options, MultiportMatch)
         text = ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in options.ports)
         return f"{' !' if options.invert else ''} --{options.which} {text}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, MultiportMatch)
+        ports = IntSet(options.ports, U16)
+        sides = {"sports": ("sport",), "dports": ("dport",), "ports": ("sport", "dport")}
+        listed = any_of(*(Test(name, ports) for name in sides[options.which]))
+        return all_of(Test("fragment", IntSet.single(0, 1)), invert_if(options.invert, listed))
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, MultiportMatch)

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..argv import save_string
+from ..logic import TRUE, Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_opts import need, once
 from ._a_text import truncate
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
@@ -44,3 +46,7 @@ class Nfacct(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, NfacctMatch)
         return f" --nfacct-name  {save_string(options.name)}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        """xt_nfacct adds the packet to the object's counters and always matches."""
+        return TRUE

@@ -1,16 +1,28 @@
-"""quota match (libxt_quota): true until a byte budget is spent (inverted: once it is)."""
+"""quota match (libxt_quota): true until a byte budget is spent (inverted: once it is).
+
+Semantics (xt_quota): the rule holds while what is left of its budget covers the packet's
+length, and takes the length off. What is left is live state: an assumption of kind `quota`
+(holds = the packet fits in what is left), except that a packet longer than the whole budget
+never fits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U64
 from ._a_opts import need, once, uint
+from ._a_sem import all_of, invert_if
 from .base import ExtContext, Extension, OptArg, OptSpec, RenderContext, register
 
 __all__ = ["QuotaMatch"]
+
+MAX_LENGTH = 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +35,8 @@ class QuotaMatch(ExtOptions):
 
 @register
 class Quota(Extension):
+    """Assumption kind `quota`: holds = what is left of the budget covers the packet's length."""
+
     names = ("quota",)
     options = (OptSpec("quota", 1, True),)
 
@@ -35,3 +49,14 @@ class Quota(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, QuotaMatch)
         return f"{' !' if options.invert else ''} --quota {options.quota}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, QuotaMatch)
+        q = options.quota
+        fits: Pred = ctx.assume(
+            "quota", f"quota: the packet fits in what is left of {q} bytes",
+            f"quota: what is left of {q} bytes is less than the packet")
+        if q < MAX_LENGTH:
+            fits = all_of(Test("length", IntSet.range(0, q, MAX_LENGTH),
+                               f"length ≤ {q} (the quota)", f"length > {q} (the quota)"), fits)
+        return invert_if(options.invert, fits)

@@ -4,6 +4,10 @@ Absolute mode compares one estimator with a fixed bps/pps value; relative mode c
 estimators; `--rateest-delta` compares how far each is below a given rate. Rates are kept as the
 kernel keeps them (bytes and packets per second, u32); bps values are printed back in bit/Kbit/
 Mbit as iptables does. The named estimators must exist when the rule loads (live state).
+
+Semantics (xt_rateest): the estimators' current rates are live state: an assumption of kind
+`rateest`, holds = the comparison as written (every compared rate, bps and/or pps), `!` takes
+the other side.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U32, c_strtod, xt_strtoul
+from ._a_sem import invert_if
 from .base import (
     ExtContext,
     Extension,
@@ -73,6 +80,8 @@ def _bytes_per_second(arg: OptArg) -> int:
 
 @register
 class Rateest(Extension):
+    """Assumption kind `rateest`: holds = the rate comparison as written, before `!`."""
+
     names = ("rateest",)
     options = (
         OptSpec("rateest1", 1, True, ("rateest",)),
@@ -142,6 +151,30 @@ class Rateest(Extension):
         if o.relative:
             out.append(f" --rateest2 {o.name2}")
         return "".join(out)
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, RateestMatch)
+        o = options
+        op = {"lt": "<", "gt": ">", "eq": "="}.get(o.mode or "", "?")
+        parts = []
+        for kind, on, first, second in (("bps", o.bps, o.bps1, o.bps2),
+                                        ("pps", o.pps, o.pps1, o.pps2)):
+            if not on:
+                continue
+            show = _format_bps if kind == "bps" else str
+            left = f"{o.name1} {kind}"
+            if o.delta:
+                left = f"({show(first)} - {left})"
+            if not o.relative:
+                right = show(second)
+            elif o.delta:
+                right = f"({show(second)} - {o.name2} {kind})"
+            else:
+                right = f"{o.name2} {kind}"
+            parts.append(f"{left} {op} {right}")
+        text = "rateest: " + " and ".join(parts)
+        holds = ctx.assume("rateest", text, f"not ({text})")
+        return invert_if(o.invert, holds)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         """What xt_rateest's checkentry refuses (besides unknown estimators)."""

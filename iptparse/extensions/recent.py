@@ -4,6 +4,14 @@ A rule runs one command on its list (`--set`, `--rcheck`, `--update`, `--remove`
 packet's source or destination address under `--mask`. iptables-save prints the name and the
 mask raw (no quoting). Releases before the mask existed printed `--name N --rsource` without
 `--mask`; input in exactly that old save shape keeps it when printed back.
+
+Semantics (xt_recent): `--set` always matches (it adds or refreshes the address), so `! --set`
+never does. The other commands match when the address is in the list — `--rcheck`/`--update`
+also need enough recent sightings (`--seconds`, `--hitcount`, `--rttl`) — which no dump shows:
+an assumption of kind `recent` (holds = the address is in the list with the sightings asked;
+`!` takes the other side). What a command does to the list (set, update, remove) changes no
+answer on the current path: a later rule of the same path that checks the same list is still
+its own assumption.
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..addresses import format_ip
+from ..logic import FALSE, TRUE, Pred
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._a_num import U32, parse_host
 from ._a_opts import also, excl, once, uint
+from ._a_sem import invert_if
 from ._a_text import truncate
 from .base import (
     ExtContext,
@@ -67,6 +78,9 @@ def _legacy_shape(args: Sequence[OptArg]) -> bool:
 
 @register
 class Recent(Extension):
+    """Assumption kind `recent` (not for --set): holds = the address is in the list with the
+    sightings asked, before `!`."""
+
     names = ("recent",)
     options = (
         *(OptSpec(command, 0, True) for command in COMMANDS),
@@ -132,6 +146,28 @@ class Recent(Extension):
             out.append(f" --mask {format_ip(o.mask, o.family)}")
         out.append(" --rdest" if o.rdest else " --rsource")
         return "".join(out)
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, RecentMatch)
+        o = options
+        if o.command == "set":
+            return FALSE if o.invert else TRUE
+        full = (1 << o.family.bits) - 1
+        side = "dst" if o.rdest else "src"
+        if o.mask != full:
+            side += f" & {format_ip(o.mask, o.family)}"
+        seen = []
+        if o.command != "remove":
+            if o.hitcount:
+                seen.append(f"seen at least {o.hitcount} time{'s' if o.hitcount != 1 else ''}")
+            if o.seconds:
+                seen.append(f"in the last {o.seconds} s")
+            if o.rttl:
+                seen.append("with this TTL")
+        detail = f" ({' '.join(seen)})" if seen else ""
+        listed = ctx.assume("recent", f"{side} is in recent list {o.name}{detail}",
+                            f"{side} is not in recent list {o.name}{detail}")
+        return invert_if(o.invert, listed)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         """What xt_recent's checkentry refuses."""

@@ -4,6 +4,14 @@
 set's dimensions (at most 6). The set must exist in the kernel when the rule loads, which only
 the live system knows. Counter tests and the no-update flags come after it; iptables-save prints
 the set name raw, unquoted, as ipset names may hold punctuation.
+
+Semantics: see `_a_ipset` (membership as the kernel looks it up). `! --update-counters` and
+`! --update-subcounters` only spare the counters: they change no answer. Counter tests hold on
+the counters of the entry found, this packet counted, which no dump shows at that moment: an
+assumption of kind `set-counters` (made only when the set has counters: the kernel skips the
+tests on a set without them). A set missing from a given ipset dump makes the rule impossible
+(the kernel refuses such a rule); with no ipset dump at all, membership is an assumption of
+kind `set`.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U64, xt_strtoul
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
@@ -76,6 +86,9 @@ def _counter(arg: OptArg, seen: CounterTest | None) -> CounterTest:
 
 @register
 class Set(Extension):
+    """Assumption kinds `set` (only without any ipset dump, or for a destination-MAC lookup):
+    holds = the packet is in the set; `set-counters`: holds = the entry's counter tests pass."""
+
     names = ("set",)
     options = (
         OptSpec("match-set", 2, True, ("set",)),
@@ -131,3 +144,9 @@ class Set(Extension):
                 op = "eq" if test.op == "ne" else test.op
                 out.append(f"{' !' if test.op == 'ne' else ''} --{kind}-{op} {test.value}")
         return "".join(out)
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, SetMatch)
+        from ._a_ipset import set_predicate
+
+        return set_predicate(options, ctx)

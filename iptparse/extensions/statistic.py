@@ -3,6 +3,13 @@
 The kernel keeps the probability as a 31-bit fixed-point integer (p * 2**31, rounded) and
 iptables-save prints it back with 11 decimals; that integer is what is stored here, so printing
 is exact and the interpreter has the probability the kernel really uses.
+
+Semantics (xt_statistic): random mode holds when a fresh 31-bit random number is below the
+stored integer, so with probability exactly `probability / 2**31`; `!` takes the other side.
+nth mode holds on one packet in `every`, decided by a counter shared by the rule's packets,
+which no dump shows: it is an assumption ("this packet is the counter's p-th of every n").
+Both are pinned under the kind `statistic` (`statistic@table:chain:N=true` means the draw
+succeeds or the counter hits, before any `!`).
 """
 
 from __future__ import annotations
@@ -10,11 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
+from ..logic import Chance, Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._a_num import U32, c_strtod
 from ._a_opts import also, excl, need, once, uint
+from ._a_sem import invert_if
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ONE", "StatisticMatch"]
@@ -53,6 +64,9 @@ def _fixed_point(arg: OptArg) -> int:
 
 @register
 class Statistic(Extension):
+    """Assumption kind `statistic` (nth mode; random mode draws under the same key): holds = the
+    counter hits (the draw succeeds), before `!`."""
+
     names = ("statistic",)
     options = (
         OptSpec("mode", 1),
@@ -95,3 +109,17 @@ class Statistic(Extension):
         if options.mode == "random":
             return f" --mode random{bang} --probability {options.chance:.11f}"
         return f" --mode nth{bang} --every {options.every} --packet {options.packet}"
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, StatisticMatch)
+        o = options
+        if o.mode == "random":
+            p = Fraction(o.probability, ONE)
+            event: Pred = Chance(p, ctx.key("statistic"),
+                                 f"statistic: random draw below {float(p):.11f} holds")
+        else:
+            event = ctx.assume(
+                "statistic",
+                f"statistic: this is the counter's packet {o.packet} of every {o.every}",
+                f"statistic: this is not the counter's packet {o.packet} of every {o.every}")
+        return invert_if(o.invert, event)
