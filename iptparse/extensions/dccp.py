@@ -3,6 +3,11 @@
 Ports go through getaddrinfo like every libxtables port option, not through strtoul: they are
 decimal only, wrap modulo 65536 (`--sport 65537` is port 1) and may be service names of any
 protocol.
+
+Semantics (xt_dccp): a non-first fragment never matches; each given part is `test ^ its !`:
+ports in range, the packet type (`dccp_type`) in the list, the option type among those the
+kernel's option walk finds (`dccp_options`). Headers too short for their own data offset, which
+the kernel drops on the spot, are not modelled.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
 from ._b_check import need_protocol
 from ._b_num import Range, c_lower, format_range, parse_int_option, service_or_number_port
+from ._b_sem import bit_present, conj, first_fragment, in_range, invert
 from .base import (
     ExtContext,
     Extension,
@@ -25,7 +33,7 @@ from .base import (
     register,
 )
 
-__all__ = ["DCCP_TYPES", "Dccp", "DccpMatch", "parse_port_range_getaddrinfo"]
+__all__ = ["DCCP_TYPES", "Dccp", "DccpMatch", "dccp_predicate", "parse_port_range_getaddrinfo"]
 
 #: Packet type names by type number (REQUEST is 0 … INVALID is 10).
 DCCP_TYPES: tuple[str, ...] = (
@@ -85,6 +93,25 @@ def _types(text: str, column: int) -> frozenset[int]:
     return frozenset(found)
 
 
+def dccp_predicate(options: DccpMatch) -> Pred:
+    parts: list[Pred] = [first_fragment()]
+    for name, ports, inverted in (("sport", options.sport, options.sport_invert),
+                                  ("dport", options.dport, options.dport_invert)):
+        if ports is not None:
+            parts.append(invert(in_range(name, ports[0], ports[1]), inverted))
+    if options.types is not None:
+        names = ",".join(DCCP_TYPES[t] for t in sorted(options.types))
+        test = Test("dccp_type", IntSet.values(options.types, 15), f"DCCP type ∈ {{{names}}}",
+                    f"DCCP type ∉ {{{names}}}")
+        parts.append(invert(test, options.types_invert))
+    if options.option is not None:
+        present = bit_present("dccp_options", options.option,
+                              f"the packet has DCCP option {options.option}",
+                              f"the packet has no DCCP option {options.option}")
+        parts.append(invert(present, options.option_invert))
+    return conj(*parts)
+
+
 @register
 class Dccp(Extension):
     names = ("dccp",)
@@ -129,3 +156,7 @@ class Dccp(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 33, "dccp")
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, DccpMatch)
+        return dccp_predicate(options)

@@ -3,6 +3,10 @@
 Both read `type[/code]` numbers or a name from the tables below (any unambiguous prefix, in any
 letter case) and save numbers: names are only ever written by hand (every iptables-save since
 at least 1.3 prints `--icmp-type 8`, `3/4` or `any`), so a name is not kept.
+
+Semantics (the kernel's icmp_match / icmp6_match): a non-first fragment never matches, whatever
+the `!`; otherwise `(type matches and code in range) ^ invert`. IPv4 type 255 (`any`) matches
+every ICMP packet, so `! --icmp-type any` matches none; ICMPv6 has no such wildcard.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import TRUE, Pred
 from ..nodes import ExtOptions, Family
 from ._b_check import need_protocol
 from ._b_num import Range, c_lower, xt_strtoul
+from ._b_sem import conj, first_fragment, in_range, invert
 from .base import (
     ExtContext,
     Extension,
@@ -25,7 +31,8 @@ from .base import (
     register,
 )
 
-__all__ = ["ICMPV6_NAMES", "ICMP_ANY", "ICMP_NAMES", "Icmp", "Icmp6", "IcmpMatch"]
+__all__ = ["ICMPV6_NAMES", "ICMP_ANY", "ICMP_NAMES", "Icmp", "Icmp6", "IcmpMatch",
+           "icmp_predicate"]
 
 ALL_CODES: Range = (0, 0xFF)
 #: The IPv4 type that matches every ICMP packet, whatever its code ("any").
@@ -128,6 +135,16 @@ def parse_icmp_type(text: str, table: tuple[tuple[str, int, Range], ...], what: 
     return number.value, codes
 
 
+def icmp_predicate(options: IcmpMatch, wildcard: bool) -> Pred:
+    """The match's meaning; `wildcard` says type 255 means any type (IPv4 only)."""
+    if wildcard and options.type == ICMP_ANY:
+        inner: Pred = TRUE
+    else:
+        inner = conj(in_range("icmp_type", options.type, options.type),
+                     in_range("icmp_code", options.codes[0], options.codes[1]))
+    return conj(first_fragment(), invert(inner, options.invert))
+
+
 def _render(keyword: str, options: IcmpMatch) -> str:
     invert = " !" if options.invert else ""
     code = "" if options.codes == ALL_CODES else f"/{options.codes[0]}"
@@ -158,6 +175,10 @@ class Icmp(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 1, "icmp")
 
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, IcmpMatch)
+        return icmp_predicate(options, wildcard=True)
+
 
 @register
 class Icmp6(Extension):
@@ -178,3 +199,7 @@ class Icmp6(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 58, "ipv6-icmp")
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, IcmpMatch)
+        return icmp_predicate(options, wildcard=False)

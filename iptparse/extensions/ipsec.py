@@ -4,6 +4,14 @@ Each matches a range of SPIs (CPIs for ipcomp). iptables-save leaves the SPI out
 range is 0:4294967295, even when it is negated (a rule that then matches nothing prints as one
 that matches everything: iptables 1.8.9 does that, so we do too). The IPv6 ah match also
 knows the header length and its reserved field; the IPv4 one only SPIs.
+
+Semantics (xt_esp, ipt_ah, ip6t_ah, xt_ipcomp): esp, ipcomp and the IPv4 ah read the header at
+the transport offset and never match a non-first fragment; the SPI (`esp_spi`, `ah_spi`) or
+the 16-bit CPI (`ipcomp_cpi`) must lie in the range, `^ !`. Without --ipcompspi the kernel's
+range is 0:0, so the rule matches only CPI 0. The IPv6 ah finds the AH header anywhere in the
+extension header chain (`ipv6_headers` has 0x08), then tests the SPI, the length in bytes
+(`ah_len`, only when --ahlen is nonzero: `! --ahlen 0` tests nothing) and, with --ahres, that
+the reserved field (`ah_reserved`) is zero. ipcomp's --compres is ignored by the kernel.
 """
 
 from __future__ import annotations
@@ -11,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._b_check import need_protocol
 from ._b_num import ANY32, Range, format_range, parse_int_option, parse_range_option
+from ._b_sem import bit_present, conj, first_fragment, in_range, invert
 from .base import (
     ExtContext,
     Extension,
@@ -26,7 +37,8 @@ from .base import (
     register,
 )
 
-__all__ = ["Ah", "AhMatch", "Esp", "Ipcomp", "SpiMatch"]
+__all__ = ["AH_HEADER_BIT", "Ah", "AhMatch", "Esp", "Ipcomp", "SpiMatch", "ah6_predicate",
+           "spi_predicate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,28 @@ def _render_spis(name: str, spis: Range, invert: bool) -> str:
     return f"{' !' if invert else ''} --{name} {format_range(spis)}"
 
 
+#: The `ipv6_headers` bit of an AH header (ip6t_ipv6header's MASK_AH).
+AH_HEADER_BIT = 3
+
+
+def spi_predicate(field: str, spis: Range, inverted: bool) -> Pred:
+    """The transport-header form: no later fragment, then the SPI range `^ !`."""
+    return conj(first_fragment(), invert(in_range(field, spis[0], spis[1]), inverted))
+
+
+def ah6_predicate(options: AhMatch) -> Pred:
+    present = bit_present("ipv6_headers", AH_HEADER_BIT, "the packet has an AH header",
+                          "the packet has no AH header")
+    parts = [present, invert(in_range("ah_spi", options.spis[0], options.spis[1]),
+                             options.spis_invert)]
+    if options.length:
+        parts.append(invert(in_range("ah_len", options.length, options.length),
+                            options.length_invert))
+    if options.reserved:
+        parts.append(in_range("ah_reserved", 0, 0))
+    return conj(*parts)
+
+
 @register
 class Esp(Extension):
     names = ("esp",)
@@ -78,6 +112,10 @@ class Esp(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 50, "esp")
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, SpiMatch)
+        return spi_predicate("esp_spi", options.spis, options.invert)
 
 
 @register
@@ -113,6 +151,12 @@ class Ah(Extension):
         # to the protocol of the rule
         return need_protocol(ctx, 51, "ah") if ctx.family is Family.INET else None
 
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, AhMatch)
+        if ctx.family is Family.INET:
+            return spi_predicate("ah_spi", options.spis, options.spis_invert)
+        return ah6_predicate(options)
+
 
 @register
 class Ipcomp(Extension):
@@ -132,3 +176,7 @@ class Ipcomp(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 108, "ipcomp")
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, SpiMatch)
+        return spi_predicate("ipcomp_cpi", options.spis, options.invert)

@@ -3,6 +3,8 @@
 Ranges left at their full span are not printed by ip6tables-save even when negated (1.8.9
 behaviour, kept). Options with a "was it given" flag in the kernel structure (`--rt-type`,
 `--fraglen`…) are None when absent, because a given 0 and an absent option print differently.
+What each match means is in `_b_ipv6` (the packet fields, the kernel's quirks, the assumption
+kinds).
 """
 
 from __future__ import annotations
@@ -12,8 +14,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..addresses import AddressError, format_ip, parse_ip
+from ..logic import Pred
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._b_check import need_protocol, only_in_chains
+from ._b_ipv6 import (
+    eui64_predicate,
+    frag_predicate,
+    ipv6header_predicate,
+    mh_predicate,
+    opts_predicate,
+    rt_predicate,
+)
 from ._b_num import (
     ANY32,
     Range,
@@ -113,6 +125,10 @@ class Frag(Extension):
                 out += f" --{word}"
         return out
 
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, FragMatch)
+        return frag_predicate(options)
+
 
 # rt -----------------------------------------------------------------------------------------
 
@@ -153,6 +169,9 @@ def _rt_addresses(arg: OptArg) -> tuple[int, ...]:
 
 @register
 class Rt(Extension):
+    """Assumption kinds: `rt-0-res` (the type-0 header's reserved field is zero) and
+    `rt-0-addrs` (it lists the given addresses), which only the header's body shows."""
+
     names = ("rt",)
     families = V6
     options = (
@@ -203,6 +222,10 @@ class Rt(Extension):
         if options.not_strict:
             out += " --rt-0-not-strict"
         return out
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, RtMatch)
+        return rt_predicate(options, ctx)
 
 
 # hbh and dst --------------------------------------------------------------------------------
@@ -283,9 +306,15 @@ class _Opts(Extension):
                 str(t) if n is None else f"{t}:{n}" for t, n in options.opts)
         return out
 
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, OptsMatch)
+        return opts_predicate(options, ctx, hop_by_hop=self.prefix == "hbh")
+
 
 @register
 class Hbh(_Opts):
+    """Assumption kind `hbh-opts`: the hop-by-hop options begin with the listed ones."""
+
     names = ("hbh",)
     prefix = "hbh"
     options = (OptSpec("hbh-len", 1, True), OptSpec("hbh-opts", 1))
@@ -293,6 +322,8 @@ class Hbh(_Opts):
 
 @register
 class Dst(_Opts):
+    """Assumption kind `dst-opts`: the destination options begin with the listed ones."""
+
     names = ("dst",)
     prefix = "dst"
     options = (OptSpec("dst-len", 1, True), OptSpec("dst-opts", 1))
@@ -363,6 +394,10 @@ class Mh(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 135, "mh")
 
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, MhMatch)
+        return mh_predicate(options)
+
 
 # ipv6header ---------------------------------------------------------------------------------
 
@@ -386,7 +421,8 @@ _HEADER_WORDS: dict[str, int] = {
 @dataclass(frozen=True, slots=True)
 class HeaderMatch(ExtOptions):
     """The packet's chain of headers must be exactly `headers` (next-header numbers; 255 is
-    any upper-layer protocol), or with `soft` contain any of them; negated by `invert`."""
+    any upper-layer protocol), or with `soft` contain all of them; `invert` negates the exact
+    form and turns the soft one into "none of them"."""
 
     headers: frozenset[int]
     invert: bool = False
@@ -424,6 +460,10 @@ class Ipv6Header(Extension):
         return f"{' !' if options.invert else ''} --header {names}" + (
             " --soft" if options.soft else "")
 
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, HeaderMatch)
+        return ipv6header_predicate(options)
+
 
 # eui64 --------------------------------------------------------------------------------------
 
@@ -434,6 +474,9 @@ class Eui64Match(ExtOptions):
 
 @register
 class Eui64(Extension):
+    """Assumption kind `eui64`: the source address ends with the EUI-64 of the source MAC,
+    when src or src_mac is not known exactly, or the packet has no Ethernet header."""
+
     names = ("eui64",)
     families = V6
 
@@ -445,3 +488,6 @@ class Eui64(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return only_in_chains(ctx, ("PREROUTING", "INPUT", "FORWARD"))
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        return eui64_predicate(ctx)

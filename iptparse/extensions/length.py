@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions
 from ._b_num import Range, format_range, parse_range_option
+from ._b_sem import in_range, invert
 from .base import (
     ExtContext,
     Extension,
@@ -52,3 +54,8 @@ class Length(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, LengthMatch)
         return f"{' !' if options.invert else ''} --length {format_range(options.lengths)}"
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, LengthMatch)
+        lo, hi = options.lengths
+        return invert(in_range("length", lo, hi), options.invert)

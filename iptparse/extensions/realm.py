@@ -4,6 +4,10 @@ Realm names come from iproute2's rt_realms file; iptables reads /etc/iproute2/rt
 keep the table iproute2 ships (only `cosmos`, realm 0) so formatting does not depend on the
 machine, as services.py does for port names. The kernel only knows a realm after routing, so
 the match is refused in PREROUTING.
+
+Semantics (xt_realm): `(realm & mask) == value ^ !`, where `realm` is the route's realm (the
+classid of the packet's dst entry: 0 unless a route or a rule sets `realm`); the packet field
+`realm` holds it, unknown unless given.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import BitSet
+from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions, Family
 from ._b_check import only_in_chains
 from ._b_num import xt_strtoul
+from ._b_sem import invert
 from .base import (
     ExtContext,
     Extension,
@@ -86,3 +93,13 @@ class Realm(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return only_in_chains(ctx, ("INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, RealmMatch)
+        if options.realm & ~options.mask:
+            return invert(FALSE, options.invert)
+        text = (f"realm = {options.realm:#x}" if options.mask == FULL
+                else f"realm & {options.mask:#x} = {options.realm:#x}")
+        test = Test("realm", BitSet.cube(options.realm, options.mask, 32), text,
+                    text.replace(" = ", " ≠ "))
+        return invert(test, options.invert)

@@ -4,6 +4,15 @@ Chunk flags are stored as the kernel gets them: iptables files a flag under the 
 position in its name table rather than its type number. The two agree for DATA, ABORT and
 SHUTDOWN_COMPLETE; flags given for I_DATA (type 64, position 15) land under type 15, where the
 kernel applies them and iptables-save cannot print them. We keep them the same way.
+
+Semantics (xt_sctp): a non-first fragment never matches; each given part (ports, chunk types) is
+`test ^ its !`. The chunk walk, per mode: `any` holds when some chunk of a listed type has
+matching flags; `all` when every listed type occurs with matching flags; `only` when every chunk
+is of a listed type and the flagged ones match. Packet fields: `sctp_chunks` (the types present)
+and one flags field per chunk type that has flags (DATA, ABORT, SHUTDOWN_COMPLETE): a packet is
+taken to carry one chunk of each such type, or several with the same flags. Flags filed under
+type 15 (written for I_DATA) are never consulted, since no rule can list type 15. Malformed
+packets (no chunk, a zero chunk length), which the kernel drops on the spot, are not modelled.
 """
 
 from __future__ import annotations
@@ -12,10 +21,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import BitSet
+from ..logic import TRUE, Pred, Test
 from ..nodes import ExtOptions
 from ..services import service_port
 from ._b_check import need_protocol
 from ._b_num import Range, c_lower, c_upper, format_range, xt_strtoul
+from ._b_sem import bit_present, conj, disj, first_fragment, in_range, invert, neg
 from .base import (
     ExtContext,
     Extension,
@@ -28,7 +40,8 @@ from .base import (
     register,
 )
 
-__all__ = ["CHUNK_TYPES", "ChunkFlags", "ChunkMatch", "Sctp", "SctpMatch", "parse_sctp_port"]
+__all__ = ["CHUNK_TYPES", "FLAG_FIELDS", "ChunkFlags", "ChunkMatch", "Sctp", "SctpMatch",
+           "chunk_predicate", "parse_sctp_port", "sctp_predicate"]
 
 # (name, chunk type, flag letters from bit 7 down to bit 0; '-' is no flag) in iptables' order
 CHUNK_TYPES: tuple[tuple[str, int, str], ...] = (
@@ -138,6 +151,94 @@ def _chunks(text: str, column: int) -> tuple[frozenset[int], tuple[ChunkFlags, .
     return frozenset(chunks), entries
 
 
+#: The packet field holding the flags of each chunk type that has flags.
+FLAG_FIELDS: dict[int, str] = {0: "sctp_data_flags", 6: "sctp_abort_flags",
+                               14: "sctp_shutdown_complete_flags"}
+_CHUNK_BITS = (1 << 256) - 1
+
+
+def _chunk_name(number: int) -> str:
+    return _NAME_BY_TYPE.get(number, f"type {number}")
+
+
+def _names(numbers: frozenset[int] | set[int]) -> str:
+    """`INIT, DATA` or `one of 200 types`, for "a chunk of type …"."""
+    if len(numbers) > 8:
+        return f"one of {len(numbers)} types"
+    return ", ".join(_chunk_name(n) for n in sorted(numbers))
+
+
+def _has(number: int) -> Pred:
+    name = _chunk_name(number)
+    return bit_present("sctp_chunks", number, f"the packet has an SCTP {name} chunk",
+                       f"the packet has no SCTP {name} chunk")
+
+
+def _flags_ok(number: int, entries: tuple[ChunkFlags, ...]) -> Pred:
+    """match_flags(): the first flag entry for this chunk type decides; none means any flags."""
+    entry = next((e for e in entries if e.chunk == number), None)
+    if entry is None:
+        return TRUE
+    field = FLAG_FIELDS[number]  # only DATA, ABORT and SHUTDOWN_COMPLETE can carry entries
+    name = _chunk_name(number)
+    text = f"SCTP {name} chunk flags & {entry.mask:#x} = {entry.value:#x}"
+    return Test(field, BitSet.cube(entry.value, entry.mask, 8), text,
+                text.replace(" = ", " ≠ "))
+
+
+def _mask(numbers: frozenset[int] | set[int]) -> int:
+    return sum(1 << n for n in numbers)
+
+
+def chunk_predicate(options: SctpMatch) -> Pred:
+    """What match_packet() returns for a well-formed packet (before the `!`)."""
+    assert options.chunk_match is not None
+    chunks = options.chunks
+    flagged = {c for c in chunks if any(e.chunk == c for e in options.chunk_flags)}
+    plain = chunks - flagged
+    if options.chunk_match is ChunkMatch.ANY:
+        parts = [conj(_has(c), _flags_ok(c, options.chunk_flags)) for c in sorted(flagged)]
+        if len(plain) == 1:
+            parts.append(_has(next(iter(plain))))
+        elif plain:
+            some = BitSet.cube(0, _mask(plain), 256).complement()
+            parts.append(Test("sctp_chunks", some,
+                              f"the packet has an SCTP chunk of type {_names(plain)}",
+                              f"the packet has no SCTP chunk of type {_names(plain)}"))
+        return disj(*parts)
+    if options.chunk_match is ChunkMatch.ALL:
+        parts = [conj(_has(c), _flags_ok(c, options.chunk_flags)) for c in sorted(flagged)]
+        if len(plain) == 1:
+            parts.append(_has(next(iter(plain))))
+        elif plain:
+            mask = _mask(plain)
+            parts.append(Test("sctp_chunks", BitSet.cube(mask, mask, 256),
+                              f"the packet has SCTP chunks of every type {_names(plain)}",
+                              f"the packet lacks an SCTP chunk of type {_names(plain)}"))
+        return conj(*parts)
+    # ONLY: every chunk present is listed, and the flagged ones have matching flags
+    others = _CHUNK_BITS & ~_mask(chunks)
+    parts = []
+    if others:
+        listed = _names(chunks) if chunks else "none"
+        parts.append(Test("sctp_chunks", BitSet.cube(0, others, 256),
+                          f"every SCTP chunk is of a listed type ({listed})",
+                          f"the packet has an SCTP chunk of another type than {listed}"))
+    parts += [disj(neg(_has(c)), _flags_ok(c, options.chunk_flags)) for c in sorted(flagged)]
+    return conj(*parts)
+
+
+def sctp_predicate(options: SctpMatch) -> Pred:
+    parts: list[Pred] = [first_fragment()]
+    for name, ports, inverted in (("sport", options.sport, options.sport_invert),
+                                  ("dport", options.dport, options.dport_invert)):
+        if ports is not None:
+            parts.append(invert(in_range(name, ports[0], ports[1]), inverted))
+    if options.chunk_match is not None:
+        parts.append(invert(chunk_predicate(options), options.chunks_invert))
+    return conj(*parts)
+
+
 def _render_chunks(options: SctpMatch) -> str:
     assert options.chunk_match is not None
     out = f" --chunk-types {options.chunk_match.value}"
@@ -209,4 +310,8 @@ class Sctp(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocol(ctx, 132, "sctp")
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, SctpMatch)
+        return sctp_predicate(options)
 

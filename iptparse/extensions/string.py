@@ -4,6 +4,13 @@ The pattern is kept as bytes, whichever way it was written: `--string` takes the
 `--hex-string` mixes text with `|41 42|` hex blocks and backslash-escaped characters.
 iptables-save prints `--hex-string "|…|"` when a byte is not printable ASCII (or the last one
 is a backslash) and `--string "…"` otherwise, so both spellings of the same bytes print alike.
+
+Semantics (xt_string): the pattern is searched in the packet from the IP header on, starting
+at an offset between --from and --to; the bytes are no field of iptparse, so whether it occurs
+is the assumption kind `string` ("the packet contains …"). What is known is used: a pattern
+cannot start at --from and fit in a packet shorter than --from plus its length, so such a
+packet never matches (or always, with `!`). Both algorithms find the same occurrences in a
+packet held in one buffer (what iptparse assumes).
 """
 
 from __future__ import annotations
@@ -11,8 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..nodes import ExtOptions
+from ..logic import Pred
+from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
 from ._b_num import parse_int_option
+from ._b_sem import conj, in_range, invert
 from .base import (
     ExtContext,
     Extension,
@@ -24,7 +34,7 @@ from .base import (
     register,
 )
 
-__all__ = ["ALGORITHMS", "String", "StringMatch", "parse_hex_string"]
+__all__ = ["ALGORITHMS", "String", "StringMatch", "parse_hex_string", "string_predicate"]
 
 MAX_PATTERN = 128  # XT_STRING_MAX_PATTERN_SIZE
 #: The text-search algorithms this kernel offers (ts_bm, ts_kmp); names are case-sensitive.
@@ -104,8 +114,30 @@ def _quoted(pattern: bytes) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _shown(pattern: bytes) -> str:
+    if _printable(pattern):
+        return _quoted(pattern)
+    return f'"|{pattern.hex()}|"'
+
+
+def string_predicate(options: StringMatch, ctx: CompileContext) -> Pred:
+    where = ""
+    if options.from_offset or options.to_offset != 0xFFFF:
+        where = f" at an offset {options.from_offset}-{options.to_offset}"
+    case = " (any case)" if options.icase else ""
+    shown = _shown(options.pattern)
+    found = ctx.assume("string", f"the packet contains {shown}{where}{case}",
+                       f"the packet does not contain {shown}{where}{case}")
+    header = 20 if ctx.family is Family.INET else 40
+    need = options.from_offset + len(options.pattern)
+    fits = in_range("length", need, 0xFFFF) if need > header else None
+    return invert(found if fits is None else conj(fits, found), options.invert)
+
+
 @register
 class String(Extension):
+    """Assumption kind `string`: the packet contains the pattern (between the offsets)."""
+
     names = ("string",)
     options = (
         OptSpec("from", 1), OptSpec("to", 1), OptSpec("algo", 1), OptSpec("icase", 0),
@@ -154,3 +186,7 @@ class String(Extension):
         if options.to_offset != 0xFFFF:
             out += f" --to {options.to_offset}"
         return out + (" --icase" if options.icase else "")
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, StringMatch)
+        return string_predicate(options, ctx)

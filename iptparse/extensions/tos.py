@@ -1,8 +1,13 @@
 """tos (libxt_tos) and dscp (libxt_dscp): the IPv4 TOS / IPv6 traffic class byte.
 
 tos compares `byte & mask` with a value; a symbolic name (Minimize-Delay…) implies the mask
-0x3f (all but the ECN bits), a number the mask 0xff. dscp compares the upper six bits; a class
-name (EF, AF11, CS3…) is only a way of writing the number, so iptables-save prints numbers.
+0x3f (all but the two precedence bits), a number the mask 0xff. dscp compares the upper six
+bits; a class name (EF, AF11, CS3…) is only a way of writing the number, so iptables-save prints
+numbers.
+
+Semantics (xt_dscp's tos_mt and dscp_mt): `(tos & mask) == value ^ !` (a value with bits
+outside the mask never matches) and `(tos >> 2) == dscp ^ !`, on the IPv4 TOS byte or the IPv6
+traffic class, both the `tos` field.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
+from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions
 from ._b_num import c_lower, parse_int_option, xt_strtoul
+from ._b_sem import invert
 from .base import (
     ExtContext,
     Extension,
@@ -23,7 +31,7 @@ from .base import (
     register,
 )
 
-__all__ = ["DSCP_CLASSES", "TOS_NAMES", "Dscp", "DscpMatch", "Tos", "TosMatch"]
+__all__ = ["DSCP_CLASSES", "TOS_NAMES", "Dscp", "DscpMatch", "Tos", "TosMatch", "tos_test"]
 
 TOS_NAMES: tuple[tuple[str, int], ...] = (
     ("Minimize-Cost", 0x02), ("Maximize-Reliability", 0x04), ("Maximize-Throughput", 0x08),
@@ -79,6 +87,14 @@ def parse_tos(text: str, column: int) -> tuple[int, int]:
     return value, mask
 
 
+def tos_test(value: int, mask: int) -> Pred:
+    """`(tos & mask) == value` as a set of TOS bytes."""
+    if value & ~mask:
+        return FALSE
+    text = f"tos = {value:#04x}" if mask == 0xFF else f"tos & {mask:#04x} = {value:#04x}"
+    return Test("tos", IntSet.masked(value, mask, 8), text, text.replace(" = ", " ≠ "))
+
+
 @register
 class Tos(Extension):
     names = ("tos",)
@@ -94,6 +110,10 @@ class Tos(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, TosMatch)
         return f"{' !' if options.invert else ''} --tos 0x{options.value:02x}/0x{options.mask:02x}"
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, TosMatch)
+        return invert(tos_test(options.value, options.mask), options.invert)
 
 
 @register
@@ -122,3 +142,10 @@ class Dscp(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, DscpMatch)
         return f"{' !' if options.invert else ''} --dscp 0x{options.dscp:02x}"
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, DscpMatch)
+        low = options.dscp << 2
+        test = Test("tos", IntSet.range(low, low | 3, 0xFF), f"DSCP = {options.dscp:#04x}",
+                    f"DSCP ≠ {options.dscp:#04x}")
+        return invert(test, options.invert)

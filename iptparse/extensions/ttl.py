@@ -1,7 +1,8 @@
 """ttl (libipt_ttl) and hl (libip6t_hl): compare the IPv4 TTL or the IPv6 hop limit.
 
 One comparison per match: equal, not equal (`! --ttl-eq`), less than or greater than; only
-equality can be negated.
+equality can be negated. The kernel (xt_hl) compares the header's field as the packet has it at
+that hook: a forwarded packet's TTL was already decremented before the FORWARD hook.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..domain import IntSet
+from ..logic import FALSE, Not, Pred, Test
 from ..nodes import ExtOptions, Family
 from ._b_num import parse_int_option
 from .base import (
@@ -24,7 +27,7 @@ from .base import (
     register,
 )
 
-__all__ = ["Hl", "Ttl", "TtlMatch", "TtlOp"]
+__all__ = ["Hl", "Ttl", "TtlMatch", "TtlOp", "ttl_predicate"]
 
 
 class TtlOp(enum.Enum):
@@ -42,6 +45,22 @@ class TtlMatch(ExtOptions):
 
     op: TtlOp
     value: int
+
+
+def ttl_predicate(options: TtlMatch, label: str) -> Pred:
+    value = options.value
+    if options.op is TtlOp.LT:
+        if value == 0:
+            return FALSE
+        return Test("ttl", IntSet.range(0, value - 1, 0xFF), f"{label} < {value}",
+                    f"{label} ≥ {value}")
+    if options.op is TtlOp.GT:
+        if value == 0xFF:
+            return FALSE
+        return Test("ttl", IntSet.range(value + 1, 0xFF, 0xFF), f"{label} > {value}",
+                    f"{label} ≤ {value}")
+    equal = Test("ttl", IntSet.single(value, 0xFF), f"{label} = {value}", f"{label} ≠ {value}")
+    return Not(equal) if options.op is TtlOp.NE else equal
 
 
 class _Compare(Extension):
@@ -68,6 +87,10 @@ class _Compare(Extension):
         word = {TtlOp.EQ: "eq", TtlOp.NE: "eq", TtlOp.LT: "lt", TtlOp.GT: "gt"}[options.op]
         invert = " !" if options.op is TtlOp.NE else ""
         return f"{invert} --{self.prefix}-{word} {options.value}"
+
+    def predicate(self, options: ExtOptions, ctx: object) -> Pred:
+        assert isinstance(options, TtlMatch)
+        return ttl_predicate(options, "TTL" if self.prefix == "ttl" else "hop limit")
 
 
 @register

@@ -3,7 +3,8 @@
 `--u32 "0>>22&0x3C@12>>26&0x3C@8=1,2,5,8"` is parsed into tests the interpreter can run:
 each test reads a location (a start offset followed by &, <<, >> and @ steps, as in the
 kernel's little machine) and checks that the word lies in one of its value ranges; all tests
-must pass. iptables-save prints every number in hex inside double quotes.
+must pass. iptables-save prints every number in hex inside double quotes. What a match means
+for a packet is worked out in `_b_u32`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ..semantics import CompileContext
 from ._b_num import Range, xt_strtoul
 from .base import (
     ExtContext,
@@ -21,6 +24,7 @@ from .base import (
     OptionError,
     OptSpec,
     RenderContext,
+    RuleContext,
     one_of,
     register,
 )
@@ -156,6 +160,10 @@ def _format(test: U32Test) -> str:
 
 @register
 class U32(Extension):
+    """Assumption kind `u32`: the tests that read bytes no field holds (payload, the IPv4
+    identification, TCP sequence numbers…) pass; and, for a test over fields not all known
+    exactly and with no exact expansion, that it passes."""
+
     names = ("u32",)
     options = (OptSpec("u32", 1, True),)
 
@@ -169,3 +177,19 @@ class U32(Extension):
         assert isinstance(options, U32Match)
         body = "&&".join(_format(test) for test in options.tests)
         return f'{" !" if options.invert else ""} --u32 "{body}"'
+
+    def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
+        assert isinstance(options, U32Match)
+        # u32_mt_checkentry (Linux 6.x): a shift by 32 or more is refused at load
+        for test in options.tests:
+            for op, number in test.location.steps:
+                if op in (U32Op.LEFT_SHIFT, U32Op.RIGHT_SHIFT) and number >= 32:
+                    return f"the kernel refuses the shift `{op.value}{number}' (at most 31)"
+        return None
+
+    def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
+        assert isinstance(options, U32Match)
+        from ._b_u32 import u32_predicate  # it reads this module's types
+
+        texts = [_format(test) for test in options.tests]
+        return u32_predicate(options, ctx, texts, '"' + "&&".join(texts) + '"')

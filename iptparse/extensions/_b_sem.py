@@ -1,0 +1,112 @@
+"""Predicate building blocks for the packet-header matches (icmp, sctp, esp, IPv6 headers…).
+
+The kernel code of these matches is a chain of "no match unless …" tests, each optionally
+negated with `^ invert`, often behind a "not a non-first fragment" guard. Written directly with
+And/Or/Not that leaves TRUE leaves and one-part conjunctions that make traces read badly, so
+these helpers fold constants away, and they build the range and bit tests with texts people
+read ("TTL < 5", "the packet has an SCTP INIT chunk").
+"""
+
+from __future__ import annotations
+
+from ..domain import BitSet, IntSet
+from ..fields import field_spec
+from ..logic import FALSE, TRUE, And, Const, Not, Or, Pred, Test
+
+__all__ = [
+    "bit_present",
+    "conj",
+    "disj",
+    "first_fragment",
+    "flag",
+    "in_range",
+    "invert",
+    "neg",
+    "when",
+]
+
+
+def conj(*parts: Pred) -> Pred:
+    """And, dropping TRUE parts; FALSE when any part is FALSE."""
+    kept: list[Pred] = []
+    for part in parts:
+        if isinstance(part, Const):
+            if not part.value:
+                return FALSE
+            continue
+        kept.append(part)
+    if not kept:
+        return TRUE
+    return kept[0] if len(kept) == 1 else And(tuple(kept))
+
+
+def disj(*parts: Pred) -> Pred:
+    """Or, dropping FALSE parts; TRUE when any part is TRUE."""
+    kept: list[Pred] = []
+    for part in parts:
+        if isinstance(part, Const):
+            if part.value:
+                return TRUE
+            continue
+        kept.append(part)
+    if not kept:
+        return FALSE
+    return kept[0] if len(kept) == 1 else Or(tuple(kept))
+
+
+def neg(part: Pred) -> Pred:
+    if isinstance(part, Const):
+        return FALSE if part.value else TRUE
+    if isinstance(part, Not):
+        return part.part
+    return Not(part)
+
+
+def invert(part: Pred, inverted: bool) -> Pred:
+    """`part ^ invert`, as the kernel writes it."""
+    return neg(part) if inverted else part
+
+
+def when(condition: Pred, then: Pred, otherwise: Pred) -> Pred:
+    """`condition ? then : otherwise`."""
+    return disj(conj(condition, then), conj(neg(condition), otherwise))
+
+
+def flag(name: str, value: int, text: str, neg_text: str) -> Test:
+    """A one-bit field holds `value`, with texts for both sides."""
+    return Test(name, IntSet.single(value, 1), text, neg_text)
+
+
+def first_fragment() -> Test:
+    """`par->fragoff == 0`: every transport-header match gives up on later fragments."""
+    return flag("fragment", 0, "the packet is not a non-first fragment",
+                "the packet is a non-first fragment")
+
+
+def in_range(name: str, lo: int, hi: int, label: str | None = None) -> Pred:
+    """`lo <= field <= hi` on an integer field, the ends clipped to what the field can hold
+    (the kernel keeps 32-bit bounds for 8- and 16-bit header fields); FALSE when nothing is
+    left, TRUE when the range covers the whole field."""
+    top = field_spec(name).width
+    top_value = (1 << top) - 1
+    lo, hi = max(lo, 0), min(hi, top_value)
+    if lo > hi:
+        return FALSE
+    if lo == 0 and hi == top_value:
+        return TRUE
+    shown = label or name
+    if lo == hi:
+        text, neg_text = f"{shown} = {lo}", f"{shown} ≠ {lo}"
+    elif lo == 0:
+        text, neg_text = f"{shown} ≤ {hi}", f"{shown} > {hi}"
+    elif hi == top_value:
+        text, neg_text = f"{shown} ≥ {lo}", f"{shown} < {lo}"
+    else:
+        text, neg_text = f"{shown} ∈ {lo}-{hi}", f"{shown} ∉ {lo}-{hi}"
+    return Test(name, IntSet.range(lo, hi, top_value), text, neg_text)
+
+
+def bit_present(name: str, bit: int, text: str, neg_text: str) -> Test:
+    """Bit `bit` of a bit field is set (an option kind, a chunk type, a header is present)."""
+    width = field_spec(name).width
+    return Test(name, BitSet.cube(1 << bit, 1 << bit, width), text, neg_text)
