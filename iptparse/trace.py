@@ -63,7 +63,8 @@ class Alternative:
     state: PathState
 
     def readable(self) -> tuple[str, ...]:
-        """The conditions as text; a variable split several times reads as its final set."""
+        """The conditions as text; a variable split several times reads as its final set when
+        that is short (`dport ∉ {22, 80}`), else as its conditions one after the other."""
         counts: dict[str, int] = {}
         for c in self.conditions:
             counts[c.var] = counts.get(c.var, 0) + 1
@@ -75,7 +76,11 @@ class Alternative:
             elif c.var not in seen:
                 seen.add(c.var)
                 name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
-                out.append(f"{name} {describe_set(c.var, self.box.get(c.var), self.box.family)}")
+                final = f"{name} {describe_set(c.var, self.box.get(c.var), self.box.family)}"
+                if len(final) <= 80:
+                    out.append(final)
+                else:
+                    out.extend(x.text for x in self.conditions if x.var == c.var)
         return tuple(out)
 
 
