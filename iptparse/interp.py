@@ -35,11 +35,11 @@ from .events import (
     TargetApplied,
 )
 from .fields import CT_STATES, FieldKind, field_spec
-from .logic import BitsExpr, Box, Branch, Cond, Pred, Test, split
+from .logic import BitsExpr, Box, Branch, Cond, Pred, Shifted, Test, split
 from .nodes import Family
 from .packet import Packet
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
-from .semantics import CopyBits, Effect, SetBits, SetValue
+from .semantics import Change, CopyBits, Effect, SetBits, SetFrom
 
 __all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot", "Stage"]
 
@@ -134,7 +134,7 @@ class PathState:
     """Everything a path carries; immutable so a fork can hand out every continuation."""
 
     branch: Branch
-    env: Mapping[str, str | BitsExpr]
+    env: Mapping[str, str | BitsExpr | Shifted]
     stages: tuple[Stage, ...]
     stage: int = 0
     chain: str | None = None
@@ -185,6 +185,10 @@ class PathState:
         target = self.env.get(spec.name, spec.name)
         if isinstance(target, BitsExpr):
             return _bits_value(target, self.box)
+        if isinstance(target, Shifted):
+            values = self.box.get(target.var)
+            assert isinstance(values, IntSet)
+            return target.of(values)
         return self.box.get(target)
 
 
@@ -231,6 +235,9 @@ class Interpreter:
         if path != "out" and "socket" not in values:
             # from the wire: no local socket (say socket=1 for INPUT's early demux)
             values["socket"] = IntSet.single(0, 1)
+        if path != "out" and "iif" not in values:
+            # a received packet came in on some interface: never the empty name
+            values["iif"] = NameSet.all().without([("", False)])
         none = NameSet.single("")
         if path == "out":
             values["iif@none"] = none
@@ -324,16 +331,15 @@ class Interpreter:
         # Every choice this rule makes is split here, before any effect, so each fork option is
         # a state a new walk can resume from: its box decides the rule the same way again.
         effect = rule.action if isinstance(rule.action, Effect) else None
-        outcomes: list[tuple[Branch, bool, tuple[ConditionResult, ...], bool | None]] = []
+        outcomes: list[tuple[Branch, bool, tuple[ConditionResult, ...], Effect | None]] = []
         for branch, matched, results in self._evaluate(rule, state):
             if matched and effect is not None and effect.when is not None:
-                holds, fails = split(effect.when, branch, state.env)
-                outcomes += [(b, True, results, True) for b in holds]
-                outcomes += [(b, True, results, False) for b in fails]
+                outcomes += [(b, True, results, e) for b, e in _resolve(effect, branch,
+                                                                        state.env)]
             else:
-                outcomes.append((branch, matched, results, None))
+                outcomes.append((branch, matched, results, effect))
         if len(outcomes) == 1:
-            branch, matched, results, when = outcomes[0]
+            branch, matched, results, chosen_effect = outcomes[0]
         else:
             shells = []
             for o in outcomes:
@@ -342,16 +348,16 @@ class Interpreter:
                     "matches" if o[1] else "does not match")))
             chosen = yield from self._fork(state, rule, shells)
             index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
-            branch, matched, results, when = outcomes[index]
+            branch, matched, results, chosen_effect = outcomes[index]
         state = replace(state, branch=branch)
         yield RuleEvaluated(rule, matched, results), state
         if not matched:
             return replace(state, index=state.index + 1)
         state = replace(state, hits=(*state.hits, RuleRef(rule.table, rule.chain, rule.number)))
-        if effect is not None and when is False:
-            if effect.otherwise is None:
+        if effect is not None:
+            if chosen_effect is None:  # a condition of the target failed, no `otherwise`
                 return replace(state, index=state.index + 1)
-            return (yield from self._apply(state, stage, rule, effect.otherwise))
+            return (yield from self._apply(state, stage, rule, chosen_effect))
         return (yield from self._act(state, stage, table, rule))
 
     def _evaluate(self, rule: CompiledRule, state: PathState
@@ -413,7 +419,7 @@ class Interpreter:
             return self._next_stage(state)
         return replace(state, verdict=verdict)
 
-    def _change(self, state: PathState, change: SetBits | CopyBits | SetValue,
+    def _change(self, state: PathState, change: Change,
                 rule: CompiledRule) -> tuple[PathState, str, str]:
         name = _field_of(change)
         before = self._show(state, name)
@@ -425,8 +431,8 @@ class Interpreter:
             expr = _bits_expr(env, change.field)
             env[change.field] = expr.xmark(change.value, change.mask)
         elif isinstance(change, CopyBits):
-            dst = _bits_expr(env, change.dst).xmark(0, change.clear)
-            src = _bits_expr(env, change.src)
+            dst = _known(_bits_expr(env, change.dst).xmark(0, change.clear), box)
+            src = _known(_bits_expr(env, change.src), box)
             expr, clash = _xor_bits(dst, src, change.take)
             if clash:
                 # bits that XOR two unknowns: a fresh unknown bit keeps the result sound
@@ -435,15 +441,22 @@ class Interpreter:
                 labels[var] = f"{change.dst} bits mixed by {rule.table}:{rule.chain}:{rule.number}"
                 expr = BitsExpr((*expr.sources, (var, clash)), expr.xor & ~clash, expr.width)
             env[change.dst] = expr
+        elif isinstance(change, SetFrom) and change.fn is None:
+            env[change.field] = env.get(change.sources[0], change.sources[0])
         else:
+            if isinstance(change, SetFrom):
+                assert change.fn is not None
+                values = change.fn(tuple(state.current(s) for s in change.sources))
+            else:
+                values = change.values
             fresh += 1
             var = f"{change.field}@{fresh}"
-            box = box.with_(var, change.values)
+            box = box.with_(var, values)
             labels[var] = change.text or (
                 f"{change.field} after {rule.table}:{rule.chain}:{rule.number}")
             if field_spec(change.field).kind is FieldKind.BITS:
-                assert isinstance(change.values, BitSet)
-                env[change.field] = BitsExpr.var(var, change.values.width)
+                assert isinstance(values, BitSet)
+                env[change.field] = BitsExpr.var(var, values.width)
             else:
                 env[change.field] = var
         state = replace(state, env=env, branch=replace(state.branch, box=box), fresh=fresh,
@@ -478,12 +491,14 @@ class Interpreter:
 
     def _conntrack(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         env = dict(state.env)
-        if env.get("ctstate") == "ctstate@raw":
-            env["ctstate"] = "ctstate"
-            state = replace(state, env=env)
-        elif state.current("ctstate") == IntSet.single(UNTRACKED, len(CT_STATES) - 1):
+        if env.get("ctstate") != "ctstate" and state.current("ctstate") == IntSet.single(
+                UNTRACKED, len(CT_STATES) - 1):
             yield Note("conntrack: the packet is untracked (NOTRACK / CT --notrack)"), state
             return self._next_stage(state)
+        if env.get("ctstate") != "ctstate":
+            # the lookup decides now (raw saw no connection, or a CT template's NEW)
+            env["ctstate"] = "ctstate"
+            state = replace(state, env=env)
         is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
                       "ctstate ≠ NEW")
         holds, fails = self._split_state(state, is_new)
@@ -524,20 +539,85 @@ class Interpreter:
                 yield Note("routing: no routes given; forwarded as asked (oif as given)"), state
             else:
                 yield Note("routing: no addresses given; delivered locally as asked"), state
-            return self._next_stage(replace(state, env=env))
-        routed: PathState = yield from host.route(self, state)
+            routed = self._next_stage(replace(state, env=env))
+        else:
+            routed = yield from host.route(self, state)
+        if routed.path == "forward" and routed.verdict is None:
+            routed = yield from self._forward_ttl(state, routed)
         return routed
 
+    def _forward_ttl(self, before: PathState, routed: PathState
+                     ) -> Generator[Snapshot, int | None, PathState]:
+        """ip_forward / ip6_forward: a TTL (hop limit) of 1 or less expires here, before
+        FORWARD; otherwise it is decremented, and FORWARD and POSTROUTING see one less.
+        A packet that says nothing of its TTL (and no rule asked) is taken to have one a
+        router forwards, as DEFAULTS take it whole: no path for that corner case."""
+        target = routed.env.get("ttl", "ttl")
+        if isinstance(target, str) and target not in routed.box.values:
+            box = routed.box.with_(target, IntSet.range(2, 255, 255))
+            routed = replace(routed, branch=replace(routed.branch, box=box))
+        expired = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
+        holds, fails = self._split_state(routed, expired)
+        if holds and fails:
+            # fork options resume before routing (which decides the same way again), so that
+            # the decrement below is applied once on every path
+            options = [(replace(before, branch=s.branch), "ttl ≤ 1: expires") for s in holds]
+            options += [(replace(before, branch=s.branch), "ttl > 1: forwarded")
+                        for s in fails]
+            chosen = yield from self._fork(routed, None, options)
+            index = next(i for i, (o, _) in enumerate(options) if o is chosen)
+            routed = replace(routed, branch=chosen.branch)
+            holds = holds if index < len(holds) else []
+        if holds:
+            yield Note("forwarding: the TTL expires (ICMP time exceeded): dropped"), routed
+            return replace(routed, verdict="DROP")
+        env = dict(routed.env)
+        target = env.get("ttl", "ttl")
+        if isinstance(target, Shifted):
+            env["ttl"] = Shifted(target.var, target.delta - 1)
+        else:
+            assert isinstance(target, str)
+            env["ttl"] = Shifted(target, -1)
+        return replace(routed, env=env)
 
-def _field_of(change: SetBits | CopyBits | SetValue) -> str:
+
+def _resolve(effect: Effect, branch: Branch, env: Mapping[str, str | BitsExpr | Shifted]
+             ) -> list[tuple[Branch, Effect | None]]:
+    """The effect each piece of `branch` gets: `when` holds → `effect`, else `otherwise`
+    (itself perhaps conditional), else none (the rule only counts the packet)."""
+    if effect.when is None:
+        return [(branch, effect)]
+    holds, fails = split(effect.when, branch, env)
+    out: list[tuple[Branch, Effect | None]] = [(b, effect) for b in holds]
+    for b in fails:
+        out += _resolve(effect.otherwise, b, env) if effect.otherwise else [(b, None)]
+    return out
+
+
+def _field_of(change: Change) -> str:
     return change.dst if isinstance(change, CopyBits) else change.field
 
 
-def _bits_expr(env: Mapping[str, str | BitsExpr], name: str) -> BitsExpr:
+def _bits_expr(env: Mapping[str, str | BitsExpr | Shifted], name: str) -> BitsExpr:
     target = env.get(name, name)
     if isinstance(target, BitsExpr):
         return target
+    assert isinstance(target, str)  # bit fields are never shifted
     return BitsExpr.var(target, field_spec(name).width)
+
+
+def _known(expr: BitsExpr, box: Box) -> BitsExpr:
+    """`expr` with the bits of exactly known variables folded into its constant, so copying
+    them (CONNMARK) cannot clash with other bits."""
+    sources = []
+    xor = expr.xor
+    for var, mask in expr.sources:
+        value = box.get(var).single_value()
+        if isinstance(value, int):
+            xor ^= value & mask
+        else:
+            sources.append((var, mask))
+    return BitsExpr(tuple(sources), xor, expr.width)
 
 
 def _xor_bits(base: BitsExpr, other: BitsExpr, take: int) -> tuple[BitsExpr, int]:
@@ -554,7 +634,8 @@ def _xor_bits(base: BitsExpr, other: BitsExpr, take: int) -> tuple[BitsExpr, int
         if take & bit:
             xor ^= other.xor & bit
         if base_var is not None and other_var is not None:
-            clash |= bit
+            if base_var != other_var:  # a bit XORed with itself is 0: no clash
+                clash |= bit
         elif base_var is not None:
             sources[base_var] = sources.get(base_var, 0) | bit
         elif other_var is not None:

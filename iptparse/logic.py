@@ -45,6 +45,7 @@ __all__ = [
     "Not",
     "Or",
     "Pred",
+    "Shifted",
     "Test",
     "split",
 ]
@@ -204,7 +205,31 @@ class BitsExpr:
         return BitSet.single(value, self.width)
 
 
-Env = Mapping[str, "str | BitsExpr"]
+@dataclass(frozen=True, slots=True)
+class Shifted:
+    """A number field's current value as `var + delta`: a forwarded packet's TTL is the input
+    TTL less one, and a test on it must narrow the input TTL itself (a fresh value would
+    forget where it came from)."""
+
+    var: str
+    delta: int
+
+    def of(self, values: IntSet) -> IntSet:
+        """The field's values when `var` takes `values`."""
+        return _shift(values, self.delta)
+
+    def back(self, values: IntSet) -> IntSet:
+        """The values of `var` for which the field lies in `values`."""
+        return _shift(values, -self.delta)
+
+
+def _shift(values: IntSet, delta: int) -> IntSet:
+    top = values.top
+    return IntSet([(max(lo + delta, 0), min(hi + delta, top)) for lo, hi in values.ranges
+                   if hi + delta >= 0 and lo + delta <= top], top)
+
+
+Env = Mapping[str, "str | BitsExpr | Shifted"]
 
 
 # --- boxes ---------------------------------------------------------------------------------
@@ -378,6 +403,9 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
     if isinstance(target, BitsExpr):
         known = target.value_in(box)
         return None if known is None else known.single_value()
+    if isinstance(target, Shifted):
+        value = box.get(target.var).single_value()
+        return None if value is None else int(value) + target.delta
     return box.get(target).single_value()
 
 
@@ -406,6 +434,11 @@ def _split_test(test: Test, branch: Branch, env: Env) -> tuple[list[Branch], lis
     if isinstance(target, BitsExpr):
         assert isinstance(test.values, BitSet)
         return split(_bits_pred(test, target), branch, env)
+    if isinstance(target, Shifted):
+        assert isinstance(test.values, IntSet)
+        text, neg = _label(test, branch.box.family)
+        return _split_var(target.var, Test(test.field, target.back(test.values), text, neg),
+                          branch)
     return _split_var(target, test, branch)
 
 

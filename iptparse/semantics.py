@@ -24,6 +24,7 @@ __all__ = [
     "Effect",
     "HostView",
     "SetBits",
+    "SetFrom",
     "SetValue",
     "Unmodelled",
 ]
@@ -92,7 +93,25 @@ class SetValue:
     text: str = ""
 
 
-Change = SetBits | CopyBits | SetValue
+@dataclass(frozen=True, slots=True)
+class SetFrom:
+    """The field now holds a value computed at run time from other fields' current values.
+
+    `fn` gets the current value set of each field in `sources` and returns the set the field
+    holds afterwards: one value when the inputs are exact (TTL --ttl-dec on a known TTL,
+    REDIRECT to the known input interface's address), else every value the inputs allow; the
+    result is a fresh value, so a later match that narrows it does not narrow the inputs.
+    Without `fn` the field shares the very value of its one source (a NAT rewrite's reply
+    tuple follows the rewritten address).
+    """
+
+    field: str
+    sources: tuple[str, ...]
+    fn: Callable[[tuple[ValueSet, ...]], ValueSet] | None = None
+    text: str = ""
+
+
+Change = SetBits | CopyBits | SetValue | SetFrom
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +119,10 @@ class Effect:
     """What a target does: change fields, then end with `verdict` or continue (None).
 
     Verdicts: ACCEPT (ends this table's traversal; NAT targets end the nat chain this way),
-    DROP, REJECT, QUEUE (to userspace), and UNKNOWN for a target iptparse cannot model.
-    `when`/`otherwise` split an effect on a condition (TPROXY finds a socket or drops).
+    DROP, REJECT, QUEUE (to userspace), STOLEN (the target consumed the packet: SYNPROXY), and
+    UNKNOWN for a target iptparse cannot model.
+    `when`/`otherwise` split an effect on a condition (TPROXY finds a socket or drops);
+    `otherwise` may itself be conditional (SYNPROXY: a SYN, else a valid cookie ACK, else go on).
     """
 
     verdict: str | None = None

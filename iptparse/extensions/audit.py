@@ -2,6 +2,8 @@
 
 iptables 1.8.9 requires --type (accept, drop or reject, any case) although kernels since 4.12
 ignore it; iptables-save prints it in lower case.
+
+Semantics (xt_AUDIT.c): an audit record for the packet; the packet goes on.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -56,3 +60,8 @@ class Audit(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, AuditTarget)
         return f" --type {options.type.value}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, AuditTarget)
+        return continue_with(f"audit record (type {options.type.value}, ignored by kernels "
+                             "since 4.12)")

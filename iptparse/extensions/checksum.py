@@ -1,6 +1,9 @@
 """CHECKSUM (libxt_CHECKSUM): fill in a missing checksum (for old DHCP clients and offload).
 
 The only option is --checksum-fill and it is required; the target works in mangle only.
+
+Semantics (xt_CHECKSUM.c): a packet whose checksum is left to the device gets it computed now;
+no field iptparse models changes and the packet goes on.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -44,3 +49,6 @@ class Checksum(Extension):
 
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         return " --checksum-fill"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        return continue_with("fill in a checksum left to the device (CHECKSUM)")

@@ -4,6 +4,8 @@ iptables reads both halves with sscanf("%x:%x"): always hexadecimal, `0x` option
 sign allowed, anything after the second number ignored, and each half cut to 16 bits (10000:1
 is 0000:0001). iptables-save prints four hex digits each. The kernel allows it only at FORWARD,
 OUTPUT and POSTROUTING, in any table.
+
+Semantics (xt_CLASSIFY.c): skb->priority becomes the class; the packet goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetValue
 from ._d_check import need_hooks
 from .base import (
     ExtContext,
@@ -81,3 +85,8 @@ class Classify(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"))
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, ClassifyTarget)
+        return Effect(changes=(SetValue("priority", IntSet.single(options.priority, 0xFFFFFFFF)),),
+                      note=f"priority = {options.major:x}:{options.minor:x} (tc class)")

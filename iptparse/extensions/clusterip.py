@@ -4,6 +4,15 @@ A rule either creates the cluster (`--new` with hash mode, MAC, total and local 
 hash init) or joins it (no options); iptables refuses anything in between. The MAC must be a
 multicast one and prints in upper case. The target left the kernel in 6.3, so this machine's
 kernel cannot load it; the forms here follow libipt_CLUSTERIP.c.
+
+Semantics (ipt_CLUSTERIP.c of kernels before 6.3, read, not run here): a packet without a
+connection is dropped; an ICMP error RELATED to a connection goes on untouched. Otherwise the
+node number `hash(source address[, ports]) % total + 1` is computed; a NEW connection stores it
+as its mark, the packet becomes link-layer unicast, and it goes on only when this node is
+responsible for that number, else it is dropped. Which numbers this node answers for can change
+at run time (/proc/net/ipt_CLUSTERIP), and the hash's byte order could not be checked against a
+kernel, so responsibility is an assumption of kind `clusterip` and the stored mark a fresh value
+among the node numbers (1-16 for a rule that joins a cluster made elsewhere).
 """
 
 from __future__ import annotations
@@ -13,8 +22,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
+from ..fields import PKT_TYPES
+from ..logic import And, Not, Test
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect, SetValue
+from ._a_sem import NEW, RELATED, has_connection, states
 from ._d_num import U32, xt_uint_arg
+from ._d_sem import range_bits
 from .base import (
     ExtContext,
     Extension,
@@ -106,3 +121,24 @@ class Clusterip(Extension):
         return (f" --new --hashmode {options.hashmode.value} --clustermac {mac}"
                 f" --total-nodes {options.total_nodes} --local-node {options.local_node}"
                 f" --hash-init {options.hash_init}")
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, ClusteripTarget)
+        total = options.total_nodes if options.new else _MAX_NODES
+        node = f"node {options.local_node} of {total}" if options.new else "this node"
+        responsible = ctx.assume("clusterip", f"{node} answers for the packet's hash",
+                                 f"{node} does not answer for the packet's hash")
+        unicast = SetValue("pkttype", IntSet.single(PKT_TYPES.index("unicast"),
+                                                    len(PKT_TYPES) - 1), "unicast (CLUSTERIP)")
+        marked = SetValue("ctmark", range_bits(1, max(total, 1), 32), "CLUSTERIP node number")
+        dropped = Effect(verdict="DROP", note="CLUSTERIP: another node answers: dropped")
+        answer = Effect(changes=(unicast,), note="CLUSTERIP: this node answers", when=responsible,
+                        otherwise=dropped)
+        new = Effect(changes=(marked, unicast), note="CLUSTERIP: this node answers; the "
+                     "connection's mark is the node number",
+                     when=And((states(NEW), responsible)), otherwise=answer)
+        icmp_error = And((states(RELATED), Test("proto", IntSet.single(1, 255))))
+        related = Effect(note="CLUSTERIP: an ICMP error of a connection goes on",
+                         when=icmp_error, otherwise=new)
+        return Effect(verdict="DROP", note="CLUSTERIP: no connection: dropped",
+                      when=Not(has_connection()), otherwise=related)

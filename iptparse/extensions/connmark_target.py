@@ -4,6 +4,13 @@ As with MARK, the set spellings become `ctmark = (ctmark & ~ctmask) ^ value`. Sa
 copy between the packet mark and the connection mark through two masks, then shift the result
 (revision 2). Options apply in the order given: `--set-xmark 1 --mask 3` leaves ctmask 3, while
 `--mask 3 --set-xmark 1` leaves 0xffffffff, exactly as iptables fills its structure.
+
+Semantics (xt_connmark.c, connmark_tg_shift): without a connection (before conntrack, or an
+INVALID / UNTRACKED packet) the target does nothing. Without a shift every mode is exact bit
+arithmetic that keeps unknown bits tied to where they came from. A shift moves bits to other
+positions, which iptparse's bit expressions cannot follow: the result is then a fresh value
+holding exactly the bits the path knew, shifted (a later mark test splits that value, not the
+input mark).
 """
 
 from __future__ import annotations
@@ -12,8 +19,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import ValueSet
 from ..nodes import ExtOptions
+from ..semantics import Change, CompileContext, CopyBits, Effect, SetBits, SetFrom
+from ._a_sem import has_connection
 from ._d_num import U32, xt_uint_arg
+from ._d_sem import BitCube, xmark_text
 from .base import (
     ExtContext,
     Extension,
@@ -118,3 +129,52 @@ class Connmark(Extension):
             way = "right" if options.shift_right else "left"
             out += f" --{way}-shift-mark {options.shift_bits}"
         return out
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, ConnmarkTarget)
+        change, text = _change(options)
+        return Effect(changes=(change,), note=text, when=has_connection(),
+                      otherwise=Effect(note="no connection: CONNMARK does nothing"))
+
+
+def _shift_text(o: ConnmarkTarget) -> str:
+    if not o.shift_bits:
+        return ""
+    return f" {'>>' if o.shift_right else '<<'} {o.shift_bits}"
+
+
+def _change(o: ConnmarkTarget) -> tuple[Change, str]:
+    """The kernel's expression for the mode, and how it reads."""
+    shift = _shift_text(o)
+    if o.mode is ConnmarkMode.SET:
+        if not o.shift_bits:
+            return (SetBits("ctmark", o.ctmark, o.ctmask),
+                    xmark_text("ctmark", o.ctmark, o.ctmask, 32))
+
+        def set_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
+            cube = BitCube.of(values[0]).xmark(o.ctmark, o.ctmask)
+            return cube.shift(o.shift_bits, o.shift_right).bitset()
+
+        return (SetFrom("ctmark", ("ctmark",), set_shifted),
+                f"ctmark = ((ctmark & {U32 ^ o.ctmask:#x}) ^ {o.ctmark:#x}){shift}")
+    if o.mode is ConnmarkMode.SAVE:
+        text = (f"ctmark = (ctmark & {U32 ^ o.ctmask:#x}) ^ ((mark & {o.nfmask:#x}){shift})"
+                " (save)")
+        if not o.shift_bits:
+            return CopyBits("ctmark", "mark", clear=o.ctmask, take=o.nfmask), text
+
+        def save_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
+            moved = BitCube.of(values[1]).and_(o.nfmask).shift(o.shift_bits, o.shift_right)
+            return BitCube.of(values[0]).and_(U32 ^ o.ctmask).xor(moved).bitset()
+
+        return SetFrom("ctmark", ("ctmark", "mark"), save_shifted), text
+    text = (f"mark = (mark & {U32 ^ o.nfmask:#x}) ^ ((ctmark & {o.ctmask:#x}){shift})"
+            " (restore)")
+    if not o.shift_bits:
+        return CopyBits("mark", "ctmark", clear=o.nfmask, take=o.ctmask), text
+
+    def restore_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
+        moved = BitCube.of(values[1]).and_(o.ctmask).shift(o.shift_bits, o.shift_right)
+        return BitCube.of(values[0]).and_(U32 ^ o.nfmask).xor(moved).bitset()
+
+    return SetFrom("mark", ("mark", "ctmark"), restore_shifted), text

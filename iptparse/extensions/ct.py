@@ -6,6 +6,15 @@ printing it as NOTRACK. TRACE marks the packet for the kernel's rule-by-rule tra
 
 Zones: `--zone-orig` and `--zone-reply` set direction bits that accumulate; both bits print as
 plain `--zone`, and zone 0 (the default zone) is not printed at all.
+
+Semantics (xt_CT.c): a packet that already carries conntrack state (an earlier CT or NOTRACK in
+raw) is left alone. Otherwise --notrack (and NOTRACK) makes it UNTRACKED, so conntrack skips it;
+any other CT attaches a template, which the raw table's state matches already see as NEW (the
+kernel shows this: `-m state --state NEW` matches after `-j CT --zone 1`) and whose zone
+(`ctzone`; with `--zone mark` the low 16 bits of the mark as they are now) conntrack uses.
+Helper, timeout policy and event masks act on the new connection only and show in the note.
+iptparse does not follow CONNMARK on a template (the kernel changes the template's own mark,
+shared by every packet of the rule, and never the connection's).
 """
 
 from __future__ import annotations
@@ -14,8 +23,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet, ValueSet
 from ..nodes import ExtOptions
+from ..semantics import Change, CompileContext, Effect, SetFrom, SetValue
+from ._a_sem import CT_TOP, INVALID, NEW, UNTRACKED, states
 from ._d_num import xt_uint
+from ._d_sem import BitCube
 from .base import (
     ExtContext,
     Extension,
@@ -142,6 +155,30 @@ class Ct(Extension):
             return "--helper needs a layer-4 protocol: `-p tcp' or `-p udp' (not negated)"
         return None
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, CtTarget)
+        if options.notrack:
+            return untrack("CT --notrack")
+        changes: list[Change] = [SetValue("ctstate", IntSet.single(NEW, CT_TOP),
+                                          "conntrack template (state NEW until conntrack)")]
+        notes = ["attach a conntrack template"]
+        if options.zone_mark:
+            changes.append(SetFrom("ctzone", ("mark",), _zone_from_mark))
+            notes.append("zone from the mark")
+        elif options.zone:
+            changes.append(SetValue("ctzone", IntSet.single(options.zone, 0xFFFF)))
+            notes.append(f"zone {options.zone}")
+        if options.zone_dir is not ZoneDir.BOTH and (options.zone or options.zone_mark):
+            notes[-1] += f" ({options.zone_dir.value[1:]} direction only)"
+        for label, value in (("helper", options.helper), ("timeout policy", options.timeout)):
+            if value:
+                notes.append(f"{label} {value} for a new connection")
+        for label, events in (("events", options.ct_events), ("expectation events",
+                                                              options.exp_events)):
+            if events:
+                notes.append(f"{label} {','.join(sorted(events))}")
+        return _unless_tracked(Effect(changes=tuple(changes), note=", ".join(notes)))
+
 
 @dataclass(frozen=True, slots=True)
 class NotrackTarget(ExtOptions):
@@ -160,6 +197,9 @@ class Notrack(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         return ""
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        return untrack("NOTRACK")
+
 
 @dataclass(frozen=True, slots=True)
 class TraceTarget(ExtOptions):
@@ -177,3 +217,28 @@ class Trace(Extension):
 
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         return ""
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        return Effect(note="TRACE: the kernel logs every rule the packet meets from here on")
+
+
+def _zone_from_mark(values: tuple[ValueSet, ...]) -> ValueSet:
+    """nf_ct_zone_tmpl(): the zone is the mark cut to 16 bits."""
+    low = BitCube.of(values[0]).and_(0xFFFF)
+    if low.mask & 0xFFFF == 0xFFFF:
+        return IntSet.single(low.value, 0xFFFF)
+    return IntSet.all(0xFFFF)
+
+
+def _unless_tracked(effect: Effect) -> Effect:
+    """xt_ct_target(): a packet already carrying conntrack state is left alone."""
+    return Effect(effect.verdict, effect.changes, effect.note, when=states(
+        INVALID, text="no conntrack state is attached yet",
+        neg_text="conntrack state is already attached (an earlier CT / NOTRACK)"),
+        otherwise=Effect(note="the packet already carries conntrack state: nothing to do"))
+
+
+def untrack(name: str) -> Effect:
+    return _unless_tracked(Effect(
+        changes=(SetValue("ctstate", IntSet.single(UNTRACKED, CT_TOP), "untracked"),),
+        note=f"{name}: conntrack will not track the packet"))

@@ -2,6 +2,10 @@
 
 --set-dscp takes 0-63 in any C base; --set-dscp-class takes a class name (CS0-CS7, AF11-AF43,
 BE, EF, any case). iptables-save always prints `--set-dscp 0x%02x`.
+
+Semantics (xt_DSCP.c): the upper six bits of the TOS byte (IPv6 traffic class) become the code
+point, the two ECN bits stay; the packet goes on. Exact for a known TOS, else a fresh value
+among the four the ECN bits allow.
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import ValueSet
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetFrom
 from ._d_num import xt_uint_arg
+from ._d_sem import int_image
 from .base import (
     ExtContext,
     Extension,
@@ -60,3 +67,13 @@ class Dscp(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, DscpTarget)
         return f" --set-dscp {options.dscp:#04x}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, DscpTarget)
+        field = options.dscp << 2
+
+        def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
+            return int_image(values[0], lambda tos: (tos & 0x03) | field, 0xFF)
+
+        return Effect(changes=(SetFrom("tos", ("tos",), rewrite),),
+                      note=f"dscp = {options.dscp:#04x} (tos = (tos & 0x03) | {field:#04x})")

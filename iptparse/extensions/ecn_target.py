@@ -3,6 +3,11 @@
 --ecn-tcp-remove is the documented form; the undocumented --ecn-tcp-ece, --ecn-tcp-cwr (0/1)
 and --ecn-ip-ect (0-3) set single fields. iptables-save prints `--ecn-tcp-remove` exactly when
 the TCP part is "ECE and CWR cleared" and nothing else is set. Touching TCP bits needs `-p tcp`.
+
+Semantics (ipt_ECN.c): the two ECN bits of the TOS byte become --ecn-ip-ect, and the TCP ECE /
+CWR flags the given values (the rule has `-p tcp` for those); the packet goes on. The flags are
+exact bit arithmetic; the TOS byte is a number, so it becomes a fresh value (exact for a known
+TOS).
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import ValueSet
 from ..nodes import ExtOptions, Family
+from ..semantics import Change, CompileContext, Effect, SetBits, SetFrom
 from ._d_check import need_protocols
 from ._d_num import xt_uint_arg
+from ._d_sem import int_image
 from .base import (
     ExtContext,
     Extension,
@@ -84,3 +92,21 @@ class Ecn(Extension):
         if options.ece is not None or options.cwr is not None:
             return need_protocols(ctx, (6,), "tcp")
         return None
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, EcnTarget)
+        changes: list[Change] = []
+        notes = []
+        for name, bit, value in (("ece", 0x40, options.ece), ("cwr", 0x80, options.cwr)):
+            if value is not None:
+                changes.append(SetBits("tcp_flags", bit if value else 0, bit))
+                notes.append(f"TCP {name.upper()} = {value}")
+        ect = options.ect
+        if ect is not None:
+
+            def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
+                return int_image(values[0], lambda tos: (tos & 0xFC) | ect, 0xFF)
+
+            changes.append(SetFrom("tos", ("tos",), rewrite))
+            notes.append(f"IP ECN bits = {ect}")
+        return Effect(changes=tuple(changes), note=", ".join(notes))

@@ -6,17 +6,31 @@ as `--hmark-src-prefix 32`; only `ct` prints as a tuple. Port masks and the SPI 
 32-bit field in the kernel (source port in the high half, as the SPI's first bytes), and so do
 the port and SPI "or" values; they are kept that way so overlapping options print as iptables
 prints them. An option the tuple already set cannot be given again.
+
+Semantics (xt_HMARK.c): `mark = reciprocal_scale(jhash(src, dst, ports) ^ proto, mod) +
+offset`, each field under its mask (fields not given have mask 0). Computed exactly when the
+fields it reads are known: addresses, protocol and ports (ESP and AH: the SPI; ICMP and
+protocols without ports: none; a fragment: none). An ICMP error hashes the header it quotes,
+which no packet field holds, so its mark is a fresh value in offset..offset+mod-1, as is any
+packet whose fields are not all known. With `--hmark-tuple ct` the connection's tuples are
+hashed (TCP, UDP, SCTP, DCCP and UDP-Lite, ICMP without ports; other protocols: a fresh value),
+and a packet without a connection keeps its mark.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..nodes import ExtOptions
+from ..domain import BitSet, ValueSet
+from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect, SetFrom
+from ._a_sem import RELATED, has_connection
 from ._d_addr import parse_plenmask
+from ._d_hash import HMARK_PORT_PROTOCOLS, hmark_hash
 from ._d_num import U32, xt_uint_arg
+from ._d_sem import range_bits
 from .base import (
     ExtContext,
     Extension,
@@ -218,3 +232,108 @@ class Hmark(Extension):
         if has(HmarkField.CT):
             out.append(" --hmark-tuple ct")
         return "".join(out)
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, HmarkTarget)
+        last = (options.offset + options.modulus - 1) & U32
+        note = f"mark = hash of the packet's tuple mod {options.modulus} + {options.offset}"
+        if HmarkField.CT in options.fields:
+            change = SetFrom("mark", _CT_SOURCES, _ct_hash(options, ctx.family), "HMARK mark")
+            return Effect(changes=(change,), note=note.replace("packet's", "connection's"),
+                          when=has_connection(), otherwise=Effect(
+                              note="no connection: HMARK leaves the mark"))
+        change = SetFrom("mark", _PACKET_SOURCES, _packet_hash(options, ctx.family),
+                         "HMARK mark")
+        return Effect(changes=(change,), note=f"{note} (one of {options.offset}-{last})")
+
+
+_PACKET_SOURCES = ("src", "dst", "proto", "sport", "dport", "esp_spi", "ah_spi", "icmp_type",
+                   "fragment")
+_CT_SOURCES = ("ctorigsrc", "ctreplsrc", "proto", "ctorigsrcport", "ctreplsrcport", "ctstate",
+               "ctproto")
+_ICMP_ERRORS = {1: frozenset({3, 4, 5, 11, 12}), 58: frozenset(range(1, 128))}
+_PORT_FIELDS = {50: "esp_spi", 51: "ah_spi"}
+
+def _hasher(o: HmarkTarget, family: Family) -> Callable[[int, int, int, int], int]:
+    bits = family.bits
+    full = (1 << bits) - 1
+
+    def mask(length: int, given: bool) -> int:
+        return full ^ ((1 << (bits - length)) - 1) if given else 0
+
+    src_mask = mask(o.src_prefix, HmarkField.SRC_PREFIX in o.fields)
+    dst_mask = mask(o.dst_prefix, HmarkField.DST_PREFIX in o.fields)
+
+    def compute(src: int, dst: int, ports: int, proto: int) -> int:
+        return hmark_hash(src, dst, ports, proto, v6=family is Family.INET6, src_mask=src_mask,
+                          dst_mask=dst_mask, port_mask=o.port_mask, port_set=o.port_set,
+                          proto_mask=o.proto_mask, rnd=o.rnd, modulus=o.modulus,
+                          offset=o.offset)
+
+    return compute
+
+
+def _fresh(o: HmarkTarget) -> ValueSet:
+    return range_bits(o.offset, (o.offset + o.modulus - 1) & U32, 32)
+
+
+def _packet_hash(o: HmarkTarget, family: Family
+                 ) -> Callable[[tuple[ValueSet, ...]], ValueSet]:
+    compute = _hasher(o, family)
+    icmp = 1 if family is Family.INET else 58
+
+    def run(values: tuple[ValueSet, ...]) -> ValueSet:
+        known = dict(zip(_PACKET_SOURCES, (v.single_value() for v in values), strict=True))
+        proto = known["proto"]
+        if not all(isinstance(known[n], int) for n in ("src", "dst", "proto", "fragment")):
+            return _fresh(o)
+        assert isinstance(proto, int)
+        ports = -1
+        if proto == icmp:
+            if not isinstance(known["icmp_type"], int) or known["icmp_type"] in _ICMP_ERRORS[
+                    proto]:
+                return _fresh(o)  # an ICMP error hashes the quoted header
+        elif proto in HMARK_PORT_PROTOCOLS | {51} and known["fragment"] == 0:
+            field = _PORT_FIELDS.get(proto)
+            if field is None:
+                sport, dport = known["sport"], known["dport"]
+                if not (isinstance(sport, int) and isinstance(dport, int)):
+                    return _fresh(o)
+                ports = sport << 16 | dport
+            else:
+                spi = known[field]
+                if not isinstance(spi, int):
+                    return _fresh(o)
+                ports = spi
+        elif proto in HMARK_PORT_PROTOCOLS | {51}:
+            ports = -1  # a fragment: no ports
+        src, dst = known["src"], known["dst"]
+        assert isinstance(src, int) and isinstance(dst, int)
+        return _single(compute(src, dst, ports, proto))
+
+    return run
+
+
+def _ct_hash(o: HmarkTarget, family: Family) -> Callable[[tuple[ValueSet, ...]], ValueSet]:
+    compute = _hasher(o, family)
+
+    def run(values: tuple[ValueSet, ...]) -> ValueSet:
+        src, dst, proto, sport, dport, state, ctproto = (v.single_value() for v in values)
+        if state == RELATED:
+            proto = ctproto  # an ICMP error belongs to the connection it quotes
+        if not all(isinstance(v, int) for v in (src, dst, proto)):
+            return _fresh(o)
+        assert isinstance(src, int) and isinstance(dst, int) and isinstance(proto, int)
+        if proto == 1:
+            return _single(compute(src, dst, -1, proto))
+        if proto not in (6, 17, 33, 132, 136):
+            return _fresh(o)
+        if not (isinstance(sport, int) and isinstance(dport, int)):
+            return _fresh(o)
+        return _single(compute(src, dst, sport << 16 | dport, proto))
+
+    return run
+
+
+def _single(mark: int) -> ValueSet:
+    return BitSet.single(mark, 32)

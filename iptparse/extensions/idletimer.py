@@ -3,6 +3,8 @@
 Timeout (seconds) and label are required; the label is printed unquoted, as iptables does, and
 cut to 27 bytes. The kernel refuses a zero or too long timeout (it counts in milliseconds in an
 int), an empty label and one that cannot be a sysfs file name.
+
+Semantics (xt_IDLETIMER.c): the timer restarts; the packet goes on.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
 from ._d_num import U32, xt_uint_arg
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -63,3 +67,7 @@ class Idletimer(Extension):
         assert isinstance(options, IdletimerTarget)
         out = f" --timeout {options.timeout} --label {options.label}"
         return out + (" --alarm" if options.alarm else "")
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, IdletimerTarget)
+        return continue_with(f"restart idle timer {options.label!r} ({options.timeout} s)")

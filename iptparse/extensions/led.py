@@ -5,6 +5,8 @@ escaped. The delay is an unsigned 32-bit number of milliseconds or `inf…` (sto
 0xffffffff); iptables-save prints any non-zero delay with `%d`, so `inf` comes back as `-1`
 (which iptables then refuses to read: a real iptables quirk, kept). Kernels without xt_LED
 (this one) cannot load the target at all.
+
+Semantics (xt_LED.c): the LED trigger fires; the packet goes on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
 from ._d_num import U32, xt_uint
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -77,3 +81,7 @@ class Led(Extension):
         if options.always_blink:
             out += " --led-always-blink"
         return out
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, LedTarget)
+        return continue_with(f"blink LED trigger netfilter-{options.trigger_id}")

@@ -3,6 +3,9 @@
 Prefixes live in fixed C buffers, so iptables cuts a long prefix silently (29 bytes for LOG, 63
 for NFLOG, 31 for ULOG) and iptables-save prints the cut text, quoted only when it needs quotes.
 The log level is a syslog number; iptables-save prints it as a number and omits the default 4.
+
+Semantics: all three log the packet and let it go on (non-terminating targets). ULOG left the
+kernel in 3.17, so a modern kernel refuses the rule; iptparse still reads it as a log target.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 
 from ..argv import save_string
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect
 from ._d_num import xt_uint, xt_uint_arg
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -92,6 +97,11 @@ class Log(Extension):
                  options.macdecode)
         return out + "".join(f" --{name}" for name, on in zip(_LOG_FLAGS, flags, strict=True) if on)
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, LogTarget)
+        prefix = f" with prefix {options.prefix!r}" if options.prefix else ""
+        return continue_with(f"log to the kernel log (level {options.level}){prefix}")
+
 
 @dataclass(frozen=True, slots=True)
 class NflogTarget(ExtOptions):
@@ -141,6 +151,11 @@ class Nflog(Extension):
             out += f" --nflog-threshold {options.threshold}"
         return out
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NflogTarget)
+        prefix = f" with prefix {options.prefix!r}" if options.prefix else ""
+        return continue_with(f"log to nflog group {options.group}{prefix}")
+
 
 @dataclass(frozen=True, slots=True)
 class UlogTarget(ExtOptions):
@@ -184,3 +199,8 @@ class Ulog(Extension):
             out += f" --ulog-qthreshold {options.qthreshold}"
         return out
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, UlogTarget)
+        prefix = f" with prefix {options.prefix!r}" if options.prefix else ""
+        return continue_with(f"log to ULOG netlink group {options.nlgroup}{prefix} (ULOG left "
+                             "the kernel in 3.17)")

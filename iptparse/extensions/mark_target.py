@@ -3,6 +3,8 @@
 Every spelling becomes the kernel's one operation, `mark = (mark & ~mask) ^ value`, and
 iptables-save prints that pair as `--set-xmark value/mask`: `--set-mark 1` is 0x1/0xffffffff,
 `--or-mark 3` is 0x3/0x3, `--and-mark 0xf` is 0x0/0xfffffff0, `--xor-mark 3` is 0x3/0x0.
+
+Semantics (xt_mark.c): exactly that operation on the packet mark; the packet goes on.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetBits
 from ._d_num import U32, parse_markmask, xt_uint_arg
+from ._d_sem import xmark_text
 from .base import (
     ExtContext,
     Extension,
@@ -88,3 +92,8 @@ class Mark(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, MarkTarget)
         return f" --set-xmark {options.value:#x}/{options.mask:#x}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, MarkTarget)
+        return Effect(changes=(SetBits("mark", options.value, options.mask),),
+                      note=xmark_text("mark", options.value, options.mask, 32))

@@ -6,6 +6,11 @@ more, an IPv6 address); a colon at index 0 or 2 means "no address" (so `10:80` i
 the first port may be a service name, the last may not; `080` is octal 0 followed by garbage.
 SNAT and MASQUERADE accept `/base` but their kernel structure has no room for it, so it comes
 back as `/0`; REDIRECT refuses it. iptables 1.8.9 takes one `--to-*` option, not several.
+
+Semantics: see `_d_nat` (the nat core's choices, MASQUERADE's and REDIRECT's addresses).
+NETMAP maps the destination at PREROUTING and OUTPUT and the source at INPUT and POSTROUTING;
+in a user chain reached from hooks of both kinds (or from hooks iptparse was not told) it is
+not modelled: the rule's hook decides and one rule cannot tell it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,17 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..nodes import Address, ExtOptions, Family
+from ..semantics import CompileContext, Effect
 from ..services import service_port
 from ._d_addr import host_text, parse_hostmask
 from ._d_check import need_hooks, port_protocol
+from ._d_nat import (
+    dnat_effect,
+    masquerade_effect,
+    netmap_effect,
+    redirect_effect,
+    snat_effect,
+)
 from ._d_num import c_strtoul
 from .base import (
     ExtContext,
@@ -213,6 +226,11 @@ class Dnat(_Nat):
     hooks = ("PREROUTING", "OUTPUT")
     base_port = "keep"
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NatTarget)
+        return dnat_effect(options.addresses, options.ports,
+                           (options.random, options.random_fully), ctx.family)
+
 
 @register
 class Snat(_Nat):
@@ -222,6 +240,11 @@ class Snat(_Nat):
     range_option = "to-source"
     hooks = ("INPUT", "POSTROUTING")
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NatTarget)
+        return snat_effect(options.addresses, options.ports,
+                           (options.random, options.random_fully), ctx.family)
+
 
 @register
 class Masquerade(_Nat):
@@ -229,6 +252,10 @@ class Masquerade(_Nat):
     options = (OptSpec("to-ports", 1), OptSpec("random", 0), OptSpec("random-fully", 0))
     range_option = "to-ports"
     hooks = ("POSTROUTING",)
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NatTarget)
+        return masquerade_effect(options.ports, (options.random, options.random_fully), ctx)
 
 
 @register
@@ -238,6 +265,10 @@ class Redirect(_Nat):
     range_option = "to-ports"
     hooks = ("PREROUTING", "OUTPUT")
     base_port = "refuse"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NatTarget)
+        return redirect_effect(options.ports, (options.random, options.random_fully), ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +300,17 @@ class Netmap(Extension):
         length = network.prefix_length
         assert length is not None
         return f" --to {host_text(network.address, network.family)}/{length}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect | None:
+        assert isinstance(options, NetmapTarget)
+        hooks = {ctx.chain} if ctx.chain in _NETMAP_SIDE else set(ctx.hooks)
+        sides = {_NETMAP_SIDE.get(hook) for hook in hooks}
+        if len(sides) != 1 or None in sides:
+            return None
+        (side,) = sides
+        assert side is not None and options.network.prefix_length is not None
+        return netmap_effect(options.network.address, options.network.prefix_length, side,
+                             ctx.family)
+
+
+_NETMAP_SIDE = {"PREROUTING": "dst", "OUTPUT": "dst", "INPUT": "src", "POSTROUTING": "src"}

@@ -2,6 +2,12 @@
 
 The kernel stores a first queue and a count; iptables-save prints `--queue-num` for one queue
 and `--queue-balance first:last` for several, so both spellings of one queue print the same.
+
+Semantics (xt_NFQUEUE.c, nf_queue.c): verdict QUEUE, the packet goes to a userspace program,
+which decides its fate (without a listener the kernel drops it). With --queue-bypass and no
+program on the queue the kernel goes on as if this table had accepted the packet: an assumption
+of kind `nfqueue` ("a program listens on queue N"). Which queue of a balanced range gets the
+packet (a hash, or the CPU with --queue-cpu-fanout) only shows in the note.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
 from ._d_num import c_strtoul, xt_uint_arg
 from .base import (
     ExtContext,
@@ -116,3 +123,19 @@ class Nfqueue(Extension):
         if options.cpu_fanout:
             out += " --queue-cpu-fanout"
         return out
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, NfqueueTarget)
+        if options.total > 1:
+            how = "by CPU" if options.cpu_fanout else "by a hash of the addresses"
+            queue = f"one of queues {options.queue}-{options.last} (chosen {how})"
+        else:
+            queue = f"queue {options.queue}"
+        note = f"hand the packet to the userspace program on {queue}"
+        if not options.bypass:
+            return Effect(verdict="QUEUE", note=f"{note} (dropped when none listens)")
+        listens = ctx.assume("nfqueue", f"a program listens on {queue}",
+                             f"no program listens on {queue}")
+        return Effect(verdict="QUEUE", note=note, when=listens, otherwise=Effect(
+            verdict="ACCEPT", note=f"no program on {queue}: --queue-bypass goes on as if "
+            "this table accepted the packet"))

@@ -4,6 +4,8 @@ The kernel keeps the interval as a power of two times 250 ms (exponent -2..3, so
 and the averaging constant as a shift; iptables rounds what it is given (any strtod number with
 s/ms/us, no unit meaning µs) and iptables-save prints the rounded values with one decimal. The
 printed ewmalog is computed in 32-bit unsigned arithmetic and can wrap, as in iptables.
+
+Semantics (xt_RATEEST.c): the packet is counted in the estimator; the packet goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -113,3 +117,7 @@ class Rateest(Extension):
         ewma = (interval << options.ewma_log) & 0xFFFFFFFF
         return (f" --rateest-name {options.name} --rateest-interval {format_time_us(interval)}"
                 f" --rateest-ewmalog {format_time_us(ewma)}")
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, RateestTarget)
+        return continue_with(f"count the packet in rate estimator {options.name}")

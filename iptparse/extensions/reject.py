@@ -3,6 +3,10 @@
 iptables matches the `--reject-with` word as a case-insensitive *prefix* of each type name and
 its alias, in table order, so `icmp` means icmp-net-unreachable and `""` the first entry. The
 default differs per family and iptables-save always prints the type.
+
+Semantics (ipt_REJECT.c, ip6t_REJECT.c): the packet is dropped (verdict REJECT) and a reply is
+sent as a separate packet: the ICMP error or a TCP RST (never for a packet that is itself an
+RST, an ICMP error, a broadcast or a non-first fragment).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect
 from .base import (
     ExtContext,
     Extension,
@@ -110,3 +115,9 @@ class Reject(Extension):
                 ctx.protocol != 6 or ctx.protocol_invert):
             return "--reject-with tcp-reset needs `-p tcp' (not negated)"
         return None
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, RejectTarget)
+        kind = options.reject_with
+        reply = "a TCP RST" if kind is RejectWith.TCP_RESET else f"ICMP {kind.value}"
+        return Effect(verdict="REJECT", note=f"drop and answer with {reply}")

@@ -3,6 +3,9 @@
 SECMARK sets the packet's security context (printed as given, cut to 255 bytes); the kernel
 only loads it when an LSM knows the context. CONNSECMARK copies the label between packet and
 connection. Both work in the mangle and security tables.
+
+Semantics (xt_SECMARK.c, xt_CONNSECMARK.c): SELinux labels, which no match iptparse models reads;
+the packet goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -52,6 +57,10 @@ class Secmark(Extension):
         assert isinstance(options, SecmarkTarget)
         return f" --selctx {options.context}"
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, SecmarkTarget)
+        return continue_with(f"set the packet's security mark to {options.context}")
+
 
 class ConnsecmarkMode(enum.Enum):
     SAVE = "save"  # packet -> connection
@@ -79,3 +88,9 @@ class Connsecmark(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, ConnsecmarkTarget)
         return f" --{options.mode.value}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, ConnsecmarkTarget)
+        if options.mode is ConnsecmarkMode.SAVE:
+            return continue_with("copy the packet's security mark to a new connection")
+        return continue_with("copy the connection's security mark to the packet")

@@ -6,17 +6,29 @@ kind that ignores `!`, so `! --add-set` is accepted and means the same. Whether 
 and has the rule's family, the kernel decides when the rule is loaded; iptparse cannot see it.
 --map-set only works in mangle, its --map-prio and --map-queue only at FORWARD, OUTPUT and
 POSTROUTING.
+
+Semantics (xt_set.c, set_target_v3): --add-set / --del-set change the set and let the packet go
+on; iptparse reads sets once per trace and does not follow such changes within a walk (the note
+says so). --map-set looks the packet up like `-m set`; when found, the entry's skbinfo sets the
+mark (`(mark & ~mask) ^ value`), the priority and the tx queue. Which entry a packet finds is
+exact only through the membership test, so the mark and priority become the values the set's
+entries allow (exact when they all carry the same); an entry without skbinfo has mark 0/0
+(no change) and priority 0. The tx queue is no field: it shows in the note.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from ..domain import BitSet, IntSet, ValueSet
 from ..nodes import ExtOptions
+from ..semantics import Change, CompileContext, Effect, SetFrom, SetValue
+from ._a_ipset import set_predicate
 from ._d_check import need_hooks
 from ._d_num import xt_uint
+from ._d_sem import BitCube, continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -27,6 +39,7 @@ from .base import (
     RuleContext,
     register,
 )
+from .set import SetMatch
 
 __all__ = ["SetRef", "SetTarget"]
 
@@ -156,8 +169,74 @@ class SetTargetExt(Extension):
                               "--map-prio / --map-queue")
         return None
 
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, SetTarget)
+        notes = []
+        for verb, ref in (("add", options.add), ("delete", options.delete)):
+            if ref is not None:
+                notes.append(f"{verb} {','.join(ref.dirs)} {'to' if verb == 'add' else 'from'}"
+                             f" ipset {ref.name}")
+        changed = "; ".join(notes)
+        if changed:
+            changed += " (iptparse does not follow set changes within one trace)"
+        if options.map is None:
+            return continue_with(changed)
+        return _map_effect(options, ctx, changed)
+
 
 def _render_ref(option: str, ref: SetRef | None) -> str:
     if ref is None:
         return ""
     return f" --{option} {ref.name} {','.join(ref.dirs)}"
+
+
+def _entries(name: str, sets: Mapping[str, Any], seen: frozenset[str] = frozenset()
+             ) -> list[Any] | None:
+    """The members whose skbinfo a lookup in set `name` can return (list:set: its sets');
+    None when a set is not in the dump."""
+    ipset = sets.get(name)
+    if ipset is None or name in seen:
+        return None
+    if ipset.type != "list:set":
+        return [m for m in ipset.members if not m.nomatch]
+    out: list[Any] = []
+    for member in ipset.index.order:
+        found = _entries(member, sets, seen | {name})
+        if found is None:
+            return None
+        out += found
+    return out
+
+
+def _map_effect(options: SetTarget, ctx: CompileContext, changed: str) -> Effect:
+    ref = options.map
+    assert ref is not None
+    members = _entries(ref.name, ctx.sets)
+    changes: list[Change] = []
+    notes = [changed] if changed else []
+    if options.map_mark:
+        marks = None if members is None else {m.skbmark or (0, 0) for m in members}
+
+        def mapped(values: tuple[ValueSet, ...]) -> ValueSet:
+            if not marks:
+                return BitSet.all(32)
+            cube = BitCube.of(values[0])
+            result = BitSet.empty(32)
+            for value, mask in marks:
+                result = result | cube.xmark(value, mask).bitset()
+            return result
+
+        changes.append(SetFrom("mark", ("mark",), mapped, f"mark from ipset {ref.name}"))
+        notes.append("mark from the entry's skbmark")
+    if options.map_prio:
+        prios = IntSet.all(0xFFFFFFFF) if not members else IntSet.values(
+            ((m.skbprio or (0, 0))[0] << 16 | (m.skbprio or (0, 0))[1] for m in members),
+            0xFFFFFFFF)
+        changes.append(SetValue("priority", prios, f"priority from ipset {ref.name}"))
+        notes.append("priority from the entry's skbprio")
+    if options.map_queue:
+        notes.append("tx queue from the entry's skbqueue")
+    found = set_predicate(SetMatch(ref.name, ref.dirs), ctx)
+    return Effect(changes=tuple(changes), note=f"map from ipset {ref.name}: " + ", ".join(
+        notes), when=found, otherwise=Effect(note=changed or f"not in ipset {ref.name}: "
+                                             "nothing mapped"))

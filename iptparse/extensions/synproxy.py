@@ -2,6 +2,14 @@
 
 --mss is read as 32 bits and stored in 16 (65536 is 0), --wscale as 8 bits; both are printed
 whenever given, zero included. The kernel needs `-p tcp` and the INPUT or FORWARD hook.
+
+Semantics (ipt_SYNPROXY.c, ip6t_SYNPROXY.c), by the SYN, ACK, FIN and RST flags alone:
+- a SYN (none of the others): answered with a SYN-ACK carrying a cookie; the packet itself is
+  consumed (verdict STOLEN: it goes no further);
+- an ACK (none of the others): if it carries a valid cookie, the kernel opens the connection to
+  the server itself and consumes it (STOLEN), else drops it. Cookies depend on a secret and the
+  time: an assumption of kind `synproxy` ("the ACK carries a valid SYN cookie");
+- anything else goes on. A bad checksum or malformed options (dropped) are not modelled.
 """
 
 from __future__ import annotations
@@ -9,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import BitSet
+from ..logic import And, Test
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
 from ._d_check import need_hooks, need_protocols
 from ._d_num import U32, xt_uint_arg
 from .base import (
@@ -64,3 +75,25 @@ class Synproxy(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocols(ctx, (6,), "tcp") or need_hooks(ctx, ("INPUT", "FORWARD"))
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, SynproxyTarget)
+        cookie = ctx.assume("synproxy", "the ACK carries a valid SYN cookie",
+                            "the ACK carries no valid SYN cookie")
+        ack = _flags(_ACK, "an ACK")
+        rest = Effect(when=ack, verdict="DROP", note="SYNPROXY: an ACK without a valid cookie: "
+                      "dropped", otherwise=Effect(note="SYNPROXY: neither a SYN nor an ACK: "
+                                                 "goes on"))
+        valid = Effect(verdict="STOLEN", when=And((ack, cookie)), otherwise=rest,
+                       note="SYNPROXY: a valid cookie: the kernel connects to the server "
+                       "itself and consumes the ACK")
+        return Effect(verdict="STOLEN", when=_flags(_SYN, "a SYN"), otherwise=valid,
+                      note="SYNPROXY: answer with a SYN-ACK cookie; the SYN goes no further")
+
+
+_SYN, _ACK, _WATCHED = 0x02, 0x10, 0x17  # SYN, ACK and SYN|ACK|FIN|RST
+
+
+def _flags(value: int, what: str) -> Test:
+    return Test("tcp_flags", BitSet.cube(value, _WATCHED, 8), f"the packet is {what}",
+                f"the packet is not {what}")

@@ -4,6 +4,15 @@ The kernel refuses the target unless the rule has a `tcp` match whose --tcp-flag
 includes SYN (not negated); it looks only at the compare bits, so `--tcp-flags ACK SYN` passes.
 --set-mss and --clamp-mss-to-pmtu may both be given and the last wins (iptables keeps one
 field); clamping is only allowed at FORWARD, OUTPUT and POSTROUTING.
+
+Semantics (xt_TCPMSS.c): on a non-first fragment nothing happens. A packet with an MSS option
+gets `tcp_mss = min(tcp_mss, new)` (the kernel never raises it). A packet without one gets an
+MSS option of `min(new, 536)` (IPv6: 1220), 4 bytes longer, unless it carries payload or its
+header has no room: the header length is no packet field, so that is an assumption of kind
+`tcpmss-add` ("the packet has no payload and room for an option"). With
+--clamp-mss-to-pmtu the new MSS is the path MTU minus 40 (IPv6: 60), which routes do not say:
+the MSS becomes a fresh value no larger than before (without an option: at most 536, and
+exactly 1220 for IPv6, whose MTU is at least 1280).
 """
 
 from __future__ import annotations
@@ -11,9 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet, ValueSet
+from ..logic import And
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect, SetBits, SetFrom, SetValue
 from ._d_check import need_hooks, need_protocols
 from ._d_num import xt_uint_arg
+from ._d_sem import first_fragment, tcp_option
 from .base import (
     ExtContext,
     Extension,
@@ -86,3 +99,43 @@ class Tcpmss(Extension):
                     opts.flags_compare & _TCP_SYN and not opts.flags_invert:
                 return None
         return "only works on TCP SYN packets: add `-m tcp --tcp-flags SYN,RST SYN' (or --syn)"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, TcpmssTarget)
+        default = 536 if ctx.family is Family.INET else 1220
+        clamp = options.clamp
+        new = options.mss
+        what = "the path MTU minus the headers" if clamp else str(new)
+
+        def lowered(values: tuple[ValueSet, ...]) -> ValueSet:
+            current = values[0]
+            assert isinstance(current, IntSet)
+            if clamp:  # some value no larger than before
+                return IntSet.range(0, current.ranges[-1][1], 0xFFFF)
+            return IntSet([(min(lo, new), min(hi, new)) for lo, hi in current.ranges], 0xFFFF)
+
+        if clamp:
+            added = IntSet.single(default, 0xFFFF) if default == 1220 else IntSet.range(
+                0, default, 0xFFFF)
+        else:
+            added = IntSet.single(min(new, default), 0xFFFF)
+
+        def longer(values: tuple[ValueSet, ...]) -> ValueSet:
+            current = values[0]
+            assert isinstance(current, IntSet)
+            return IntSet([(min(lo + 4, 0xFFFF), min(hi + 4, 0xFFFF))
+                           for lo, hi in current.ranges], 0xFFFF)
+
+        room = ctx.assume("tcpmss-add", "the packet has no payload and room for an MSS option",
+                          "the packet has payload or no room for an MSS option")
+        add = Effect(
+            changes=(SetBits("tcp_options", 1 << 2, 1 << 2),
+                     SetValue("tcp_mss", added),
+                     SetFrom("length", ("length",), longer)),
+            note=f"add an MSS option of at most {default} ({what})",
+            when=And((first_fragment(), room)),
+            otherwise=Effect(note="TCPMSS leaves the packet as it is"))
+        return Effect(changes=(SetFrom("tcp_mss", ("tcp_mss",), lowered),),
+                      note=f"lower the MSS option to {what} (never raises it)",
+                      when=And((first_fragment(), tcp_option(1 << 2, "an MSS option"))),
+                      otherwise=add)

@@ -3,6 +3,9 @@
 Options are numbers 2-255 (any C base) or the names wscale, mss, sack-permitted, sack,
 timestamp, md5; iptables-save prints the set as ascending numbers, and nothing for an empty
 set. The kernel needs `-p tcp` and the mangle table.
+
+Semantics (xt_TCPOPTSTRIP.c): on the first fragment each listed option present is overwritten
+with NOPs, so it is gone and a NOP (kind 1) is present; the packet goes on.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..logic import And
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetBits
 from ._d_check import need_protocols
 from ._d_num import xt_uint
+from ._d_sem import first_fragment, tcp_option
 from .base import (
     ExtContext,
     Extension,
@@ -73,3 +79,16 @@ class Tcpoptstrip(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocols(ctx, (6,), "tcp")
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, TcpoptstripTarget)
+        strip = sum(1 << kind for kind in options.options)
+        if not strip:
+            return Effect(note="TCPOPTSTRIP without options changes nothing")
+        listed = ",".join(str(kind) for kind in sorted(options.options))
+        what = f"TCP option {listed}" if len(options.options) == 1 else (
+            f"one of the TCP options {listed}")
+        return Effect(changes=(SetBits("tcp_options", 1 << 1, strip | 1 << 1),),
+                      note=f"replace TCP options {listed} by NOPs",
+                      when=And((first_fragment(), tcp_option(strip, what))),
+                      otherwise=Effect(note="none of the options to strip is present"))

@@ -2,6 +2,8 @@
 
 The gateway is read like a getaddrinfo host (`10` is 0.0.0.10) and may not be the zero
 address; --oif is printed unquoted, as iptables prints it, and cut to 15 bytes.
+
+Semantics (xt_TEE.c): a copy goes to the gateway; the original goes on unchanged.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect
 from ._d_addr import host_text, parse_host
+from ._d_sem import continue_with
 from .base import (
     ExtContext,
     Extension,
@@ -53,3 +57,9 @@ class Tee(Extension):
         assert isinstance(options, TeeTarget)
         out = f" --gateway {host_text(options.gateway, ctx.family)}"
         return out + (f" --oif {options.oif}" if options.oif else "")
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, TeeTarget)
+        via = f" via {options.oif}" if options.oif else ""
+        return continue_with(f"send a copy to gateway {host_text(options.gateway, ctx.family)}"
+                             f"{via}")

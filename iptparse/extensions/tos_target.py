@@ -3,6 +3,10 @@
 As with MARK, every spelling becomes `tos = (tos & ~mask) ^ value` and iptables-save prints
 `--set-tos 0xVV/0xMM`. A bare number implies mask 0xff; a symbolic name (IPv4's old TOS names)
 implies 0x3f, so it leaves the ECN bits alone.
+
+Semantics (xt_DSCP.c, tos_tg): that operation on the TOS byte (IPv6: the traffic class); the
+packet goes on. The field is a number, not a bit field, so the result is a fresh value: exact
+when the input TOS is known, else every value the operation can give.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import ValueSet
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetFrom
 from ._d_num import c_strtoul, xt_uint, xt_uint_arg
+from ._d_sem import int_image, xmark_text
 from .base import (
     ExtContext,
     Extension,
@@ -79,3 +86,13 @@ class Tos(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, TosTarget)
         return f" --set-tos {options.value:#04x}/{options.mask:#04x}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, TosTarget)
+        value, mask = options.value, options.mask
+
+        def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
+            return int_image(values[0], lambda tos: (tos & ~mask & 0xFF) ^ value, 0xFF)
+
+        return Effect(changes=(SetFrom("tos", ("tos",), rewrite),),
+                      note=xmark_text("tos", value, mask, 8))

@@ -3,6 +3,12 @@
 iptables-save prints all three fields, defaults included (`--on-ip 0.0.0.0 --tproxy-mark
 0x0/0x0`). The port is read like a getaddrinfo service: decimal or a service name, and the
 number is cut to 16 bits (65536 is port 0), as iptables does.
+
+Semantics (xt_TPROXY.c): the kernel looks for a socket: an established one on the packet's own
+addresses, else a listener on --on-ip (0: the input interface's first address) and --on-port (0:
+the packet's port). Only a transparent socket takes the packet: then the mark is set, the socket
+assigned (`socket` = 1) and the table accepts; else the packet is dropped. Sockets are no part
+of a dump: an assumption of kind `tproxy` ("a transparent socket takes the packet").
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..domain import IntSet
 from ..nodes import ExtOptions
+from ..semantics import CompileContext, Effect, SetBits, SetValue
 from ..services import service_port
 from ._d_addr import host_text, parse_host
 from ._d_check import need_hooks, need_protocols
 from ._d_num import parse_markmask
+from ._d_sem import xmark_text
 from .base import (
     ExtContext,
     Extension,
@@ -85,3 +94,21 @@ class Tproxy(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_protocols(ctx, (6, 17), "tcp' or `-p udp") or need_hooks(
             ctx, ("PREROUTING",))
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, TproxyTarget)
+        port = str(options.port) if options.port else "the packet's port"
+        address = host_text(options.address, ctx.family) if options.address else (
+            "the input interface's address")
+        where = f"on {address}, port {port}"
+        found = ctx.assume("tproxy", f"a transparent socket takes the packet ({where})",
+                           f"no transparent socket takes the packet ({where})")
+        mark = xmark_text("mark", options.mark_value, options.mark_mask, 32)
+        return Effect(
+            verdict="ACCEPT",
+            changes=(SetBits("mark", options.mark_value, options.mark_mask),
+                     SetValue("socket", IntSet.single(1, 1), "the transparent socket")),
+            note=f"deliver to the transparent socket ({where}); {mark}",
+            when=found,
+            otherwise=Effect(verdict="DROP", note=f"no transparent socket for {where}: TPROXY "
+                             "drops the packet"))

@@ -2,6 +2,10 @@
 
 The two are the same target for two families: one option among set (0-255), inc and dec
 (1-255), required, printed back as given. Both work in mangle only.
+
+Semantics (xt_HL.c): the TTL / hop limit is set, or raised / lowered stopping at 255 / 0; the
+packet goes on (a TTL of 0 is not dropped here: forwarding does that later). Exact for a known
+TTL, else a fresh value among those the operation can give.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..domain import IntSet, ValueSet
 from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext, Effect, SetFrom, SetValue
 from ._d_num import xt_uint_arg
 from .base import (
     ExtContext,
@@ -56,6 +62,28 @@ class _Hop(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, HopTarget)
         return f" --{self.prefix}-{options.mode.value} {options.value}"
+
+    def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
+        assert isinstance(options, HopTarget)
+        name = "ttl" if self.prefix == "ttl" else "hop limit"
+        step = options.value
+        if options.mode is HopMode.SET:
+            return Effect(changes=(SetValue("ttl", IntSet.single(step, 0xFF)),),
+                          note=f"{name} = {step}")
+        down = options.mode is HopMode.DEC
+
+        def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
+            current = values[0]
+            assert isinstance(current, IntSet)
+            if down:
+                return IntSet([(max(lo - step, 0), max(hi - step, 0))
+                               for lo, hi in current.ranges], 0xFF)
+            return IntSet([(min(lo + step, 0xFF), min(hi + step, 0xFF))
+                           for lo, hi in current.ranges], 0xFF)
+
+        sign, bound = ("-", "0") if down else ("+", "255")
+        return Effect(changes=(SetFrom("ttl", ("ttl",), rewrite),),
+                      note=f"{name} {sign}= {step} (stops at {bound})")
 
 
 @register

@@ -369,7 +369,8 @@ class Lab:
             return barrier, netlink
 
         self._barrier, self._netlink = call_in_netns(self.router.name, open_sockets)
-        self._proc = open_proc_net(self.router.name, (self._snmp, "dev"))
+        routes = ("ipv6_route",) if self.family is Family.INET6 else ()
+        self._proc = open_proc_net(self.router.name, (self._snmp, "dev", *routes))
 
     # ----------------------------------------------------------------- one packet
 
@@ -439,6 +440,21 @@ class Lab:
             self._installed = {}
             raise
         self._installed = wanted
+        if path == "in" and self.family is Family.INET6:
+            self._await_local_route(packet.dst)
+
+    def _await_local_route(self, address: str) -> None:
+        """IPv6 installs an address's local route from a work item, after `ip` returns (even
+        with nodad): wait for it, or the packet would be dropped for want of a route."""
+        wanted = ipaddress.IPv6Address(address).packed.hex() + " 80 "
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            for line in read_whole(self._proc["ipv6_route"]).splitlines():
+                # RTF_LOCAL (0x80000000) marks the local-table route of a local address
+                if line.startswith(wanted) and int(line.split()[8], 16) & 0x80000000:
+                    return
+            time.sleep(0.0005)
+        raise LabError(f"the local route of {address} did not appear within {self.timeout}s")
 
     def _flush_conntrack(self) -> None:
         """`conntrack -F` without the tool: one ctnetlink delete request with no tuple."""
