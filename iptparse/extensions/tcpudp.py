@@ -29,7 +29,8 @@ TCP_FLAGS: tuple[tuple[str, int], ...] = (
     ("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20),
     ("ECE", 0x40), ("CWR", 0x80),
 )
-_FLAG_BY_NAME = {name: bit for name, bit in TCP_FLAGS} | {"ALL": 0x3F, "NONE": 0}
+# --tcp-flags knows the six classic flags only (iptables 1.8.9 refuses ECE and CWR)
+_FLAG_BY_NAME = {name: bit for name, bit in TCP_FLAGS[:6]} | {"ALL": 0x3F, "NONE": 0}
 
 
 @dataclass(frozen=True, slots=True)
