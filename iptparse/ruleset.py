@@ -174,6 +174,30 @@ class CompiledTable:
             c.name: CompiledChain(c.name, c.policy, table.name, c.rules, [None] * len(c.rules))
             for c in table.chains
         }
+        self._hooks: dict[str, frozenset[str]] | None = None
+
+    def hooks(self, chain: str) -> frozenset[str]:
+        """The builtin chains (hooks) from which `chain` can be reached by -j/-g: what a
+        target like NETMAP needs to know where it runs, as the kernel checks at load time."""
+        if self._hooks is None:
+            edges: dict[str, set[str]] = {name: set() for name in self.chains}
+            for name, compiled in self.chains.items():
+                for rule in compiled.rules:
+                    target = rule.target
+                    if (target is not None and target.options is None
+                            and target.name in self.chains and target.name != name):
+                        edges[name].add(target.name)
+            reach: dict[str, set[str]] = {name: set() for name in self.chains}
+            for hook in (n for n, c in self.chains.items() if c.builtin):
+                stack, seen = [hook], {hook}
+                while stack:
+                    current = stack.pop()
+                    reach[current].add(hook)
+                    for nxt in edges[current] - seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            self._hooks = {name: frozenset(hooks) for name, hooks in reach.items()}
+        return self._hooks.get(chain, frozenset())
 
     def chain(self, name: str) -> CompiledChain | None:
         return self.chains.get(name)
@@ -187,7 +211,8 @@ class CompiledTable:
 
     def _compile(self, chain: CompiledChain, index: int) -> CompiledRule:
         rule = chain.rules[index]
-        ctx = CompileContext(self.family, self.name, chain.name, index + 1, self.sets, self.host)
+        ctx = CompileContext(self.family, self.name, chain.name, index + 1, self.sets, self.host,
+                             self.hooks(chain.name))
         conditions = _ip_conditions(rule, self.family)
         conditions.extend(_match_condition(m, ctx, self.family) for m in rule.matches)
         action = _action(rule.target, ctx, self.chains)
