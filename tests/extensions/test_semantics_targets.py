@@ -394,9 +394,11 @@ def test_netmap_keeps_the_host_part() -> None:
     assert wide.state.current("dst") == IntSet.prefix(addr("10.20.7.0"), 24, 32)
 
 
-def test_netmap_in_a_user_chain_is_not_modelled() -> None:
+def test_netmap_in_a_user_chain_maps_as_its_hook_says() -> None:
+    # `mapper` is reached from PREROUTING only, so NETMAP rewrites the destination there
     path = only(run(NETMAP, "udp 10.1.1.1:5 -> 10.2.2.2:80 iif=eth0 oif=eth1 ctstate=NEW"))
-    assert path.verdict == "UNKNOWN" and hits(path)[-1] == ("nat", "mapper", 1)
+    assert hits(path)[-1] == ("nat", "mapper", 1)
+    assert final(path, "dst") == addr("10.2.2.2")  # same host part inside 10.0.0.0/8
 
 
 # --- verdicts ------------------------------------------------------------------------------
