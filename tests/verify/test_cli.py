@@ -1,0 +1,145 @@
+"""`iptparse verify` end to end: output, exit status, missing tools, and cleaning up."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iptparse.cli import main
+from iptparse.extensions.tcpudp import Tcp, TcpMatch
+from iptparse.sandbox.lab import Lab
+
+from ..conftest import require_kernel
+from ._lab import lab_namespaces
+
+RULES = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+         ":web - [0:0]\n"
+         "-A INPUT -p udp -m udp --dport 53 -j DROP\n"
+         "-A FORWARD -i eth+ -p tcp -j web\n"
+         "-A FORWARD -s 10.5.0.0/16 -p udp -j ACCEPT\n"
+         "-A web -p tcp -m tcp --dport 443 -j ACCEPT\n"
+         "-A web -d 10.6.0.0/24 -j RETURN\n"
+         "COMMIT\n")
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["verify", *argv], out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.txt"
+    path.write_text(RULES)
+    return path
+
+
+def test_missing_tools_exit_2_and_say_what(rules: Path, monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ip, no iptables, no ipset
+    status, out, err = run(str(rules), "--ipset", str(rules))
+    assert status == 2 and out == ""
+    for tool in ("ip", "iptables-legacy-restore", "iptables-legacy-save", "ipset"):
+        assert f" {tool}" in err
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # what missing_tools asks
+    status, _, err = run(str(rules), "--backend", "nft")
+    assert status == 2 and "missing root, ip, iptables-nft-restore, iptables-nft-save" in err
+
+
+@pytest.mark.kernel
+def test_samples_agree_and_exit_0(rules: Path) -> None:
+    require_kernel()
+    status, out, err = run(str(rules), "--samples", "16", "--seed", "2")
+    assert (status, err) == (0, ""), out
+    assert "16 packet(s), seed 2" in out and "0 disagree" in out
+    assert "filter:web" in out and "kernel and iptparse agree" in out
+    assert lab_namespaces() == set()
+
+
+@pytest.mark.kernel
+def test_json_and_packets_file(rules: Path, tmp_path: Path) -> None:
+    require_kernel()
+    packets = tmp_path / "packets.txt"
+    packets.write_text("# the first names its oif: forwarded only; the second on both paths\n"
+                       "tcp 10.5.0.1:1000 -> 10.6.0.9:443 iif=eth3 oif=eth4\n"
+                       "udp 10.5.0.1:1000 -> 10.7.0.9:53 iif=eth3\n")
+    status, out, err = run(str(rules), "--packets", str(packets), "--json")
+    assert (status, err) == (0, "")
+    data = json.loads(out)
+    (report,) = data["reports"]
+    assert data["ok"] and report["packets"]["agree"] == 3
+    forward_tcp, inbound_udp, forward_udp = report["results"]
+    assert forward_tcp["path"] == "forward"
+    assert forward_tcp["packet"].startswith("tcp 10.5.0.1:1000 -> 10.6.0.9:443")
+    assert forward_tcp["kernel"]["hits"] == [
+        {"table": "filter", "chain": "FORWARD", "rule": 1, "count": 1},
+        {"table": "filter", "chain": "web", "rule": 1, "count": 1}]
+    assert inbound_udp["path"] == "in" and not inbound_udp["kernel"]["delivered"]
+    assert inbound_udp["iptparse"]["verdict"] == "DROP"
+    assert forward_udp["kernel"]["hits"] == [
+        {"table": "filter", "chain": "FORWARD", "rule": 2, "count": 1}]
+    assert forward_udp["kernel"]["delivered"] and forward_udp["iptparse"]["verdict"] == "ACCEPT"
+    assert {m["module"] for m in report["modules"]} >= {"ip", "tcp"}
+
+
+@pytest.mark.kernel
+def test_disagreement_exit_1_with_a_reproduction(rules: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kernel()
+    right = Tcp.predicate
+
+    def inverted(self: Tcp, options: Any, ctx: Any) -> Any:
+        assert isinstance(options, TcpMatch)
+        return right(self, replace(options, dport_invert=not options.dport_invert), ctx)
+
+    monkeypatch.setattr(Tcp, "predicate", inverted)
+    packets = tmp_path / "p.txt"
+    packets.write_text("tcp 10.5.0.1:1000 -> 10.6.0.9:443 iif=eth3 oif=eth4\n")
+    status, out, _ = run(str(rules), "--packets", str(packets), "--path", "forward")
+    assert status == 1
+    assert "disagreement 1 of 1" in out and "DISAGREE" in out
+    assert "filter:web:1  -A web -p tcp -m tcp --dport 443 -j ACCEPT" in out
+    assert f"iptparse verify {rules} --path forward --packets p.txt" in out
+    assert lab_namespaces() == set()
+
+
+@pytest.mark.kernel
+def test_refused_rules_and_bad_packets_exit_1(tmp_path: Path) -> None:
+    require_kernel()
+    bad = tmp_path / "bad.txt"  # only the kernel knows which sets exist
+    bad.write_text(RULES.replace("-j RETURN", "-m set --match-set nosuchset src -j RETURN"))
+    status, _, err = run(str(bad), "--samples", "2")
+    assert status == 1 and "the kernel refused" in err
+    good = tmp_path / "good.txt"
+    good.write_text(RULES)
+    packets = tmp_path / "p.txt"
+    packets.write_text("tcp 10.5.0.1:1000 -> 10.6.0.9:443 mark=0x1\n")
+    status, _, err = run(str(good), "--packets", str(packets))
+    assert status == 1 and "mark must be 0x0" in err
+    assert lab_namespaces() == set()
+
+
+@pytest.mark.kernel
+def test_ctrl_c_leaves_no_namespace(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kernel()
+    sent = Lab.send
+    calls = []
+
+    def interrupted(self: Lab, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            assert lab_namespaces(), "the lab should be alive while it sends"
+            raise KeyboardInterrupt
+        return sent(self, *args, **kwargs)
+
+    monkeypatch.setattr(Lab, "send", interrupted)
+    status, _, err = run(str(rules), "--samples", "10")
+    assert status == 130 and "interrupted" in err
+    assert lab_namespaces() == set()

@@ -1,0 +1,106 @@
+"""Regressions for the core fixes `iptparse verify` led to (each found as a disagreement with
+the kernel or a crash on its traces):
+
+- ip_forward / ip6_forward decrement the TTL (hop limit) before the FORWARD hook, and drop a
+  packet whose TTL is 1 or less there (interp.Interpreter._forward_ttl, logic.Shifted);
+- value sets of IPv6 addresses are counted without overflowing (IntSet.size, describe);
+- IPv6 installs a new address's local route asynchronously: the lab waits for it before
+  sending an `in` packet (sandbox.lab.Lab._await_local_route).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from iptparse.describe import describe_set
+from iptparse.domain import IntSet
+from iptparse.events import Note, StageStart
+from iptparse.interp import Interpreter, PathState
+from iptparse.logic import Test, split
+from iptparse.nodes import Family
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.ruleset import Ruleset
+from iptparse.sandbox.frames import KernelPacket
+from iptparse.sandbox.lab import Lab
+from iptparse.trace import trace
+from iptparse.verify.run import verify_dump
+
+from ..conftest import require_kernel
+
+RULES = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+         ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+         "-A PREROUTING -m ttl --ttl-eq 64\n-A FORWARD -m ttl --ttl-eq 64\n"
+         "-A FORWARD -m ttl --ttl-eq 63\n-A INPUT -m ttl --ttl-eq 64\nCOMMIT\n")
+
+
+def state_at_forward(spec: str) -> tuple[PathState | None, list[str]]:
+    """The first path's state when mangle FORWARD starts, and the notes on the way."""
+    ruleset = Ruleset([parse_iptables(RULES)])
+    interpreter = Interpreter(ruleset, Family.INET)
+    gen = interpreter.walk(interpreter.start(parse_packet(spec), "forward"))
+    notes = []
+    for event, state in gen:
+        if isinstance(event, Note):
+            notes.append(event.text)
+        if isinstance(event, StageStart) and event.hook == "FORWARD":
+            return state, notes
+    return None, notes
+
+
+def test_forward_sees_the_decremented_ttl() -> None:
+    state, _ = state_at_forward("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=64 iif=eth0 oif=eth1")
+    assert state is not None and state.current("ttl") == IntSet.single(63, 255)
+    state, _ = state_at_forward("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=10-20 iif=eth0 oif=eth1")
+    assert state is not None and state.current("ttl") == IntSet.range(9, 19, 255)
+    # a test on the TTL FORWARD sees narrows the packet's own TTL
+    (holds,), (fails,) = split(Test("ttl", IntSet.single(15, 255)), state.branch, state.env)
+    assert holds.box.get("ttl") == IntSet.single(16, 255)
+    assert fails.box.get("ttl") == IntSet.range(10, 20, 255) - IntSet.single(16, 255)
+
+
+def test_a_ttl_of_one_expires_before_forward() -> None:
+    ruleset = Ruleset([parse_iptables(RULES)])
+    one = trace(ruleset, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=1 iif=eth0 oif=eth1"))
+    (path,) = one.paths
+    assert path.verdict == "DROP"
+    assert [(h.chain, h.rule) for h in path.hits] == []  # PREROUTING's rule wants 64
+    some = trace(ruleset, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=1-2 iif=eth0 oif=eth1"))
+    assert sorted(p.verdict for p in some.paths) == ["ACCEPT", "DROP"]
+    # a packet that does not say (and no rule before routing asked) is taken to have a TTL a
+    # router forwards; when PREROUTING tested it, TTL ≤ 1 is a path of its own
+    quiet = Ruleset([parse_iptables(RULES.replace("-A PREROUTING -m ttl --ttl-eq 64\n", ""))])
+    open_ttl = trace(quiet, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 iif=eth0 oif=eth1"))
+    assert sorted(p.verdict for p in open_ttl.paths) == ["ACCEPT"] * 3
+    asked = trace(ruleset, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 iif=eth0 oif=eth1"))
+    assert sorted(p.verdict for p in asked.paths) == ["ACCEPT"] * 3 + ["DROP"]
+    inbound = trace(ruleset, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=64 iif=eth0"), "in")
+    (path,) = inbound.paths
+    assert [(h.chain, h.rule) for h in path.hits] == [("PREROUTING", 1), ("INPUT", 1)]
+
+
+def test_ipv6_sets_are_counted_without_overflow() -> None:
+    prefix = IntSet.prefix(0xFD00 << 112, 16, 128)
+    assert prefix.size() == 1 << 112
+    assert "addresses" in describe_set("src", prefix | IntSet.single(1, prefix.top),
+                                       Family.INET6)
+
+
+@pytest.mark.kernel
+def test_the_kernel_decrements_and_expires_as_modelled() -> None:
+    require_kernel()
+    packets = [(KernelPacket(src="10.0.0.1", dst="10.0.9.9", iif="eth0", oif="eth1", ttl=ttl),
+                path) for ttl in (64, 65, 2, 1) for path in ("forward", "in")]
+    report = verify_dump(RULES, name="ttl.rules", packets=packets)
+    assert report.ok and report.packets.agree == len(packets), report.format()
+
+
+@pytest.mark.kernel
+def test_ipv6_in_packets_wait_for_their_local_route() -> None:
+    require_kernel()
+    rules = RULES.replace("ttl --ttl", "hl --hl")
+    with Lab(rules, Family.INET6, path="in") as lab:
+        for n in range(1, 81):
+            result = lab.send(KernelPacket(src="fd00::1", dst=f"fd00::{n:x}:1", iif="eth0",
+                                           protocol="udp"))
+            assert result.local and ("mangle", "INPUT", 1) in result.hits, n

@@ -1,0 +1,40 @@
+"""`iptparse verify` over every dump of the project's corpora (issue 7 on real layouts).
+
+Each `iptables-save.txt` / `ip6tables-save.txt` under corpora/ is loaded into a kernel lab with
+the `ipset-save.txt` beside it, and a bounded number of packets sampled from its own rules must
+agree wherever iptparse models them. The corpora are being extended while this runs: what
+exists at collection time is what is checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iptparse.verify.run import verify_dump
+
+from ..conftest import PROJECT_CORPORA, require_kernel
+from ._lab import disagreements, lab_namespaces
+
+pytestmark = pytest.mark.kernel
+
+SAMPLES = 24
+DUMPS = sorted(p for name in ("iptables-save.txt", "ip6tables-save.txt")
+               for p in PROJECT_CORPORA.rglob(name))
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=[str(p.relative_to(PROJECT_CORPORA)) for p in DUMPS])
+def test_corpus_dump_agrees_with_the_kernel(dump: Path) -> None:
+    require_kernel()
+    sets = dump.parent / "ipset-save.txt"
+    ipsets = [(str(sets), sets.read_text())] if sets.is_file() else []
+    report = verify_dump(dump.read_text(), name=str(dump.relative_to(PROJECT_CORPORA)),
+                         ipsets=ipsets, samples=SAMPLES, seed=0)
+    assert report.ok, disagreements(report)
+    assert len(report.comparisons) == SAMPLES
+    assert lab_namespaces() == set()
+
+
+def test_there_are_corpora() -> None:
+    assert DUMPS, f"no dumps under {PROJECT_CORPORA}"
