@@ -19,7 +19,7 @@ other one (iptparse sees one packet, not the conntrack table):
 MASQUERADE takes an address of the output interface (the kernel: the first one whose subnet
 holds the next hop, else the first; iptparse, not knowing next hops: one of them, exact when there
 is one); an interface without one lends another interface's global address, and with none at
-all the packet is dropped. REDIRECT takes the input interface's first address (IPv6: the first
+all an IPv4 packet is dropped while IPv6 source selection falls back to ::1 (seen on 6.18). REDIRECT takes the input interface's first address (IPv6: the first
 of the destination's scope; 127.0.0.1 / ::1 for locally generated packets; none: dropped). With
 host addresses (`ctx.host`) that is exact; without, the address is a fresh unknown and "there is
 an address" an assumption (kinds `masquerade`, `redirect`).
@@ -242,6 +242,8 @@ def masquerade_effect(ports: Ports, random: tuple[bool, bool], ctx: CompileConte
             own = [a for a in host.interface_addresses(name, family) if _global(a, family)]
             if own:
                 return IntSet.values(own, top)
+        if usable.is_empty and family is Family.INET6:
+            return IntSet.single(1, top)  # ipv6_dev_get_saddr found nothing better than ::1
         return usable
 
     changes: list[Change] = [SetFrom("src", ("oif", "src"), choose,
@@ -261,7 +263,7 @@ def masquerade_effect(ports: Ports, random: tuple[bool, bool], ctx: CompileConte
         has = ctx.assume("masquerade", "the host has an address to masquerade to",
                          "the host has no address to masquerade to")
         when: Pred = Or((*unspecified, has))
-    elif usable.is_empty:
+    elif usable.is_empty and family is Family.INET:
         when = unspecified[0] if unspecified else FALSE
     else:
         return effect

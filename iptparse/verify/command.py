@@ -12,6 +12,7 @@ import json
 from typing import TextIO
 
 from ..inputs import read_text
+from ..nodes import Family
 from ..packet import PacketError, parse_packets
 from ..parser import detect_family
 from ..sandbox.lab import Backend, LabError
@@ -68,6 +69,12 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             packets = parse_packets(text)
         except PacketError as exc:
             err.write(f"iptparse verify: error: {name}: {exc}\n")
+            return 1
+        orphans = [p for p in packets if (p.family or Family.INET) not in families]
+        if orphans:
+            kind = (orphans[0].family or Family.INET).value
+            err.write(f"iptparse verify: error: {name}: {len(orphans)} packet(s) are {kind} but "
+                      f"no dump of that family was given (first: {orphans[0]})\n")
             return 1
     reports: list[VerifyReport] = []
     for (name, text), family in zip(rules, families, strict=True):
