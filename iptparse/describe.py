@@ -119,7 +119,8 @@ def describe_set(field: str, values: IntSet | BitSet | NameSet,
     ):
         items, count, summary = _int_items(field, rest, family)
         shown = ", ".join(items[:MAX_ITEMS]) + (", …" if count > MAX_ITEMS else "")
-        return f"≠ {shown}" if count == 1 and not summary else f"∉ {{{shown}}}"
+        single_rest = rest.single_value() is not None
+        return f"≠ {shown}" if single_rest else f"∉ {{{shown}}}"
     items, count, summary = _int_items(field, values, family)
     shown = ", ".join(items[:MAX_ITEMS])
     if count > MAX_ITEMS:

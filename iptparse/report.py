@@ -22,7 +22,7 @@ from .events import (
 )
 from .interp import PATHS, PathState
 from .packet import format_packet
-from .trace import PathResult, Skip, Step, TraceResult
+from .trace import PathResult, Skip, Step, TraceResult, projection
 
 __all__ = ["format_trace"]
 
@@ -127,6 +127,7 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
         return "\n".join(out) + "\n"
     out.append("")
     out.extend(summary_lines(paths, color))
+    out.extend(projection_lines(paths, result))
     for number, path in enumerate(paths, 1):
         out.append("")
         prob = "" if path.probability == 1 else f"  (probability {float(path.probability):.4g})"
@@ -167,6 +168,24 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
         if len(alternatives) > 6:
             shown += f" or … ({len(alternatives) - 6} more)"
         lines.append(f"{verdict_text(verdict, color)} if {shown}{prob}")
+    return lines
+
+
+def projection_lines(paths: tuple[PathResult, ...], result: TraceResult) -> list[str]:
+    """Per verdict reached by several paths, the fields those paths allow taken together."""
+    groups: dict[str, list[PathResult]] = {}
+    for path in paths:
+        groups.setdefault(path.verdict, []).append(path)
+    lines = []
+    for verdict, members in groups.items():
+        if len(members) < 2:
+            continue
+        if result.initial is None:
+            continue
+        fields = projection(members, result.initial)
+        if fields:
+            shown = ", ".join(f"{name} {text}" for name, text in fields.items())
+            lines.append(f"  {verdict} ({len(members)} paths) takes, over all its paths: {shown}")
     return lines
 
 

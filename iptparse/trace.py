@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from .describe import describe_set
+from .domain import NameSet
 from .events import (
     ChainEnter,
     ChainReturn,
@@ -77,7 +78,7 @@ class Alternative:
                 seen.add(c.var)
                 name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
                 final = f"{name} {describe_set(c.var, self.box.get(c.var), self.box.family)}"
-                if len(final) <= 80:
+                if len(final) <= 80 or counts[c.var] > 3:
                     out.append(final)
                 else:
                     out.extend(x.text for x in self.conditions if x.var == c.var)
@@ -106,6 +107,34 @@ class PathResult:
         return [" and ".join(c) for c in simplified if c]
 
 
+def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
+    """What the paths allow, field by field, taken together: for each input field some path
+    constrains beyond what the walk started with, the union of its values over every
+    alternative (an over-approximation of the paths' conditions, which keep fields tied
+    together)."""
+    unions: dict[str, Any] = {}
+    names: set[str] = set()
+    alternatives = [a for p in paths for a in p.alternatives]
+    for alt in alternatives:
+        names |= {v for v in alt.box.values if "@" not in v and not v.startswith("?")}
+    out: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: list(FIELDS).index(n) if n in FIELDS else 99):
+        values = [alt.box.get(name) for alt in alternatives]
+        if isinstance(values[0], NameSet):
+            # name patterns with exclusions have no closed union: show plain ones only
+            if any(v.include is None or v.exclude for v in values):  # type: ignore[union-attr]
+                continue
+            union: Any = NameSet([p for v in values for p in v.include])  # type: ignore[union-attr]
+        else:
+            union = values[0]
+            for value in values[1:]:
+                union = union | value
+        if union.is_all or union == initial.get(name):
+            continue
+        out[name] = describe_set(name, union, alternatives[0].box.family)
+    return out
+
+
 @dataclass(frozen=True)
 class TraceResult:
     packet: Packet
@@ -114,6 +143,8 @@ class TraceResult:
     paths: tuple[PathResult, ...]
     truncated: bool = False
     message: str = ""
+    #: the walk's starting constraints (the packet plus the defaults of the path)
+    initial: Box | None = None
 
     def verdicts(self) -> dict[str, Fraction]:
         out: dict[str, Fraction] = {}
@@ -238,7 +269,7 @@ def trace(
             pending.clear()
     message = (f"stopped at {max_paths} paths: the packet is too open for this bound; give more "
                "fields or raise --max-paths" if truncated else "")
-    return TraceResult(packet, path, family, _merge(finished), truncated, message)
+    return TraceResult(packet, path, family, _merge(finished), truncated, message, start.box)
 
 
 def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[PathResult, ...]:
