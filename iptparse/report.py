@@ -162,12 +162,16 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
         if verdict == otherwise:
             lines.append(f"— {verdict_text(verdict, color)} otherwise{prob}")
             continue
-        alternatives = [c for p in members for c in (p.conditions or ["always"])]
+        alternatives = list(dict.fromkeys(
+            c for p in members for c in (p.conditions_without_draws or ["always"])))
         shown = " or ".join(f"({c})" if " and " in c and len(alternatives) > 1 else c
                             for c in alternatives[:6])
         if len(alternatives) > 6:
             shown += f" or … ({len(alternatives) - 6} more)"
-        lines.append(f"{verdict_text(verdict, color)} if {shown}{prob}")
+        if shown == "always":
+            lines.append(f"{verdict_text(verdict, color)} always{prob}")
+        else:
+            lines.append(f"{verdict_text(verdict, color)} if {shown}{prob}")
     return lines
 
 

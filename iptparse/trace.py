@@ -63,7 +63,7 @@ class Alternative:
     box: Box
     state: PathState
 
-    def readable(self) -> tuple[str, ...]:
+    def readable(self, draws: bool = True) -> tuple[str, ...]:
         """The conditions as text; a variable split several times reads as its final set when
         that is short (`dport ∉ {22, 80}`), else as its conditions one after the other."""
         counts: dict[str, int] = {}
@@ -73,7 +73,8 @@ class Alternative:
         seen: set[str] = set()
         for c in self.conditions:
             if not c.var or counts[c.var] == 1 or c.var.startswith("?"):
-                out.append(c.text)
+                if draws or c.var:  # a random draw has no variable
+                    out.append(c.text)
             elif c.var not in seen:
                 seen.add(c.var)
                 name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
@@ -104,6 +105,13 @@ class PathResult:
         assumption); alternatives that differ only by a condition and its negation read as
         one."""
         simplified = _simplify([a.readable() for a in self.alternatives])
+        return [" and ".join(c) for c in simplified if c]
+
+    @property
+    def conditions_without_draws(self) -> list[str]:
+        """The conditions on the packet alone: random draws (statistic) are left to the
+        probability, as a summary reads best."""
+        simplified = _simplify([a.readable(draws=False) for a in self.alternatives])
         return [" and ".join(c) for c in simplified if c]
 
 
