@@ -4,14 +4,22 @@ Types are kept as the kernel's bitmask (bit n is route type n, RTN_UNICAST = 1, 
 …) because that is what the match tests: the route lookup's type must be in the set. iptables
 reads each name as a case-insensitive *prefix* (`loc` is LOCAL, `U` is UNSPEC, the first type
 the prefix fits) and prints the set in type order.
+
+Semantics: see `_c_addrtype` (exact with the host's addresses, assumptions such as
+`dst-local` without them). `!` inverts the source and destination tests separately.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..logic import Pred
 from ..nodes import ExtOptions, Family
+from ._c_addr import host_of
+from ._c_addrtype import type_predicate
+from ._c_logic import conj, invert
 from ._c_rule import need_hooks
 from .base import (
     ExtContext,
@@ -82,6 +90,10 @@ def format_types(mask: int) -> str:
 
 @register
 class AddrType(Extension):
+    """Assumption kinds without `--addrs`: `src-local`/`dst-local`, `src-broadcast`/
+    `dst-broadcast`, `src-local-iif`/`dst-local-oif`... (with an interface limit), and for IPv6
+    `dst-anycast`/`dst-unreachable`: one key per question, shared by all rules."""
+
     names = ("addrtype",)
     options = (
         OptSpec("src-type", 1, True),
@@ -143,3 +155,15 @@ class AddrType(Extension):
             if types & _BROADCAST:
                 return "IPv6 does not support BROADCAST matching"
         return None
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, AddrTypeMatch)
+        device = "iif" if options.limit_iface_in else "oif" if options.limit_iface_out else None
+        host = host_of(ctx)
+        parts: list[Pred] = []
+        for field, types, inverted in (("src", options.src_types, options.src_invert),
+                                       ("dst", options.dst_types, options.dst_invert)):
+            if types:
+                parts.append(invert(type_predicate(field, types, ctx.family, host, device),
+                                    inverted))
+        return conj(*parts)

@@ -8,14 +8,23 @@ number up to the next comma is ignored. The kernel then verifies the program as 
 socket filter (bpf_check_classic); the same checks run here so a program that would not load
 is refused. `--object-pinned PATH` names an eBPF program pinned on the loading machine; only
 the path can be kept.
+
+Semantics (xt_bpf): the rule matches when the program returns nonzero for the packet (no `!`
+exists). A classic program is compiled to tests on packet fields by symbolic execution (see
+`_c_bpf`); what it reads beyond the modelled fields becomes assumptions of kind `bpf`, one
+per instruction (`bpf@filter:INPUT:3#5`). A pinned eBPF program, or a classic one with too
+many paths, is the single assumption `bpf` ("the BPF program accepts the packet").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..logic import Assume, Pred
 from ..nodes import ExtOptions
+from ._c_bpf import compile_program
 from .base import (
     ExtContext,
     Extension,
@@ -166,6 +175,9 @@ def _check_memory(program: Sequence[BpfInsn]) -> str | None:
 
 @register
 class Bpf(Extension):
+    """Assumption kind `bpf`: the whole program (key `bpf@TABLE:CHAIN:N`) or one
+    instruction (`bpf@TABLE:CHAIN:N#PC`), holds = accepts / the jump's test holds."""
+
     names = ("bpf",)
     options = (OptSpec("bytecode", 1), OptSpec("object-pinned", 1))
 
@@ -192,3 +204,19 @@ class Bpf(Extension):
             return f" --object-pinned {options.pinned_path}"
         body = ",".join(f"{i.code} {i.jt} {i.jf} {i.k}" for i in options.program)
         return f' --bytecode "{len(options.program)},{body}"'
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, BpfMatch)
+        whole: Pred = ctx.assume("bpf", "the BPF program accepts the packet",
+                                 "the BPF program rejects the packet")
+        if options.program is None:
+            return whole
+
+        def opaque(pc: int, why: str) -> Pred:
+            return Assume(f"{ctx.key('bpf')}#{pc}", "bpf",
+                          f"bpf instruction {pc} holds ({why})",
+                          f"bpf instruction {pc} does not hold ({why})")
+
+        program = [(i.code, i.jt, i.jf, i.k) for i in options.program]
+        compiled = compile_program(program, ctx.family, opaque)
+        return whole if compiled is None else compiled

@@ -4,15 +4,24 @@ The kernel wants exactly one of --path and --cgroup. A path is resolved in the l
 machine's cgroup2 hierarchy (a missing one makes the load fail there), so it is kept as text.
 iptables-save quotes the path with xtables_save_string. Like iptables, a path longer than
 the kernel's buffer is cut to PATH_MAX - 1 bytes without a word.
+
+Semantics (xt_cgroup): a packet without a full local socket (field `socket` 0: every packet
+from the wire, except at INPUT when early demux found its socket) never matches, negated or
+not. With one, the socket's cgroup (a descendant of --path) or net_cls classid (--cgroup) is
+compared; the host's cgroups are not in any dump, so that is the assumption `cgroup` ("the
+socket is in cgroup …"), pinned per rule; `!` negates it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..argv import save_string
+from ..logic import Pred
 from ..nodes import ExtOptions
+from ._c_logic import conj, flag, invert
 from ._c_num import U32, xt_uint_option
 from ._c_rule import need_hooks
 from .base import (
@@ -42,6 +51,9 @@ class CgroupMatch(ExtOptions):
 
 @register
 class Cgroup(Extension):
+    """Field `socket`; assumption kind `cgroup` (holds = the socket is in the cgroup or has the
+    classid, before any `!`)."""
+
     names = ("cgroup",)
     options = (OptSpec("path", 1, True), OptSpec("cgroup", 1, True))
 
@@ -71,3 +83,17 @@ class Cgroup(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         # only packets with a local socket: received, sent, or leaving after OUTPUT
         return need_hooks(ctx, ("INPUT", "OUTPUT", "POSTROUTING"), "-m cgroup")
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, CgroupMatch)
+        if options.path is not None:
+            where = f"cgroup {save_string(options.path)} or below it"
+            inverted = options.path_invert
+        else:
+            where = f"the net_cls class {options.classid}"
+            inverted = options.classid_invert
+        member = ctx.assume("cgroup", f"the packet's socket is in {where}",
+                            f"the packet's socket is not in {where}")
+        has_socket = flag("socket", 1, "the packet has a local socket",
+                          "the packet has no local socket")
+        return conj(has_socket, invert(member, inverted))

@@ -1,11 +1,20 @@
-"""cpu match (libxt_cpu): the number of the CPU handling the packet."""
+"""cpu match (libxt_cpu): the number of the CPU handling the packet.
+
+Semantics (xt_cpu): smp_processor_id() equals the number, `!` inverts. The CPU is the packet
+field `cpu` (a packet stays on one CPU from PREROUTING to POSTROUTING); left unknown, rules
+fork on it consistently.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ._c_logic import invert
 from ._c_num import U32, xt_uint_option
 from .base import (
     ExtContext,
@@ -29,6 +38,8 @@ class CpuMatch(ExtOptions):
 
 @register
 class Cpu(Extension):
+    """Field `cpu`."""
+
     names = ("cpu",)
     options = (OptSpec("cpu", 1, True),)
 
@@ -42,3 +53,9 @@ class Cpu(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, CpuMatch)
         return f"{' !' if options.invert else ''} --cpu {options.cpu}"
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, CpuMatch)
+        same = Test("cpu", IntSet.single(options.cpu, U32), f"cpu = {options.cpu}",
+                    f"cpu ≠ {options.cpu}")
+        return invert(same, options.invert)

@@ -4,14 +4,23 @@ Values are (group, mask) pairs compared as `(dev->group & mask) == group`. A gro
 given by name from iproute2's group file; the only entry every system has is `0 default`, so
 that is the table used here (iptables-save prints the name for a full-mask group it finds in
 the loading machine's /etc/iproute2/group, which holds just that line by default).
+
+Semantics (xt_devgroup): `(group ^ dev->group) & mask` must be zero for the input device
+(--src-group, field `iif_group`) and the output device (--dst-group, field `oif_group`); `!`
+inverts each test. Group bits outside the mask are ignored, also in the given group. Left
+unknown, the device groups fork consistently across rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import BitSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ._c_logic import conj, invert
 from ._c_num import U32, xt_strtoui
 from ._c_rule import need_hooks
 from .base import (
@@ -71,6 +80,8 @@ def _format(value: GroupMask) -> str:
 
 @register
 class Devgroup(Extension):
+    """Fields `iif_group`, `oif_group`."""
+
     names = ("devgroup",)
     options = (OptSpec("src-group", 1, True), OptSpec("dst-group", 1, True))
 
@@ -104,3 +115,19 @@ class Devgroup(Extension):
         if options.dst is not None:
             return need_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--dst-group")
         return None
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, DevgroupMatch)
+        parts: list[Pred] = []
+        for name, device, value, inverted in (
+                ("iif_group", "input", options.src, options.src_invert),
+                ("oif_group", "output", options.dst, options.dst_invert)):
+            if value is None:
+                continue
+            group, mask = value
+            shown = _format((group & mask, mask))
+            test = Test(name, BitSet.cube(group, mask, 32),
+                        f"the {device} device is in group {shown}",
+                        f"the {device} device is not in group {shown}")
+            parts.append(invert(test, inverted))
+        return conj(*parts)

@@ -4,15 +4,23 @@ Ranges are inclusive pairs of integers; a single address is the range lo = hi (i
 prints it `a-a`). A reversed range loads (iptables only warns that it never matches). IPv4
 ends are read by xtables_numeric_to_ipaddr, so `10` is 10.0.0.0 and octal/hex parts are
 allowed; IPv6 ends are read by inet_pton.
+
+Semantics (xt_iprange): the address must lie in [lo, hi] (both ends included), `!` inverts
+each test on its own; a reversed range holds no address, so it never matches (or, inverted,
+always does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..addresses import format_ip
+from ..domain import IntSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions, Family
+from ._c_logic import conj, invert
 from ._c_num import numeric_to_ipaddr, numeric_to_ipaddr6
 from .base import (
     ExtContext,
@@ -84,9 +92,25 @@ class IPRange(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, IPRangeMatch)
         out = ""
-        for name, value, invert in (("src-range", options.src, options.src_invert),
-                                    ("dst-range", options.dst, options.dst_invert)):
+        for name, value, inverted in (("src-range", options.src, options.src_invert),
+                                      ("dst-range", options.dst, options.dst_invert)):
             if value is not None:
                 lo, hi = (format_ip(v, ctx.family) for v in value)
-                out += f"{' !' if invert else ''} --{name} {lo}-{hi}"
+                out += f"{' !' if inverted else ''} --{name} {lo}-{hi}"
         return out
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, IPRangeMatch)
+        family: Family = ctx.family
+        top = (1 << family.bits) - 1
+        parts: list[Pred] = []
+        for name, value, inverted in (("src", options.src, options.src_invert),
+                                      ("dst", options.dst, options.dst_invert)):
+            if value is None:
+                continue
+            lo, hi = value
+            values = IntSet.range(lo, hi, top) if lo <= hi else IntSet.empty(top)
+            shown = f"{format_ip(lo, family)}-{format_ip(hi, family)}"
+            test = Test(name, values, f"{name} ∈ range {shown}", f"{name} ∉ range {shown}")
+            parts.append(invert(test, inverted))
+        return conj(*parts)

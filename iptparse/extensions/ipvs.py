@@ -8,6 +8,14 @@ from /etc/services and wrapping numbers are accepted).
 
 This kernel (and many others) lack xt_ipvs, so these rules cannot be loaded in the test
 sandbox; the printing follows libxt_ipvs.so of iptables 1.8.9 (" --vproto %u" and so on).
+
+Semantics (xt_ipvs). Field `ipvs`: IPVS handles the packet (skb->ipvs_property). A lone
+`--ipvs` tests just that (`!` inverts). Every other option needs it, then: --vproto compares
+the packet's protocol; the protocol must be one IPVS knows (TCP, UDP, SCTP, AH, ESP); the
+IPVS connection must exist and have the given virtual address, port, forwarding method and
+controlling connection's port, which no dump shows (the assumption `ipvs`, pinned per rule);
+--vdir needs a conntrack entry (INVALID and UNTRACKED packets have none) and compares the
+packet's direction (field `ctdir`).
 """
 
 from __future__ import annotations
@@ -15,9 +23,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet
+from ..fields import CT_DIRECTIONS, CT_STATES
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ..protocols import protocol_name
 from ._c_host import HostMask, format_hostmask, parse_hostmask
+from ._c_logic import conj, flag, invert
 from ._c_num import xt_parse_protocol, xt_port_by_name
 from .base import (
     ExtContext,
@@ -80,6 +94,9 @@ def _case_fold(text: str) -> str:
 
 @register
 class Ipvs(Extension):
+    """Field `ipvs`; assumption kind `ipvs` (holds = the packet has an IPVS connection with
+    the given properties)."""
+
     names = ("ipvs",)
     options = (
         OptSpec("ipvs", 0, True),
@@ -166,3 +183,46 @@ class Ipvs(Extension):
         if o.vportctl is not None:
             out += f"{neg(o.vportctl_invert)} --vportctl {o.vportctl}"
         return out
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, IpvsMatch)
+        return _ipvs_predicate(options, ctx)
+
+
+#: Protocols ip_vs_proto_get() knows: TCP, UDP, SCTP, AH, ESP.
+IPVS_PROTOCOLS = (6, 17, 132, 51, 50)
+
+
+def _ipvs_predicate(o: IpvsMatch, ctx: Any) -> Pred:
+    handled = flag("ipvs", 1, "IPVS handles the packet", "IPVS does not handle the packet")
+    if o.ipvs is not None:
+        return invert(handled, not o.ipvs)
+    parts: list[Pred] = [handled]
+    if o.vproto is not None:
+        name = protocol_name(o.vproto) or str(o.vproto)
+        parts.append(invert(Test("proto", IntSet.single(o.vproto, 255), f"proto = {name}",
+                                 f"proto ≠ {name}"), o.vproto_invert))
+    parts.append(Test("proto", IntSet.values(IPVS_PROTOCOLS, 255),
+                      "IPVS knows the packet's protocol", "IPVS does not know the protocol"))
+    details: list[str] = []
+    for label, value, inverted in (
+            ("virtual address", None if o.vaddr is None else format_hostmask(o.vaddr),
+             o.vaddr_invert),
+            ("virtual port", o.vport, o.vport_invert),
+            ("forwarding method", None if o.vmethod is None else o.vmethod.name,
+             o.vmethod_invert),
+            ("controlling connection's virtual port", o.vportctl, o.vportctl_invert)):
+        if value is not None:
+            details.append(f"{label} {'not ' if inverted else ''}{value}")
+    text = "the packet belongs to an IPVS connection" + (
+        f" with {', '.join(details)}" if details else "")
+    parts.append(ctx.assume("ipvs", text, f"not: {text}"))
+    if o.reply is not None:
+        tracked = Test("ctstate", IntSet.values(
+            (CT_STATES.index("INVALID"), CT_STATES.index("UNTRACKED")), len(CT_STATES) - 1),
+            "the packet has no conntrack entry", "the packet has a conntrack entry")
+        direction = "REPLY" if o.reply else "ORIGINAL"
+        parts.append(conj(invert(tracked, True), Test(
+            "ctdir", IntSet.single(CT_DIRECTIONS.index(direction), len(CT_DIRECTIONS) - 1),
+            f"ctdir = {direction}", f"ctdir ≠ {direction}")))
+    return conj(*parts)

@@ -4,14 +4,23 @@ iptables reads each of the six parts with strtoul(…, 16) and only checks that 
 two characters long, so `0:1:2:3:4:5`, an empty part (`00::22:33:44:55`), `+1` and even `-1`
 (0xff) load; iptables-save prints lower-case two-digit hex. Anonymised dumps use
 `XX:XX:XX:XX:XX:XX`, which iptables refuses and so do we.
+
+Semantics (xt_mac): the packet's Ethernet source address equals the given one, `!` inverts.
+A packet that came in on a device that is not Ethernet (lo, tun, WireGuard, PPP, IP tunnels:
+field `ether` = 0, and always `iif` = lo) has no Ethernet header to read: it never matches,
+inverted or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet, NameSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ._c_logic import conj, flag, invert, neg
 from ._c_num import c_strtoul
 from ._c_rule import need_hooks
 from .base import (
@@ -58,6 +67,8 @@ def format_mac(address: bytes) -> str:
 
 @register
 class Mac(Extension):
+    """Fields `src_mac`, `ether`."""
+
     names = ("mac",)
     options = (OptSpec("mac-source", 1, True),)
 
@@ -74,3 +85,15 @@ class Mac(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m mac")
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, MacMatch)
+        text = format_mac(options.address)
+        same = Test("src_mac", IntSet.single(int.from_bytes(options.address, "big"),
+                                             (1 << 48) - 1),
+                    f"src_mac = {text}", f"src_mac ≠ {text}")
+        ethernet = flag("ether", 1, "the packet came in with an Ethernet header",
+                        "the packet came in without an Ethernet header")
+        loopback = Test("iif", NameSet.single("lo"), "iif = lo (no Ethernet header)",
+                        "iif ≠ lo")
+        return conj(ethernet, neg(loopback), invert(same, options.invert))

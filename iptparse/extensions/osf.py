@@ -2,14 +2,24 @@
 
 The genre is kept as the kernel stores it: at most 31 bytes (iptables cuts longer text
 silently) and printed back unquoted. --ttl and --log take 0-2 and are printed only if given.
+
+Semantics (xt_osf): only a TCP packet with SYN set is fingerprinted; any other never matches.
+Whether its fingerprint (total length, TTL, window, options) is one of the loaded fingerprints
+of the genre depends on what `nfnl_osf` loaded into the kernel, which no dump shows: the
+assumption `osf`, pinned per rule. With --log every loaded fingerprint counts, whatever its
+genre. The kernel ignores `! --genre`: a negated rule matches exactly as the plain one does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import BitSet
+from ..logic import Pred, Test
 from ..nodes import ExtOptions, Family
+from ._c_logic import conj
 from ._c_num import xt_uint_option
 from ._c_rule import need_hooks, need_protocol
 from .base import (
@@ -45,6 +55,8 @@ def _cut(text: str, size: int) -> str:
 
 @register
 class Osf(Extension):
+    """Assumption kind `osf` (holds = a loaded fingerprint of the genre matches the SYN)."""
+
     names = ("osf",)
     families = frozenset({Family.INET})
     options = (OptSpec("genre", 1, True), OptSpec("ttl", 1), OptSpec("log", 1))
@@ -71,3 +83,16 @@ class Osf(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return (need_protocol(ctx, 6, "tcp")
                 or need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m osf"))
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, OsfMatch)
+        syn = Test("tcp_flags", BitSet.cube(0x02, 0x02, 8), "the packet has SYN set",
+                   "the packet does not have SYN set")
+        ttl = {0: "with the same TTL", 1: "with a TTL the packet's does not exceed",
+               2: "whatever the TTL"}.get(options.ttl if options.ttl is not None else 0, "")
+        genre = "any loaded OS fingerprint" if options.log is not None else (
+            f"a loaded OS fingerprint of genre {options.genre}")
+        note = " (the kernel ignores `!')" if options.invert else ""
+        return conj(syn, ctx.assume("osf", f"the SYN matches {genre} {ttl}{note}",
+                                    f"the SYN matches no {genre.removeprefix('a ')} "
+                                    f"{ttl}{note}"))

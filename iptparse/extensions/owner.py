@@ -6,14 +6,31 @@ so `0x10` and `010` too). A name's number depends on the machine that loads the 
 `root` (0 on every system) is resolved here; any other name is refused with a message asking
 for the number, which is what iptables-save prints anyway. The old revision-0 options
 (--pid-owner, --sid-owner, --cmd-owner) are gone from today's iptables and kernels.
+
+Semantics (xt_owner), on the fields `socket` (the packet has a full local socket: 0 for every
+packet from the wire unless said otherwise), `socket_file` (that socket belongs to a process;
+0 for the kernel's own sockets, which send its resets and ICMP errors), `uid` and `gid` (the
+process's fsuid/fsgid):
+- no socket: the match holds exactly when every option given is negated (so --suppl-groups,
+  which cannot be, makes it fail);
+- a socket and `! --socket-exists`: fails;
+- a kernel socket: --socket-exists holds, a uid/gid test holds only negated;
+- a process socket: the uid must be in the range (`!`: outside), the gid too, where with
+  --suppl-groups a supplementary group in the range also counts. The supplementary groups are
+  not a packet field: that part is the assumption `suppl-groups` ("a supplementary group of
+  the socket's owner is in …"), pinned per rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet
+from ..logic import FALSE, Const, Pred, Test
 from ..nodes import ExtOptions
+from ._c_logic import conj, disj, flag, invert, when
 from ._c_num import U32, xt_strtoui
 from ._c_rule import need_hooks
 from .base import (
@@ -82,6 +99,9 @@ def _format_range(value: IdRange) -> str:
 
 @register
 class Owner(Extension):
+    """Fields `socket`, `socket_file`, `uid`, `gid`; assumption kind `suppl-groups` ("a
+    supplementary group of the socket's owner is in …", holds = it is)."""
+
     names = ("owner",)
     options = (
         OptSpec("uid-owner", 1, True),
@@ -132,3 +152,49 @@ class Owner(Extension):
             if value is not None and value[0] > value[1]:
                 return f"{what} range {value[0]}-{value[1]} is reversed"
         return need_hooks(ctx, ("OUTPUT", "POSTROUTING"), "-m owner")
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, OwnerMatch)
+        return _owner_predicate(options, ctx)
+
+
+def _id_test(field: str, value: IdRange) -> Test:
+    shown = _format_range(value)
+    values = IntSet.range(value[0], value[1], U32) if value[0] <= value[1] else (
+        IntSet.empty(U32))
+    return Test(field, values, f"{field} = {shown}" if value[0] == value[1] else
+                f"{field} ∈ {shown}", f"{field} ≠ {shown}" if value[0] == value[1] else
+                f"{field} ∉ {shown}")
+
+
+def _owner_predicate(o: OwnerMatch, ctx: Any) -> Pred:
+    negated: list[bool] = []
+    if o.uid is not None:
+        negated.append(o.uid_invert)
+    if o.gid is not None:
+        negated.append(o.gid_invert)
+    if o.socket_exists is not None:
+        negated.append(not o.socket_exists)
+    without_socket = Const(all(negated) and not o.suppl_groups)
+    if o.socket_exists is False:
+        with_socket: Pred = FALSE
+    else:
+        ids: list[Pred] = []
+        if o.uid is not None:
+            ids.append(invert(_id_test("uid", o.uid), o.uid_invert))
+        if o.gid is not None:
+            gid: Pred = _id_test("gid", o.gid)
+            if o.suppl_groups:
+                shown = _format_range(o.gid)
+                gid = disj(gid, ctx.assume(
+                    "suppl-groups", f"a supplementary group of the socket's owner is in {shown}",
+                    f"no supplementary group of the socket's owner is in {shown}"))
+            ids.append(invert(gid, o.gid_invert))
+        kernel_socket = Const((o.uid is None or o.uid_invert) and
+                              (o.gid is None or o.gid_invert))
+        process = flag("socket_file", 1, "the socket belongs to a process",
+                       "the socket is the kernel's own (no owner)")
+        with_socket = when(process, conj(*ids), kernel_socket)
+    has_socket = flag("socket", 1, "the packet has a local socket",
+                      "the packet has no local socket")
+    return when(has_socket, with_socket, without_socket)

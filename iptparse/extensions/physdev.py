@@ -3,14 +3,26 @@
 Port names are kept as `Interface` values (a trailing `+` is a prefix wildcard). The three
 `--physdev-is-*` tests are tri-state like `Rule.fragment`: None when absent, True when given,
 False when negated. iptables-save prints names unquoted, whatever they contain.
+
+Semantics (xt_physdev), on the fields `bridged`, `physin` and `physout` (empty: no port):
+- a packet that is not bridged (no br_netfilter data) matches exactly when every option given
+  is negated;
+- a bridged one: --physdev-is-bridged wants an output port, --physdev-is-in an input port,
+  --physdev-is-out an output port (each `!` wants none); --physdev-in and --physdev-out compare
+  the port name (a `+` suffix is a prefix) when there is such a port, and pass when there is
+  none, negated or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet, NameSet
+from ..logic import TRUE, Const, Pred, Test
 from ..nodes import ExtOptions, Interface
+from ._c_logic import conj, disj, invert, neg, when
 from ._c_rule import hook_of
 from .base import (
     ExtContext,
@@ -51,6 +63,8 @@ def _flag(value: bool | None) -> str:
 
 @register
 class Physdev(Extension):
+    """Fields `bridged`, `physin`, `physout`."""
+
     names = ("physdev",)
     options = (
         OptSpec("physdev-in", 1, True),
@@ -102,3 +116,37 @@ class Physdev(Extension):
             return ("--physdev-out and --physdev-is-out need --physdev-is-bridged in the "
                     "OUTPUT chain")
         return None
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, PhysdevMatch)
+        return _physdev_predicate(options)
+
+
+def _no_port(field: str, what: str) -> Test:
+    return Test(field, NameSet.single(""), f"the packet has no bridge {what} port",
+                f"the packet has a bridge {what} port")
+
+
+def _physdev_predicate(o: PhysdevMatch) -> Pred:
+    given: list[bool] = []  # per option given: was it negated?
+    for flag_value in (o.is_bridged, o.is_in, o.is_out):
+        if flag_value is not None:
+            given.append(not flag_value)
+    for port in (o.physdev_in, o.physdev_out):
+        if port is not None:
+            given.append(port.invert)
+    unbridged: Pred = Const(all(given))
+    no_in, no_out = _no_port("physin", "input"), _no_port("physout", "output")
+    parts: list[Pred] = []
+    for wanted, absent in ((o.is_bridged, no_out), (o.is_in, no_in), (o.is_out, no_out)):
+        if wanted is not None:
+            parts.append(neg(absent) if wanted else absent)
+    for field, port, absent in (("physin", o.physdev_in, no_in),
+                                ("physout", o.physdev_out, no_out)):
+        if port is not None:
+            name = Test(field, NameSet.of(port.name), f"{field} matches {port.name}",
+                        f"{field} does not match {port.name}")
+            parts.append(disj(absent, invert(name, port.invert)))
+    bridged = Test("bridged", IntSet.single(1, 1), "the packet is bridged",
+                   "the packet is not bridged")
+    return when(bridged, conj(*parts) if parts else TRUE, unbridged)

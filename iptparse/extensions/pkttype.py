@@ -2,6 +2,12 @@
 
 Names are case-insensitive and have aliases (host, bcast, mcast); iptables-save prints the
 first name of the class.
+
+Semantics (xt_pkttype): the class the link layer gave the packet (field `pkttype`: what the
+frame's destination MAC was) equals the given one, `!` inverts. A locally generated packet
+(no input interface) is always of class unicast (PACKET_HOST). Multicast and broadcast that
+the host loops back to itself reach the match as PACKET_LOOPBACK, which the kernel reports as
+multicast or broadcast by the destination address: give `pkttype` accordingly.
 """
 
 from __future__ import annotations
@@ -9,8 +15,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..domain import IntSet
+from ..fields import PKT_TYPES
+from ..logic import Pred, Test
 from ..nodes import ExtOptions
+from ._c_logic import conj, disj, invert, is_local, neg
 from .base import (
     ExtContext,
     Extension,
@@ -50,6 +61,8 @@ class PktTypeMatch(ExtOptions):
 
 @register
 class PktType(Extension):
+    """Field `pkttype` (unicast for packets without an input interface)."""
+
     names = ("pkttype",)
     options = (OptSpec("pkt-type", 1, True),)
 
@@ -66,3 +79,16 @@ class PktType(Extension):
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, PktTypeMatch)
         return f"{' !' if options.invert else ''} --pkt-type {options.pkt_type.name.lower()}"
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, PktTypeMatch)
+        name = options.pkt_type.name.lower()
+        wanted = PKT_TYPES.index(name)
+        same = Test("pkttype", IntSet.single(wanted, len(PKT_TYPES) - 1),
+                    f"pkttype = {name}", f"pkttype ≠ {name}")
+        local = is_local()
+        if options.pkt_type is PacketType.UNICAST:
+            holds = disj(local, same)
+        else:
+            holds = conj(neg(local), same)
+        return invert(holds, options.invert)

@@ -6,6 +6,15 @@ with --strict). An element option not given is not tested; `mode` defaults to tr
 kernel's structure, which is why --tunnel-src/--tunnel-dst need `--mode tunnel` (or
 `! --mode transport`). With `--pol none` the element options are read but not kept, as in
 iptables. Tunnel addresses are XTTYPE_HOSTMASK values (see `_c_host`).
+
+Semantics (xt_policy). Whether IPsec is involved is a packet field: `ipsec_in` (the packet was
+decapsulated: it has a sec_path; --dir in) and `ipsec_out` (its route encrypts it: an xfrm
+bundle; --dir out), both 0 unless the user says otherwise. `--pol none` holds exactly when the
+field is 0. `--pol ipsec` needs it 1 and then compares the IPsec states (SAs) with the
+elements, which no dump shows: without --strict, some state must match the first element
+(an element with no option matches any state, so that case is exact); with --strict, the
+states must match the elements one to one, in order. That comparison is the assumption
+`policy` ("the IPsec states match …"), pinned per rule.
 """
 
 from __future__ import annotations
@@ -13,10 +22,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from ..logic import Pred
 from ..nodes import ExtOptions
 from ..protocols import protocol_name
 from ._c_host import HostMask, format_hostmask, parse_hostmask
+from ._c_logic import conj, flag, neg
 from ._c_num import U32, xt_parse_protocol, xt_uint_option
 from ._c_rule import hook_of
 from .base import (
@@ -158,6 +170,9 @@ def _check_elements(elements: list[PolicyElement], strict: bool,
 
 @register
 class Policy(Extension):
+    """Fields `ipsec_in`, `ipsec_out`; assumption kind `policy` (holds = the IPsec states match
+    the elements)."""
+
     names = ("policy",)
     options = (
         OptSpec("dir", 1),
@@ -217,6 +232,33 @@ class Policy(Extension):
         if options.direction is Direction.IN and hook in ("POSTROUTING", "OUTPUT"):
             return f"--dir in is not valid in {hook}"
         return None
+
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, PolicyMatch)
+        if options.direction is Direction.IN:
+            ipsec = flag("ipsec_in", 1, "the packet came through IPsec",
+                         "the packet did not come through IPsec")
+        else:
+            ipsec = flag("ipsec_out", 1, "the packet leaves through IPsec",
+                         "the packet does not leave through IPsec")
+        if options.none:
+            return neg(ipsec)
+        states = "the packet's IPsec states" if options.direction is Direction.IN else (
+            "the IPsec states of the packet's route")
+        if not options.strict:
+            if options.elements[0].empty:
+                return ipsec
+            element = _render_element(options.elements[0]).strip()
+            condition = ctx.assume("policy", f"one of {states} matches {element}",
+                                   f"none of {states} matches {element}")
+        else:
+            elements = " --next ".join(_render_element(e).strip() for e in options.elements)
+            count = len(options.elements)
+            condition = ctx.assume(
+                "policy", f"{states} are exactly {count}, matching {elements} in order",
+                f"{states} are not exactly {count} matching {elements} in order")
+        return conj(ipsec, condition)
 
 
 def _render_element(e: PolicyElement) -> str:

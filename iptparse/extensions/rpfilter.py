@@ -2,14 +2,37 @@
 
 Four independent flags. The kernel only accepts the match in the PREROUTING chain of the raw
 and mangle tables.
+
+Semantics (ipt_rpfilter, ip6t_rpfilter). A packet from lo always passes (`--invert`: never;
+so does multicast or broadcast the host loops back to itself, PACKET_LOOPBACK, which no packet
+field describes: give such a packet iif=lo),
+so does an IPv4 packet from 0.0.0.0 to 255.255.255.255 or 224.0.0.0/24 (DHCP, IGMP), and an
+IPv6 one from ::. Otherwise the kernel looks up the route to the source address: a local
+address passes only with --accept-local (IPv4: and through the input interface unless
+--loose), a broadcast, anycast or reject route or no route fails, and a unicast route passes
+when it goes out through the input interface, or with --loose whatever the interface.
+
+With the host's routes and addresses known the lookup is exact: the local table (see
+`_c_addr`) first, then the routes, most specific first. Policy routing rules (`ip rule`) are not
+read, so the mark --validmark hands to the rule lookup changes nothing here. Without routes, or
+for a route given without its interface, or an IPv6 link-local source (several fe80::/64
+routes compete), the walk forks on the assumption `rpfilter` ("the reverse path check
+passes"), pinned per rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..nodes import ExtOptions
+from ..domain import IntSet, NameSet
+from ..host import Host
+from ..logic import FALSE, TRUE, Pred, Test
+from ..nodes import ExtOptions, Family
+from ..semantics import CompileContext
+from ._c_addr import LOCAL, host_of, local_table
+from ._c_logic import conj, disj, invert
 from ._c_rule import need_hooks, need_tables
 from .base import (
     ExtContext,
@@ -35,6 +58,9 @@ class RpfilterMatch(ExtOptions):
 
 @register
 class Rpfilter(Extension):
+    """Assumption kind `rpfilter` without routes (holds = the reverse path check passes,
+    before --invert)."""
+
     names = ("rpfilter",)
     options = (OptSpec("loose", 0), OptSpec("validmark", 0), OptSpec("accept-local", 0),
                OptSpec("invert", 0))
@@ -53,3 +79,68 @@ class Rpfilter(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return (need_tables(ctx, ("raw", "mangle"), "-m rpfilter")
                 or need_hooks(ctx, ("PREROUTING",), "-m rpfilter"))
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, RpfilterMatch)
+        family: Family = ctx.family
+        loopback = Test("iif", NameSet.single("lo"))
+        if family is Family.INET:
+            unrouted = conj(Test("src", IntSet.single(0, 0xFFFFFFFF)),  # ipv4_is_zeronet()
+                            Test("dst", IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
+                                 | IntSet.prefix(0xE0000000, 24, 32)))
+        else:
+            unrouted = Test("src", IntSet.single(0, (1 << 128) - 1))
+        host = host_of(ctx)
+        lookup = _lookup(options, host, family, ctx) if host is not None else _assumed(
+            options, ctx)
+        return invert(disj(loopback, unrouted, lookup), options.invert)
+
+
+def _assumed(o: RpfilterMatch, ctx: CompileContext) -> Pred:
+    route = "a route back to src" if o.loose else "the route back to src goes out through iif"
+    local = " (a local src counts)" if o.accept_local else ""
+    return ctx.assume("rpfilter", f"reverse path check passes: {route}{local}",
+                      f"reverse path check fails: not {route}{local}")
+
+
+def _through(o: RpfilterMatch, device: str | None, ctx: CompileContext) -> Pred:
+    if o.loose:
+        return TRUE
+    if device is None:
+        return _assumed(o, ctx)
+    return Test("iif", NameSet.single(device))
+
+
+def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -> Pred:
+    top = (1 << family.bits) - 1
+    remaining = IntSet.all(top)
+    alternatives: list[Pred] = []
+    if family is Family.INET:
+        for entry in local_table(host, family):
+            remaining = remaining - entry.addresses
+            if entry.kind == LOCAL and o.accept_local:
+                alternatives.append(conj(
+                    Test("src", entry.addresses, "src is a local address of this host",
+                         "src is not a local address of this host"),
+                    _through(o, entry.device, ctx)))
+    else:
+        local = host.local_addresses(family)
+        remaining = remaining - local
+        if o.accept_local:
+            alternatives.append(Test("src", local, "src is a local address of this host",
+                                     "src is not a local address of this host"))
+        link_local = IntSet.prefix(0xFE80 << 112, 10, 128) & remaining
+        remaining = remaining - link_local
+        alternatives.append(conj(Test("src", link_local, "src is link-local",
+                                      "src is not link-local"), _assumed(o, ctx)))
+    for route in host.routes_for(family):
+        won = route.addresses() & remaining
+        if won.is_empty:
+            continue
+        remaining = remaining - won
+        via: Pred = FALSE
+        if route.kind == "unicast":
+            via = _through(o, route.interface, ctx)
+        alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
+                                      f"src is not routed by `{route.text()}'"), via))
+    return disj(*alternatives)

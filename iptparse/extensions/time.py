@@ -8,6 +8,14 @@ and what prints: days are read from 2- or 3-character buffers (`123` is day 12, 
 Mon, any word starting `Th` is Thursday), weekday bits past 7 vanish in the 8-bit field, and
 an empty or out-of-field list prints as a bare `--weekdays`. The default stop date INT_MAX is
 always printed (2038-01-19T03:14:07), a stop date of the epoch never.
+
+Semantics (xt_time): the kernel reads the clock (not the packet), in UTC or, with --kerneltz,
+shifted by the kernel's time zone. The packet field `time` (UTC seconds) or, with --kerneltz,
+`kernel_time` (the same instant in the kernel's zone) decides the rule exactly when it is one
+value (`time_matches` follows time_mt() step by step, its quirks included: a daytime range
+whose start equals its stop holds all day, nothing matches after the stop date, which is
+2038-01-19T03:14:07 unless given). Otherwise the rule depends on the assumption `time`
+("the clock is within …"), pinned per rule.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..logic import Custom, Pred
 from ..nodes import ExtOptions
 from ._c_num import U32, c_strtoul
+from ._c_time import time_matches
 from .base import (
     ExtContext,
     Extension,
@@ -148,6 +159,9 @@ def _format_daytime(value: int) -> str:
 
 @register
 class Time(Extension):
+    """Fields `time` / `kernel_time`; assumption kind `time` when the field is not one value
+    (holds = the clock is within the window)."""
+
     names = ("time",)
     options = (
         OptSpec("datestart", 1),
@@ -214,3 +228,18 @@ class Time(Extension):
         if options.contiguous:
             out += " --contiguous"
         return out
+
+    def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
+        assert isinstance(options, TimeMatch)
+        window = self.render(options, ctx).strip()
+        clock = "kernel_time" if options.kerneltz else "time"
+
+        def decide(values: tuple[int | str, ...]) -> bool:
+            stamp = values[0]
+            assert isinstance(stamp, int)
+            return time_matches(options, stamp)
+
+        zone = "the kernel's time zone" if options.kerneltz else "UTC"
+        return Custom((clock,), decide, ctx.key("time"), "time",
+                      f"the clock ({zone}) is within {window or 'any time'}",
+                      f"the clock ({zone}) is not within {window or 'any time'}")
