@@ -18,13 +18,17 @@ from .addresses import format_ip
 from .describe import describe_set
 from .domain import IntSet, NameSet
 from .events import Note
-from .logic import Test
+from .logic import And, Not, Or, Test
 from .nodes import Family
 
 if TYPE_CHECKING:
     from .interp import Interpreter, PathState, Snapshot
 
 __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes"]
+
+_LOOPBACK = IntSet.prefix(0x7F000000, 8, 32)
+_MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | IntSet.single(0xFFFFFFFF,
+                                                                             0xFFFFFFFF)
 
 
 class HostError(ValueError):
@@ -204,6 +208,18 @@ class Host:
                 result = result | route.addresses()
         return result
 
+    def broadcast_addresses(self, family: Family) -> IntSet:
+        """Addresses delivered locally as broadcasts: 255.255.255.255 and each subnet's last
+        address (the kernel adds broadcast routes only for prefixes shorter than /31)."""
+        top = (1 << family.bits) - 1
+        if family is not Family.INET:
+            return IntSet.empty(top)
+        values = [0xFFFFFFFF]
+        for a in self.addresses:
+            if a.family is family and a.prefix < 31:
+                values.append(a.address | ((1 << (32 - a.prefix)) - 1))
+        return IntSet.values(values, top)
+
     def interface_addresses(self, name: str, family: Family) -> list[int]:
         return [a.address for a in self.addresses if a.interface == name and a.family is family]
 
@@ -224,31 +240,45 @@ class Host:
 
     def route(self, interp: Interpreter, state: PathState
               ) -> Generator[Snapshot, int | None, PathState]:
-        """After PREROUTING: local delivery or forwarding, and the output interface."""
+        """After PREROUTING: martians dropped, local delivery or forwarding, and the output
+        interface. Every piece of the packet's constraints that decides differently is a fork
+        option (a state a new walk resumes from: its box decides the same way again)."""
         from .interp import PATHS, stages_for
 
         family = interp.family
-        local = self.local_addresses(family)
-        holds, fails = interp._split_state(
-            state, Test("dst", local, "dst is a local address", "dst is not a local address"))
         options: list[tuple[PathState, str]] = []
+        pieces = [state]
+        if family is Family.INET:
+            # ip_route_input_slow: martian sources and destinations never get a route
+            martian = And((Not(Test("iif", NameSet.single("lo"))), Or((
+                Test("src", _MARTIAN_SRC, "src is a martian source (loopback, multicast or "
+                     "broadcast)", "src is not a martian source"),
+                Test("dst", _LOOPBACK, "dst is a loopback address",
+                     "dst is not a loopback address")))))
+            dropped, pieces = interp._split_state(state, martian)
+            options += [(replace(s, verdict="DROP"), "martian address: dropped by routing")
+                        for s in dropped]
+        local = self.local_addresses(family) | self.broadcast_addresses(family)
         in_stages = stages_for(PATHS["in"][2:])
         fwd_stages = stages_for(PATHS["forward"][2:])
         done = state.stages[: state.stage + 1]
-        for s in holds:
-            options.append((replace(s, stages=done + in_stages, path="in"), "for this host"))
-        for s in fails:
-            for routed, label in self._lookup(interp, s):
-                options.append((replace(routed, stages=done + fwd_stages, path="forward"),
-                                label))
+        for piece in pieces:
+            holds, fails = interp._split_state(
+                piece, Test("dst", local, "dst is a local address", "dst is not a local address"))
+            for s in holds:
+                options.append((replace(s, stages=done + in_stages, path="in"), "for this host"))
+            for s in fails:
+                for routed, label in self._lookup(interp, s):
+                    options.append((replace(routed, stages=done + fwd_stages, path="forward"),
+                                    label))
         state = yield from interp._fork(state, None, options)
-        if state.path == "in":
+        if state.path == "in" and state.verdict is None:
             yield Note("routing: dst is a local address: delivered locally (INPUT)"), state
         elif state.verdict is None:
             oif = describe_set("oif", state.current("oif"), family)
             yield Note(f"routing: forwarded, oif {oif}"), state
         else:
-            yield Note("routing: no route for dst: dropped"), state
+            yield Note("routing: dropped (a martian address, or no route for dst)"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
 
     def _lookup(self, interp: Interpreter, state: PathState
