@@ -11,7 +11,8 @@ import enum
 import re
 
 from ..nodes import Family
-from ._a_num import NON_CIDR, U16, U64, parse_host, parse_plen, plen_to_mask
+from ._cnum import U16, U64
+from ._inet import NON_CIDR, numeric_host, parse_plen, plen_to_mask
 from .base import OptArg, OptionError
 
 __all__ = [
@@ -114,7 +115,7 @@ def parse_host_mask(arg: OptArg, family: Family) -> tuple[int, int]:
     """
     text = arg.value
     host, slash, mask_text = text.partition("/")
-    address = parse_host(host, family)
+    address = numeric_host(host, family)
     if address is None:
         raise OptionError(f"`{host}' is not a numeric {'IPv4' if family is Family.INET else 'IPv6'}"
                           " address (host names are not resolved)", arg.value_column())

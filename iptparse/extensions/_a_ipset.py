@@ -37,8 +37,9 @@ from ..domain import IntSet, NameSet
 from ..logic import FALSE, Assume, Custom, Not, Pred, Test
 from ..nodes import Family
 from ..semantics import CompileContext
-from ._a_sem import all_of, any_of, invert_if
+from ._a_sem import invert_if
 from ._a_setexact import WIDTHS, exact_membership, regions
+from ._pred import conj, disj
 from .set import SetMatch
 
 __all__ = ["address_cover", "set_predicate"]
@@ -65,7 +66,7 @@ def set_predicate(options: SetMatch, ctx: CompileContext) -> Pred:
             f"{label.replace(' ∈ ', ' ∉ ')} (no ipset dump given)"))
     core = _membership(ipset, options.dirs, options.return_nomatch, ctx, sets)
     if (options.packets or options.bytes) and ipset.header.counters:
-        core = all_of(core, _counters(options, ctx))
+        core = conj(core, _counters(options, ctx))
     return invert_if(options.invert, core)
 
 
@@ -100,7 +101,7 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
                                       f"{','.join(dirs)} ∉ ipset {name} (not in the dump)"))
             elif member.type != "list:set":
                 members.append(_membership(member, dirs, return_nomatch, ctx, sets))
-        return any_of(*members)
+        return disj(*members)
     family = "inet6" if ctx.family is Family.INET6 else "inet"
     if ipset.family not in (None, family) and ipset.type != "bitmap:port":
         return FALSE
@@ -116,8 +117,8 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
         guards.append(Not(Test("iif", NameSet.single(""), "the packet was sent by this host",
                                "the packet was received (it has a MAC header)")))
         if any(r.dim == "mac" and not r.src for r in reads):
-            return all_of(*guards, Assume(f"set:{ipset.name}@{ctx.where}", "set", label,
-                                          _negated(label)))
+            return conj(*guards, Assume(f"set:{ipset.name}@{ctx.where}", "set", label,
+                                        _negated(label)))
         guards.append(Not(Test("src_mac", IntSet.single(0, (1 << 48) - 1))))
     for r in reads:
         if r.dim == "iface":
@@ -128,8 +129,8 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
         lookup = _Lookup(ipset, reads, kind, return_nomatch, ctx, label)
         custom = Custom(lookup.fields(), lookup.decide, f"set:{ipset.name}@{ctx.where}", "set",
                         label, _negated(label), lookup.exact)
-        alternatives.append(all_of(*kind.guards(), custom))
-    return all_of(*guards, any_of(*alternatives))
+        alternatives.append(conj(*kind.guards(), custom))
+    return conj(*guards, disj(*alternatives))
 
 
 def _negated(label: str) -> str:

@@ -3,14 +3,15 @@
 Most of these matches first ask the kernel for the packet's connection (`nf_ct_get`). Before the
 conntrack hook, and for packets conntrack marked INVALID or UNTRACKED, there is none, and each
 module then answers its own way (usually "no match", sometimes its `!` flag), so "the packet has
-a connection" is a test every one of them needs, with the same readable text.
+a connection" is a test every one of them needs, with the same readable text. The generic
+folding helpers (conj, disj, neg…) are in `_pred`.
 """
 
 from __future__ import annotations
 
 from ..domain import BitSet, IntSet
 from ..fields import CT_STATES
-from ..logic import FALSE, TRUE, And, Const, Not, Or, Pred, Test
+from ..logic import FALSE, Not, Pred, Test
 
 __all__ = [
     "CT_TOP",
@@ -19,8 +20,6 @@ __all__ = [
     "NEW",
     "RELATED",
     "UNTRACKED",
-    "all_of",
-    "any_of",
     "bits_test",
     "has_connection",
     "invert_if",
@@ -55,28 +54,6 @@ def bits_test(field: str, value: int, mask: int, width: int, label: str) -> Pred
 
 
 def invert_if(invert: bool, pred: Pred) -> Pred:
+    """Not(pred) when inverted. Unlike `_pred.invert` it does not fold a constant or a double
+    negation, so the traces of these modules keep reading as they always have."""
     return Not(pred) if invert else pred
-
-
-def all_of(*parts: Pred) -> Pred:
-    """And without the TRUE parts (FALSE when one part is FALSE)."""
-    kept = [p for p in parts if not _is(p, True)]
-    if any(_is(p, False) for p in kept):
-        return FALSE
-    if not kept:
-        return TRUE
-    return kept[0] if len(kept) == 1 else And(tuple(kept))
-
-
-def any_of(*parts: Pred) -> Pred:
-    """Or without the FALSE parts (TRUE when one part is TRUE)."""
-    kept = [p for p in parts if not _is(p, False)]
-    if any(_is(p, True) for p in kept):
-        return TRUE
-    if not kept:
-        return FALSE
-    return kept[0] if len(kept) == 1 else Or(tuple(kept))
-
-
-def _is(pred: Pred, value: bool) -> bool:
-    return isinstance(pred, Const) and pred.value is value

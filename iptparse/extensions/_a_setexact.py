@@ -22,7 +22,7 @@ from ..domain import BitSet, IntSet, NameSet, ValueSet
 from ..fields import field_spec
 from ..logic import Not, Pred, Test
 from ..nodes import Family
-from ._a_sem import all_of, any_of
+from ._pred import conj, disj
 
 __all__ = ["Read", "exact_membership", "regions"]
 
@@ -76,9 +76,9 @@ def exact_membership(index: Any, reads: Sequence[Read], kind: str, protocols: Se
                     label.replace(" ∈ ", " ∉ ", 1) if single else None)
         # the other dimensions first: a packet that knows them rules most groups out
         # without splitting on the address
-        alternatives.append(all_of(*(_test(f, s, family) for atom in rest for f, s in atom),
-                                   head))
-    return any_of(*alternatives)
+        alternatives.append(conj(*(_test(f, s, family) for atom in rest for f, s in atom),
+                                 head))
+    return disj(*alternatives)
 
 
 def _positive(index: Any, slot: int, return_nomatch: bool) -> bool:
@@ -232,13 +232,13 @@ def _rectangles(entries: Sequence[tuple[list[Atom], tuple[int, ...], bool]],
             if not positive:
                 continue
             box = (atoms[a][0], atoms[b][0])
-            shadows = [all_of(_test(*n[a][0], family), _test(*n[b][0], family))
+            shadows = [conj(_test(*n[a][0], family), _test(*n[b][0], family))
                        for n, n_cidrs in negatives if n_cidrs > cidrs
                        and _meets(n[a][0], box[0], family) and _meets(n[b][0], box[1], family)]
-            alternatives.append(all_of(*(_test(f, s, family) for atom in rest for f, s in atom),
-                                       *(_test(f, s, family) for f, s in box),
-                                       *(Not(s) for s in shadows)))
-    return any_of(*alternatives)
+            alternatives.append(conj(*(_test(f, s, family) for atom in rest for f, s in atom),
+                                     *(_test(f, s, family) for f, s in box),
+                                     *(Not(s) for s in shadows)))
+    return disj(*alternatives)
 
 
 def _meets(x: tuple[str, Spec], y: tuple[str, Spec], family: Family) -> bool:
@@ -268,8 +268,8 @@ def _netiface(index: Any, reads: Sequence[Read], return_nomatch: bool,
     for decision, region in by_decision.items():
         names = _first_match(iface, decision)
         if region:
-            alternatives.append(all_of(names, Test(address, IntSet(region, top))))
-    return any_of(*alternatives)
+            alternatives.append(conj(names, Test(address, IntSet(region, top))))
+    return disj(*alternatives)
 
 
 def _first_match(field: str, entries: Sequence[tuple[str, bool, bool]]) -> Pred:
@@ -280,10 +280,10 @@ def _first_match(field: str, entries: Sequence[tuple[str, bool, bool]]) -> Pred:
         pattern = (name, wildcard)
         if positive:
             test = Test(field, NameSet([pattern]))
-            alternatives.append(all_of(test, Not(Test(field, NameSet(earlier))))
+            alternatives.append(conj(test, Not(Test(field, NameSet(earlier))))
                                 if earlier else test)
         earlier.append(pattern)
-    return any_of(*alternatives)
+    return disj(*alternatives)
 
 
 def _ipmac(index: Any, field: str, family: Family) -> Pred:
@@ -303,6 +303,6 @@ def _ipmac(index: Any, field: str, family: Family) -> Pred:
         if mac is None:
             alternatives.append(addresses)
         else:
-            alternatives.append(all_of(Test("src_mac", IntSet.single(mac, (1 << 48) - 1)),
-                                       addresses))
-    return any_of(*alternatives)
+            alternatives.append(conj(Test("src_mac", IntSet.single(mac, (1 << 48) - 1)),
+                                     addresses))
+    return disj(*alternatives)

@@ -26,7 +26,7 @@ from ..domain import BitSet
 from ..logic import Custom, Pred, Test
 from ..nodes import Family
 from ..semantics import CompileContext
-from ._b_sem import bit_present, conj, first_fragment, flag, in_range, invert, when
+from ._pred import bit_present, conj, first_fragment, flag, in_range, invert, when
 
 if TYPE_CHECKING:
     from .ipv6ext import FragMatch, HeaderMatch, MhMatch, OptsMatch, RtMatch

@@ -30,7 +30,7 @@ from ..fields import FieldKind, field_spec
 from ..logic import FALSE, TRUE, Custom, Pred, Test
 from ..nodes import Family
 from ..semantics import CompileContext
-from ._b_sem import conj, disj, first_fragment, in_range, invert, neg
+from ._pred import conj, disj, first_fragment, in_range, invert, neg
 from .u32 import U32Match, U32Op, U32Test
 
 __all__ = ["u32_predicate"]

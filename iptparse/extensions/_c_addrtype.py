@@ -35,7 +35,7 @@ from ..host import Host
 from ..logic import FALSE, Assume, Pred, Test
 from ..nodes import Family
 from ._c_addr import ANYCAST, BROADCAST, LOCAL, LocalRoute, local_table
-from ._c_logic import conj, disj, neg
+from ._pred import conj, disj, neg
 
 __all__ = ["type_predicate"]
 

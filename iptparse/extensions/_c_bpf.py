@@ -44,7 +44,7 @@ from ._c_bpf_bits import (
     word_const,
     word_value,
 )
-from ._c_logic import conj, disj, neg
+from ._pred import conj, disj, neg
 
 __all__ = ["MAX_PATHS", "compile_program"]
 

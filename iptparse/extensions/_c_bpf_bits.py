@@ -17,7 +17,7 @@ from ..domain import BitSet, IntSet
 from ..fields import FieldKind, field_spec
 from ..logic import FALSE, TRUE, Pred, Test
 from ..nodes import Family
-from ._c_logic import conj, disj, neg
+from ._pred import conj, disj, neg
 
 __all__ = ["AD_OFF", "FRAG", "JSET", "LL_OFF", "M32", "NET_OFF", "UNKNOWN", "ZERO", "Bit",
            "FieldBit", "Layout", "Word", "compare", "word_const", "word_value"]

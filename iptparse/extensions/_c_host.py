@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..addresses import format_ip, prefix_mask
+from ..addresses import format_ip
 from ..nodes import Address, Family
-from ._c_num import numeric_host, xt_strtoui
+from ._inet import numeric_host, parse_plen, plen_to_mask
 from .base import OptionError
 
 __all__ = ["HostMask", "format_hostmask", "parse_hostmask"]
@@ -47,18 +47,11 @@ def _host(text: str, family: Family, option: str, column: int) -> int:
 
 
 def _mask(text: str, family: Family, option: str, column: int) -> int:
-    bits = family.bits
-    got = xt_strtoui(text, 0, bits)
-    if got is not None:
-        return prefix_mask(got[0], family)
-    mask = numeric_host(text, family)
-    if mask is None:
+    plen = parse_plen(text, family)
+    if plen is None:
         raise OptionError(f"bad mask `{text}' for --{option}: neither a network mask nor a "
-                          f"prefix length (0-{bits})", column)
-    inverted = mask ^ ((1 << bits) - 1)
-    if inverted & (inverted + 1):
-        return (1 << bits) - 1  # not a prefix: libxtables ends up with all ones
-    return mask
+                          f"prefix length (0-{family.bits})", column)
+    return plen_to_mask(plen, family)  # NON_CIDR (not a prefix): all ones, as libxtables
 
 
 def parse_hostmask(text: str, family: Family, option: str, column: int = 0) -> HostMask:

@@ -12,23 +12,10 @@ from __future__ import annotations
 import socket
 
 from ..nodes import Family
-from ._d_num import xt_uint
+from ._inet import NON_CIDR, numeric_host, parse_plen
 from .base import OptArg, OptionError
 
-__all__ = ["host_text", "mask_prefix", "parse_host", "parse_hostmask", "parse_plenmask"]
-
-
-def _numeric_host(text: str, family: Family) -> int | None:
-    if not text or any(ch.isspace() for ch in text) or "%" in text:
-        return None
-    try:
-        if family is Family.INET:
-            if not all(ch in "0123456789abcdefxABCDEFX." for ch in text):
-                return None
-            return int.from_bytes(socket.inet_aton(text), "big")
-        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
-    except OSError:
-        return None
+__all__ = ["host_text", "parse_host", "parse_hostmask", "parse_plenmask"]
 
 
 def _looks_numeric(text: str, family: Family) -> bool:
@@ -39,36 +26,25 @@ def _looks_numeric(text: str, family: Family) -> bool:
 
 def parse_host(text: str, family: Family, arg: OptArg, index: int = 0) -> int:
     """One address, as getaddrinfo reads a numeric host of the rule's family."""
-    value = _numeric_host(text, family)
+    value = numeric_host(text, family)
     if value is not None:
         return value
     column = arg.value_column(index)
     if _looks_numeric(text, family) or (family is Family.INET6 and "." in text
-                                        and _numeric_host(text, Family.INET) is not None):
+                                        and numeric_host(text, Family.INET) is not None):
         raise OptionError(f"host/network `{text}' not found", column)
     raise OptionError(f"`{text}' is not a numeric {family.value} address (iptables would look "
                       "the name up in DNS; write the address)", column)
 
 
-def mask_prefix(mask: int, bits: int) -> int:
-    """The prefix length of a mask, or `bits` when the mask has holes (xtables' 255)."""
-    inverted = ((1 << bits) - 1) ^ mask
-    if inverted & (inverted + 1):
-        return bits
-    return bits - inverted.bit_length()
-
-
 def parse_plenmask(text: str, family: Family, arg: OptArg, index: int = 0) -> int:
     """A prefix length `0..bits`, or a mask written as an address (XTTYPE_PLENMASK)."""
     bits = family.bits
-    length = xt_uint(text, 0, bits)
-    if length is not None:
-        return length
-    mask = _numeric_host(text, family)
-    if mask is None:
+    length = parse_plen(text, family)
+    if length is None:
         raise OptionError(f"bad value for option \"--{arg.name}\", neither a valid network mask "
                           f"nor valid CIDR (0-{bits})", arg.value_column(index))
-    return mask_prefix(mask, bits)
+    return bits if length == NON_CIDR else length  # a mask with holes: xtables' 255
 
 
 def parse_hostmask(arg: OptArg, family: Family, index: int = 0) -> tuple[int, int]:

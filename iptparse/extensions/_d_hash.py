@@ -6,7 +6,7 @@ mark / address the kernel would give it (checked against the kernel by the targe
 
 from __future__ import annotations
 
-from ._a_jhash import jhash2
+from ..jhash import jhash2
 
 __all__ = ["HMARK_PORT_PROTOCOLS", "hmark_hash", "npt_adjustment", "npt_map"]
 

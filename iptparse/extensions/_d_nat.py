@@ -19,10 +19,11 @@ other one (iptparse sees one packet, not the conntrack table):
 MASQUERADE takes an address of the output interface (the kernel: the first one whose subnet
 holds the next hop, else the first; iptparse, not knowing next hops: one of them, exact when there
 is one); an interface without one lends another interface's global address, and with none at
-all an IPv4 packet is dropped while IPv6 source selection falls back to ::1 (seen on 6.18). REDIRECT takes the input interface's first address (IPv6: the first
-of the destination's scope; 127.0.0.1 / ::1 for locally generated packets; none: dropped). With
-host addresses (`ctx.host`) that is exact; without, the address is a fresh unknown and "there is
-an address" an assumption (kinds `masquerade`, `redirect`).
+all an IPv4 packet is dropped while IPv6 source selection falls back to ::1 (seen on 6.18).
+REDIRECT takes the input interface's first address (IPv6: the first of the destination's scope;
+127.0.0.1 / ::1 for locally generated packets; none: dropped). With host addresses (`ctx.host`)
+that is exact; without, the address is a fresh unknown and "there is an address"
+an assumption (kinds `masquerade`, `redirect`).
 """
 
 from __future__ import annotations

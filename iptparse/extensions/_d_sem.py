@@ -19,7 +19,6 @@ from ..semantics import Effect
 __all__ = [
     "BitCube",
     "continue_with",
-    "first_fragment",
     "int_image",
     "masked_image",
     "range_bits",
@@ -33,12 +32,6 @@ _ENUMERATE = 1 << 16  # fields up to 16 bits are imaged value by value
 def continue_with(note: str) -> Effect:
     """A target that leaves every modelled field alone and lets the packet go on."""
     return Effect(note=note)
-
-
-def first_fragment() -> Test:
-    """`par->fragoff == 0`: the transport header is in this packet."""
-    return Test("fragment", IntSet.single(0, 1), "the packet is not a non-first fragment",
-                "the packet is a non-first fragment")
 
 
 def tcp_option(kinds: int, what: str) -> Test:

@@ -19,8 +19,8 @@ from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ._c_addr import host_of
 from ._c_addrtype import type_predicate
-from ._c_logic import conj, invert
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._pred import conj, invert
 from .base import (
     ExtContext,
     Extension,
@@ -139,11 +139,11 @@ class AddrType(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, AddrTypeMatch)
         if options.limit_iface_out:
-            problem = need_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--limit-iface-out")
+            problem = only_at_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--limit-iface-out")
             if problem:
                 return problem
         if options.limit_iface_in:
-            problem = need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "--limit-iface-in")
+            problem = only_at_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "--limit-iface-in")
             if problem:
                 return problem
         if ctx.family is Family.INET6:

@@ -21,9 +21,10 @@ from typing import Any
 from ..argv import save_string
 from ..logic import Pred
 from ..nodes import ExtOptions
-from ._c_logic import conj, flag, invert
-from ._c_num import U32, xt_uint_option
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._cnum import U32
+from ._pred import conj, flag, invert
+from ._xtopt import xt_uint_option
 from .base import (
     ExtContext,
     Extension,
@@ -82,7 +83,7 @@ class Cgroup(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         # only packets with a local socket: received, sent, or leaving after OUTPUT
-        return need_hooks(ctx, ("INPUT", "OUTPUT", "POSTROUTING"), "-m cgroup")
+        return only_at_hooks(ctx, ("INPUT", "OUTPUT", "POSTROUTING"), "-m cgroup")
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, CgroupMatch)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..domain import IntSet
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetValue
-from ._d_check import need_hooks
+from ._checks import need_hooks
 from .base import (
     ExtContext,
     Extension,

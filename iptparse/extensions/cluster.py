@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..jhash import jhash2, jhash_1word
 from ..logic import Custom, Not, Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._a_jhash import jhash2, jhash_1word
-from ._a_num import U32
-from ._a_opts import excl, need, once, uint
-from ._a_sem import NEW, all_of, any_of, has_connection, invert_if, states
+from ._a_sem import NEW, has_connection, invert_if, states
+from ._cnum import U32
+from ._pred import conj, disj
+from ._xtopt import excl, need, once, xt_uint_arg
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ClusterMatch"]
@@ -57,17 +58,17 @@ class Cluster(Extension):
     def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> ClusterMatch:
         opts = once(args)
         excl(opts, "cluster-local-node", "cluster-local-nodemask")
-        total = uint(opts["cluster-total-nodes"], 1, NODES_MAX) \
+        total = xt_uint_arg(opts["cluster-total-nodes"], 1, NODES_MAX) \
             if "cluster-total-nodes" in opts else 0
         mask = 0
         invert = False
         if "cluster-local-node" in opts:
             arg = opts["cluster-local-node"]
-            mask, invert = 1 << (uint(arg, 1, NODES_MAX) - 1), arg.invert
+            mask, invert = 1 << (xt_uint_arg(arg, 1, NODES_MAX) - 1), arg.invert
         elif "cluster-local-nodemask" in opts:
             arg = opts["cluster-local-nodemask"]
-            mask, invert = uint(arg, 1, NODES_MAX), arg.invert
-        seed = uint(opts["cluster-hash-seed"], 0, U32) if "cluster-hash-seed" in opts else 0
+            mask, invert = xt_uint_arg(arg, 1, NODES_MAX), arg.invert
+        seed = xt_uint_arg(opts["cluster-hash-seed"], 0, U32) if "cluster-hash-seed" in opts else 0
         complete = "cluster-total-nodes" in opts and "cluster-hash-seed" in opts
         if complete and mask and mask >= 1 << total:
             which = "local-node' must be <=" if "cluster-local-node" in opts else \
@@ -100,9 +101,9 @@ class Cluster(Extension):
 
         new = Custom(("ctorigsrc",), ours, ctx.key("cluster"), "cluster", text, neg_text)
         older = ctx.assume("cluster", text, neg_text)
-        hashed = any_of(all_of(states(NEW), new),
-                        all_of(Not(states(NEW)), older))
-        return all_of(has_connection(), invert_if(o.invert, hashed))
+        hashed = disj(conj(states(NEW), new),
+                      conj(Not(states(NEW)), older))
+        return conj(has_connection(), invert_if(o.invert, hashed))
 
 
 def cluster_node(address: int, family: Family, options: ClusterMatch) -> int:

@@ -28,8 +28,9 @@ from ..logic import And, Not, Test
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect, SetValue
 from ._a_sem import NEW, RELATED, has_connection, states
-from ._d_num import U32, xt_uint_arg
+from ._cnum import U32
 from ._d_sem import range_bits
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

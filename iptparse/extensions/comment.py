@@ -13,8 +13,8 @@ from ..argv import save_string
 from ..logic import TRUE, Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_opts import need, once
 from ._a_text import truncate
+from ._xtopt import need, once
 from .base import ExtContext, Extension, OptArg, OptSpec, RenderContext, register
 
 __all__ = ["CommentMatch"]

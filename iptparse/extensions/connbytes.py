@@ -18,9 +18,10 @@ from typing import Literal
 from ..logic import Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U64, c_strtoul
-from ._a_opts import need, once
-from ._a_sem import all_of, has_connection
+from ._a_sem import has_connection
+from ._cnum import U64
+from ._pred import conj
+from ._xtopt import need, once, xt_mint
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ConnbytesMatch"]
@@ -45,29 +46,7 @@ class ConnbytesMatch(ExtOptions):
 
 def _u64_range(arg: OptArg) -> tuple[int, int]:
     """XTTYPE_UINT64RC: `n`, `lo:hi`, `lo:` or `:hi`; (lo, hi) with hi = 2**64-1 if absent."""
-    text = arg.value
-    values: list[int] = []
-    pos = 0
-    while True:
-        if len(values) == 2:
-            raise OptionError(f'Too many components for option "--{arg.name}" (max: 2)',
-                              arg.value_column() + pos)
-        if pos == len(text) or text[pos] == ":":
-            values.append(U64 if len(values) == 1 else 0)
-            end = pos
-        else:
-            got = c_strtoul(text[pos:])
-            if got is None or got[0] > U64:
-                raise OptionError(f'bad value for option "--{arg.name}" near "{text[pos:]}", '
-                                  f"or out of range (0-{U64})", arg.value_column() + pos)
-            values.append(got[0])
-            end = pos + got[1]
-            if end < len(text) and text[end] != ":":
-                raise OptionError(f'Argument to "--{arg.name}" has unexpected characters near '
-                                  f'"{text[end:]}"', arg.value_column() + end)
-        if end == len(text):
-            break
-        pos = end + 1
+    values = xt_mint(arg, U64)
     return values[0], values[1] if len(values) == 2 else U64
 
 
@@ -119,4 +98,4 @@ class Connbytes(Extension):
             text, neg = f"{what} is outside {inside}", f"{what} is within {inside}"
         else:
             text, neg = f"{what} is within {inside}", f"{what} is outside {inside}"
-        return all_of(has_connection(), ctx.assume("connbytes", text, neg))
+        return conj(has_connection(), ctx.assume("connbytes", text, neg))

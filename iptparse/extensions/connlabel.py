@@ -21,9 +21,10 @@ from ..domain import BitSet
 from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U32, U64, c_strtoul
-from ._a_opts import need, once
-from ._a_sem import all_of, has_connection, invert_if
+from ._a_sem import has_connection, invert_if
+from ._cnum import C_SPACE, U32, U64, strtoul
+from ._pred import conj
+from ._xtopt import need, once
 from .base import (
     ExtContext,
     Extension,
@@ -75,13 +76,13 @@ def _bit_name(bit: int) -> str | None:
 
 def _label_number(text: str) -> int:
     """strtoul(…, 0) over the whole word, cut to a C int as libxt_connlabel does; -1 if bad."""
-    stripped = text.lstrip(" \t\n\v\f\r")
+    stripped = text.lstrip(C_SPACE)
     negative = stripped.startswith("-")
     word = stripped[1:] if negative else text
-    got = c_strtoul(word)
-    if not text or got is None or got[1] != len(word):
+    got = None if word.lstrip(C_SPACE).startswith("-") else strtoul(word)
+    if not text or got is None or got.end != len(word):
         return -1
-    value = U64 if got[0] > U64 else got[0]
+    value = got.value  # ULONG_MAX when it overflowed
     if negative:
         value = -value & U64
     value &= U32
@@ -126,7 +127,7 @@ class Connlabel(Extension):
         bit = 1 << o.bit
         labelled: Pred = Test("ctlabels", BitSet.cube(bit, bit, MAX_BIT + 1),
                         f"connlabel {label} is set", f"connlabel {label} is not set")
-        return invert_if(o.invert, all_of(has_connection(), labelled))
+        return invert_if(o.invert, conj(has_connection(), labelled))
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, ConnlabelMatch)

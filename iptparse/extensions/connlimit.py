@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._a_num import NON_CIDR, U32, parse_plen
-from ._a_opts import excl, once, uint
 from ._a_sem import invert_if
+from ._cnum import U32
+from ._inet import NON_CIDR, parse_plen
+from ._xtopt import excl, once, xt_uint_arg
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ConnlimitMatch"]
@@ -55,7 +56,7 @@ class Connlimit(Extension):
         arg = opts.get("connlimit-upto") or opts.get("connlimit-above")
         if arg is None:
             raise OptionError('You must specify "--connlimit-above" or "--connlimit-upto"')
-        limit = uint(arg, 0, U32)
+        limit = xt_uint_arg(arg, 0, U32)
         upto = (arg.name == "connlimit-upto") != arg.invert
         prefix = ctx.family.bits
         if "connlimit-mask" in opts:

@@ -23,8 +23,9 @@ from ..domain import ValueSet
 from ..nodes import ExtOptions
 from ..semantics import Change, CompileContext, CopyBits, Effect, SetBits, SetFrom
 from ._a_sem import has_connection
-from ._d_num import U32, xt_uint_arg
+from ._cnum import U32
 from ._d_sem import BitCube, xmark_text
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

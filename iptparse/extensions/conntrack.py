@@ -35,20 +35,11 @@ from ._a_ct import (
     parse_states,
     parse_statuses,
 )
-from ._a_num import U16, U32, c_strtoul, mask_to_plen, xt_strtoul
-from ._a_opts import need, once
-from ._a_sem import (
-    ESTABLISHED,
-    INVALID,
-    NEW,
-    RELATED,
-    UNTRACKED,
-    all_of,
-    any_of,
-    has_connection,
-    invert_if,
-    states,
-)
+from ._a_sem import ESTABLISHED, INVALID, NEW, RELATED, UNTRACKED, has_connection, invert_if, states
+from ._cnum import U16, U32, xt_uint
+from ._inet import mask_to_plen
+from ._pred import conj, disj
+from ._xtopt import need, once, xt_mint
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ConntrackMatch", "CtAddress", "CtRange", "StateMatch", "conntrack_predicate",
@@ -167,36 +158,13 @@ def _port_range(arg: OptArg) -> CtRange:
 
 def _u32_range(arg: OptArg) -> CtRange:
     """XTTYPE_UINT32RC: `n`, `lo:hi`, `lo:` (to 2**32-1) or `:hi` (from 0)."""
-    text = arg.value
-    values: list[int] = []
-    pos = 0
-    while True:
-        if len(values) == 2:
-            raise OptionError(f'Too many components for option "--{arg.name}" (max: 2)',
-                              arg.value_column() + pos)
-        if pos == len(text) or text[pos] == ":":
-            values.append(U32 if len(values) == 1 else 0)
-            end = pos
-        else:
-            got = c_strtoul(text[pos:])
-            if got is None or got[0] > U32:
-                raise OptionError(f'bad value for option "--{arg.name}" near "{text[pos:]}", '
-                                  f"or out of range (0-{U32})", arg.value_column() + pos)
-            values.append(got[0])
-            end = pos + got[1]
-            if end < len(text) and text[end] != ":":
-                raise OptionError(f'Argument to "--{arg.name}" has unexpected characters near '
-                                  f'"{text[end:]}"', arg.value_column() + end)
-        if end == len(text):
-            break
-        pos = end + 1
-    hi = values[1] if len(values) == 2 else values[0]
-    return CtRange(values[0], hi, arg.invert)
+    values = xt_mint(arg, U32)
+    return CtRange(values[0], values[-1], arg.invert)
 
 
 def _protocol(arg: OptArg) -> int:
     """xtables_parse_protocol: a number 0-255 in strtoul(…, 0) syntax, or a protocol name."""
-    number = xt_strtoul(arg.value, 0, 255)
+    number = xt_uint(arg.value, 0, 255)
     if number is None and not re.fullmatch(r"[ +]*\d+", arg.value):
         number = protocol_number(arg.value)
     if number is None:
@@ -301,21 +269,21 @@ def state_test(wanted: CtState) -> Pred:
         parts.append(states(*listed))
     for flag, (name, bit, side) in _NAT_BITS.items():
         if flag in wanted:
-            parts.append(all_of(has_connection(), Test(
+            parts.append(conj(has_connection(), Test(
                 "ctstatus", BitSet.cube(bit, bit, 8), f"ctstatus has {name} (the connection is "
                 f"{side}-NATed)", f"ctstatus has not {name} (the connection is not "
                 f"{side}-NATed)")))
-    return any_of(*parts)
+    return disj(*parts)
 
 
 def _ctproto(number: int) -> Pred:
     """The connection's protocol: the packet's own, except for an ICMP error RELATED to a
     connection, which belongs to the connection of the packet it quotes."""
-    icmp_error = all_of(states(RELATED), Test("proto", IntSet.values((1, 58), 255),
-                                              "proto ∈ {icmp, ipv6-icmp}"))
+    icmp_error = conj(states(RELATED), Test("proto", IntSet.values((1, 58), 255),
+                                            "proto ∈ {icmp, ipv6-icmp}"))
     wanted = IntSet.single(number, 255)
-    return any_of(all_of(Not(icmp_error), Test("proto", wanted)),
-                  all_of(icmp_error, Test("ctproto", wanted)))
+    return disj(conj(Not(icmp_error), Test("proto", wanted)),
+                conj(icmp_error, Test("ctproto", wanted)))
 
 
 def _status(mask: CtStatus) -> Pred:
@@ -350,13 +318,13 @@ def conntrack_predicate(o: ConntrackMatch, family: Family) -> Pred:
     if o.expire is not None:
         e = o.expire
         checks.append(invert_if(e.invert, Test("ctexpire", IntSet.range(e.lo, e.hi, U32))))
-    with_connection = all_of(has_connection(), *checks)
+    with_connection = conj(has_connection(), *checks)
     if o.states is None:
         return with_connection
     state = invert_if(o.states_invert, state_test(o.states))
     if not checks:
         return state
-    return all_of(state, any_of(Not(has_connection()), with_connection))
+    return conj(state, disj(Not(has_connection()), with_connection))
 
 
 def _format_address(address: CtAddress) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 from ..domain import IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
-from ._c_logic import invert
-from ._c_num import U32, xt_uint_option
+from ._cnum import U32
+from ._pred import invert
+from ._xtopt import xt_uint_option
 from .base import (
     ExtContext,
     Extension,

@@ -27,7 +27,7 @@ from ..domain import IntSet, ValueSet
 from ..nodes import ExtOptions
 from ..semantics import Change, CompileContext, Effect, SetFrom, SetValue
 from ._a_sem import CT_TOP, INVALID, NEW, UNTRACKED, states
-from ._d_num import xt_uint
+from ._cnum import xt_uint
 from ._d_sem import BitCube
 from .base import (
     ExtContext,

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from ..domain import IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
-from ._b_check import need_protocol
-from ._b_num import Range, c_lower, format_range, parse_int_option, service_or_number_port
-from ._b_sem import bit_present, conj, first_fragment, in_range, invert
+from ._checks import need_protocol
+from ._cnum import Range, c_lower, getaddrinfo_port
+from ._pred import bit_present, conj, first_fragment, in_range, invert
+from ._xtopt import format_range, parse_int_option
 from .base import (
     ExtContext,
     Extension,
@@ -68,7 +69,7 @@ def parse_port_range_getaddrinfo(arg: OptArg) -> Range:
         if not part:
             values.append(0xFFFF if index == 1 else 0)
         else:
-            port = service_or_number_port(part)
+            port = getaddrinfo_port(part)
             if port is None:
                 raise OptionError(f"port `{part}' is neither a number nor a known service",
                                   column + offset)

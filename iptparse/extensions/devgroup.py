@@ -20,9 +20,9 @@ from typing import Any
 from ..domain import BitSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
-from ._c_logic import conj, invert
-from ._c_num import U32, xt_strtoui
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._cnum import U32, xt_strtoul
+from ._pred import conj, invert
 from .base import (
     ExtContext,
     Extension,
@@ -52,19 +52,17 @@ class DevgroupMatch(ExtOptions):
 
 def parse_group(text: str, option: str, column: int = 0) -> GroupMask:
     """xtables_parse_val_mask with the group-name map: `N`, `N/M` or a name."""
-    first = xt_strtoui(text, 0, U32, whole=False)
+    first = xt_strtoul(text, 0, U32, whole=False)
     if first is not None:
-        value, end = first
-        rest = text[end:]
-        if not rest:
-            return (value, U32)
-        if rest[0] == "/":
-            second = xt_strtoui(rest[1:], 0, U32, whole=False)
+        if first.end == len(text):
+            return (first.value, U32)
+        if text[first.end] == "/":
+            second = xt_strtoul(text, 0, U32, whole=False, start=first.end + 1)
             if second is None:
                 raise OptionError(f"bad mask in `{text}' for --{option}", column)
-            if second[1] != len(rest) - 1:
+            if second.end != len(text):
                 raise OptionError(f"trailing garbage after the value of --{option}", column)
-            return (value, second[0])
+            return (first.value, second.value)
     if text in GROUP_NAMES:
         return (GROUP_NAMES[text], U32)
     raise OptionError(f"unknown device group `{text}' for --{option} (a number, number/mask "
@@ -109,11 +107,11 @@ class Devgroup(Extension):
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, DevgroupMatch)
         if options.src is not None:
-            problem = need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "--src-group")
+            problem = only_at_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "--src-group")
             if problem:
                 return problem
         if options.dst is not None:
-            return need_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--dst-group")
+            return only_at_hooks(ctx, ("FORWARD", "OUTPUT", "POSTROUTING"), "--dst-group")
         return None
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from ..domain import ValueSet
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetFrom
-from ._d_num import xt_uint_arg
 from ._d_sem import int_image
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

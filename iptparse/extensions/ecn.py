@@ -18,9 +18,9 @@ from ..domain import BitSet, IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._b_check import need_protocol
-from ._b_num import parse_int_option
-from ._b_sem import conj, first_fragment, invert, when
+from ._checks import need_protocol
+from ._pred import conj, first_fragment, invert, when
+from ._xtopt import parse_int_option
 from .base import (
     ExtContext,
     Extension,

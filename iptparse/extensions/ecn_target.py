@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from ..domain import ValueSet
 from ..nodes import ExtOptions, Family
 from ..semantics import Change, CompileContext, Effect, SetBits, SetFrom
-from ._d_check import need_protocols
-from ._d_num import xt_uint_arg
+from ._checks import need_protocols
 from ._d_sem import int_image
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

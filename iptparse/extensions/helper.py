@@ -22,9 +22,10 @@ from ..domain import NameSet
 from ..logic import Not, Pred, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_opts import need, once
-from ._a_sem import ESTABLISHED, RELATED, all_of, invert_if, states
+from ._a_sem import ESTABLISHED, RELATED, invert_if, states
 from ._a_text import truncate
+from ._pred import conj
+from ._xtopt import need, once
 from .base import ExtContext, Extension, OptArg, OptSpec, RenderContext, register
 
 __all__ = ["HelperMatch"]
@@ -68,4 +69,4 @@ class Helper(Extension):
             helper = Not(Test("cthelper", NameSet.single(""),
                               "the connection has no master with a helper",
                               "the connection's master has a helper"))
-        return invert_if(options.invert, all_of(states(ESTABLISHED, RELATED), helper))
+        return invert_if(options.invert, conj(states(ESTABLISHED, RELATED), helper))

@@ -27,10 +27,11 @@ from ..domain import BitSet, ValueSet
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect, SetFrom
 from ._a_sem import RELATED, has_connection
+from ._cnum import U32
 from ._d_addr import parse_plenmask
 from ._d_hash import HMARK_PORT_PROTOCOLS, hmark_hash
-from ._d_num import U32, xt_uint_arg
 from ._d_sem import range_bits
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from ..logic import TRUE, Pred
 from ..nodes import ExtOptions, Family
-from ._b_check import need_protocol
-from ._b_num import Range, c_lower, xt_strtoul
-from ._b_sem import conj, first_fragment, in_range, invert
+from ._checks import need_protocol
+from ._cnum import Range, c_lower, xt_strtoul
+from ._pred import conj, first_fragment, in_range, invert
 from .base import (
     ExtContext,
     Extension,

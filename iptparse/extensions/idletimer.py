@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect
-from ._d_num import U32, xt_uint_arg
+from ._cnum import U32
 from ._d_sem import continue_with
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

@@ -20,8 +20,8 @@ from ..addresses import format_ip
 from ..domain import IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions, Family
-from ._c_logic import conj, invert
-from ._c_num import numeric_to_ipaddr, numeric_to_ipaddr6
+from ._inet import numeric_to_ipaddr, numeric_to_ipaddr6
+from ._pred import conj, invert
 from .base import (
     ExtContext,
     Extension,

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._b_check import need_protocol
-from ._b_num import ANY32, Range, format_range, parse_int_option, parse_range_option
-from ._b_sem import bit_present, conj, first_fragment, in_range, invert
+from ._checks import need_protocol
+from ._cnum import ANY32, Range
+from ._pred import bit_present, conj, first_fragment, in_range, invert
+from ._xtopt import format_range, parse_int_option, parse_range_option
 from .base import (
     ExtContext,
     Extension,

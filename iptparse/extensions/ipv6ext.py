@@ -17,7 +17,6 @@ from ..addresses import AddressError, format_ip, parse_ip
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._b_check import need_protocol, only_in_chains
 from ._b_ipv6 import (
     eui64_predicate,
     frag_predicate,
@@ -26,16 +25,9 @@ from ._b_ipv6 import (
     opts_predicate,
     rt_predicate,
 )
-from ._b_num import (
-    ANY32,
-    Range,
-    c_lower,
-    format_range,
-    parse_int_option,
-    parse_range_option,
-    strtoul,
-    xt_strtoul,
-)
+from ._checks import need_protocol, only_in_chains
+from ._cnum import ANY32, Range, c_lower, strtoul, xt_strtoul
+from ._xtopt import format_range, parse_int_option, parse_range_option
 from .base import (
     ExtContext,
     Extension,

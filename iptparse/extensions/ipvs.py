@@ -31,8 +31,8 @@ from ..logic import Pred, Test
 from ..nodes import ExtOptions
 from ..protocols import protocol_name
 from ._c_host import HostMask, format_hostmask, parse_hostmask
-from ._c_logic import conj, flag, invert
-from ._c_num import xt_parse_protocol, xt_port_by_name
+from ._cnum import getaddrinfo_port, xt_parse_protocol
+from ._pred import conj, flag, invert
 from .base import (
     ExtContext,
     Extension,
@@ -80,7 +80,7 @@ class IpvsMatch(ExtOptions):
 
 
 def _port(arg: OptArg) -> int:
-    port = xt_port_by_name(arg.value)
+    port = getaddrinfo_port(arg.value)
     if port is None:
         raise OptionError(f"port `{arg.value}' does not resolve to anything",
                           arg.value_column())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect
-from ._d_num import U32, xt_uint
+from ._cnum import U32, xt_uint
 from ._d_sem import continue_with
 from .base import (
     ExtContext,

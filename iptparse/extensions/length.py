@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from ..logic import Pred
 from ..nodes import ExtOptions
-from ._b_num import Range, format_range, parse_range_option
-from ._b_sem import in_range, invert
+from ._cnum import Range
+from ._pred import in_range, invert
+from ._xtopt import format_range, parse_range_option
 from .base import (
     ExtContext,
     Extension,

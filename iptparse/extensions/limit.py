@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._a_num import NON_CIDR, U32, U64, c_atoi, c_strtoul, parse_plen
-from ._a_opts import excl, need, once, uint
 from ._a_sem import invert_if
 from ._a_text import truncate
+from ._cnum import U32, U64, c_atoi, xt_strtoul
+from ._inet import NON_CIDR, parse_plen
+from ._xtopt import excl, need, once, xt_uint_arg
 from .base import (
     ExtContext,
     Extension,
@@ -137,7 +138,7 @@ class Limit(Extension):
             avg = got[0]
             if avg == 0:
                 raise OptionError(f'Rate too fast "{arg.value}"', arg.value_column())
-        burst = uint(opts["limit-burst"], 0, 10000) if "limit-burst" in opts else 5
+        burst = xt_uint_arg(opts["limit-burst"], 0, 10000) if "limit-burst" in opts else 5
         return LimitMatch(avg, burst)
 
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
@@ -235,11 +236,11 @@ def _parse_bytes(text: str) -> int | None:
 
 
 def _parse_burst(arg: OptArg) -> int:
-    got = c_strtoul(arg.value)
+    got = xt_strtoul(arg.value, 1, U64, whole=False)
     bad = 'bad value for option "--hashlimit-burst", or out of range (1-1000000)'
-    if got is None or not 1 <= got[0] <= U64:
+    if got is None:
         raise OptionError(bad, arg.value_column())
-    value, end = got
+    value, end = got.value, got.end
     if end == len(arg.value) and value > 1_000_000:
         raise OptionError(bad, arg.value_column())
     return (value * _factor(arg.value[end : end + 1])) & U64
@@ -307,7 +308,7 @@ class Hashlimit(Extension):
                             ("hashlimit-htable-gcinterval", "gc_interval"),
                             ("hashlimit-htable-expire", "expire")):
             if option in opts:
-                fields[key] = uint(opts[option], 0, U32)
+                fields[key] = xt_uint_arg(opts[option], 0, U32)
         for option, key in (("hashlimit-srcmask", "srcmask"), ("hashlimit-dstmask", "dstmask")):
             if option in opts:
                 fields[key] = _plen(opts[option], ctx.family)

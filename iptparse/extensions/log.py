@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from ..argv import save_string
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect
-from ._d_num import xt_uint, xt_uint_arg
+from ._cnum import xt_uint
 from ._d_sem import continue_with
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

@@ -20,9 +20,9 @@ from typing import Any
 from ..domain import IntSet, NameSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
-from ._c_logic import conj, flag, invert, neg
-from ._c_num import c_strtoul
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._cnum import NOTHING, strtoul
+from ._pred import conj, flag, invert, neg
 from .base import (
     ExtContext,
     Extension,
@@ -51,7 +51,7 @@ def parse_mac(text: str, column: int = 0) -> bytes:
     out = bytearray()
     if len(parts) == 6:
         for part in parts:
-            got = c_strtoul(part, 16)
+            got = strtoul(part, 16) or NOTHING
             if got.end != len(part) or len(part) > 2:
                 break
             out.append(got.value & 0xFF)
@@ -84,7 +84,7 @@ class Mac(Extension):
         return f"{' !' if options.invert else ''} --mac-source {format_mac(options.address)}"
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
-        return need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m mac")
+        return only_at_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m mac")
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, MacMatch)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U32, c_strtoul
-from ._a_opts import need, once
-from ._a_sem import all_of, bits_test, has_connection, invert_if
+from ._a_sem import bits_test, has_connection, invert_if
+from ._cnum import U32, xt_strtoul
+from ._pred import conj
+from ._xtopt import need, once
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["MarkMatch", "format_mark", "parse_mark_mask"]
@@ -42,20 +43,18 @@ def parse_mark_mask(arg: OptArg, index: int = 0) -> tuple[int, int]:
     """`value[/mask]`, each a u32 in strtoul(…, 0) syntax (xtables_parse_mark_mask)."""
     text = arg.values[index]
     column = arg.value_column(index)
-    got = c_strtoul(text)
-    if got is None or got[0] > U32:
+    got = xt_strtoul(text, 0, U32, whole=False)
+    if got is None:
         raise OptionError(f'bad integer value for option "--{arg.name}", or out of range',
                           column)
-    value, end = got
+    value, end = got.value, got.end
     mask = U32
     if text[end : end + 1] == "/":
-        rest = text[end + 1 :]
-        got = c_strtoul(rest)
-        if got is None or got[0] > U32:
+        got = xt_strtoul(text, 0, U32, whole=False, start=end + 1)
+        if got is None:
             raise OptionError(f'bad integer value for option "--{arg.name}", or out of range',
                               column + end + 1)
-        mask, used = got
-        end += 1 + used
+        mask, end = got.value, got.end
     if end != len(text):
         raise OptionError(f'trailing garbage after value for option "--{arg.name}"',
                           column + end)
@@ -104,4 +103,4 @@ class Connmark(_MarkBase):
     def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
         assert isinstance(options, MarkMatch)
         test = bits_test("ctmark", options.value, options.mask, 32, "ctmark")
-        return all_of(has_connection(), invert_if(options.invert, test))
+        return conj(has_connection(), invert_if(options.invert, test))

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetBits
-from ._d_num import U32, parse_markmask, xt_uint_arg
+from ._cnum import U32
 from ._d_sem import xmark_text
+from ._xtopt import parse_markmask, xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

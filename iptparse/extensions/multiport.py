@@ -20,10 +20,11 @@ from ..logic import Pred, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
 from ..services import service_port
-from ._a_num import U16, xt_strtoul
-from ._a_opts import excl, once
-from ._a_sem import all_of, any_of, invert_if
+from ._a_sem import invert_if
+from ._cnum import U16, xt_uint
 from ._common import PortRange
+from ._pred import conj, disj
+from ._xtopt import excl, once
 from .base import (
     ExtContext,
     Extension,
@@ -60,7 +61,7 @@ class MultiportMatch(ExtOptions):
 
 
 def _port(text: str, column: int, services: list[tuple[str, int]]) -> int:
-    number = xt_strtoul(text, 0, U16)
+    number = xt_uint(text, 0, U16)
     if number is not None:
         return number
     port = service_port(text, None) if text else None
@@ -123,8 +124,8 @@ class Multiport(Extension):
         assert isinstance(options, MultiportMatch)
         ports = IntSet(options.ports, U16)
         sides = {"sports": ("sport",), "dports": ("dport",), "ports": ("sport", "dport")}
-        listed = any_of(*(Test(name, ports) for name in sides[options.which]))
-        return all_of(Test("fragment", IntSet.single(0, 1)), invert_if(options.invert, listed))
+        listed = disj(*(Test(name, ports) for name in sides[options.which]))
+        return conj(Test("fragment", IntSet.single(0, 1)), invert_if(options.invert, listed))
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, MultiportMatch)

@@ -23,8 +23,9 @@ from typing import ClassVar, Literal
 from ..nodes import Address, ExtOptions, Family
 from ..semantics import CompileContext, Effect
 from ..services import service_port
+from ._checks import need_hooks, port_protocol
+from ._cnum import xt_strtoul
 from ._d_addr import host_text, parse_hostmask
-from ._d_check import need_hooks, port_protocol
 from ._d_nat import (
     dnat_effect,
     masquerade_effect,
@@ -32,7 +33,6 @@ from ._d_nat import (
     redirect_effect,
     snat_effect,
 )
-from ._d_num import c_strtoul
 from .base import (
     ExtContext,
     Extension,
@@ -68,12 +68,8 @@ class NatTarget(ExtOptions):
 
 def _port_prefix(text: str, lo: int) -> tuple[int, str] | None:
     """xtables_strtoui with an end pointer: a number in lo..65535 and what follows it."""
-    if text.lstrip().startswith("-"):
-        return None
-    got = c_strtoul(text)
-    if got is None or not lo <= got[0] <= 0xFFFF:
-        return None
-    return got
+    got = xt_strtoul(text, lo, 0xFFFF, whole=False)
+    return None if got is None else (got.value, text[got.end:])
 
 
 def _service(text: str, column: int) -> int:

@@ -25,8 +25,8 @@ from ..domain import IntSet, ValueSet
 from ..logic import Custom
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect, SetFrom
+from ._checks import need_hooks
 from ._d_addr import host_text, parse_hostmask
-from ._d_check import need_hooks
 from ._d_hash import npt_adjustment, npt_map
 from .base import (
     ExtContext,

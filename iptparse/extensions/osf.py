@@ -19,9 +19,9 @@ from typing import Any
 from ..domain import BitSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions, Family
-from ._c_logic import conj
-from ._c_num import xt_uint_option
-from ._c_rule import need_hooks, need_protocol
+from ._checks import has_protocol, only_at_hooks
+from ._pred import conj
+from ._xtopt import xt_uint_option
 from .base import (
     ExtContext,
     Extension,
@@ -81,8 +81,9 @@ class Osf(Extension):
         return out
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
-        return (need_protocol(ctx, 6, "tcp")
-                or need_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m osf"))
+        if not has_protocol(ctx, (6,)):
+            return "needs `-p tcp'"
+        return only_at_hooks(ctx, ("PREROUTING", "INPUT", "FORWARD"), "-m osf")
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, OsfMatch)

@@ -30,9 +30,9 @@ from typing import Any
 from ..domain import IntSet
 from ..logic import FALSE, Const, Pred, Test
 from ..nodes import ExtOptions
-from ._c_logic import conj, disj, flag, invert, when
-from ._c_num import U32, xt_strtoui
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._cnum import U32, xt_strtoul
+from ._pred import conj, disj, flag, invert, when
 from .base import (
     ExtContext,
     Extension,
@@ -71,23 +71,21 @@ def parse_id_range(text: str, option: str, what: str, column: int = 0) -> IdRang
         value = PORTABLE_NAMES[text]
         return (value, value)
     bad = OptionError(f"bad value `{text}' for --{option}", column)
-    first = xt_strtoui(text, 0, U32 - 1, whole=False)
+    first = xt_strtoul(text, 0, U32 - 1, whole=False)
     if first is None:
         if text[:1].isalpha() or text[:1] == "_":
             raise OptionError(
                 f"{what} name `{text}' is not resolved: its number depends on the machine that "
                 f"loads the rule; give the numeric {what[0].upper()}ID", column)
         raise bad
-    lo, end = first
-    hi = lo
-    rest = text[end:]
-    if rest[:1] in ("-", ":") and rest:
-        second = xt_strtoui(rest[1:], 0, U32 - 1, whole=False)
+    lo = hi = first.value
+    end = first.end
+    if text[end : end + 1] in ("-", ":") and end < len(text):
+        second = xt_strtoul(text, 0, U32 - 1, whole=False, start=end + 1)
         if second is None:
             raise bad
-        hi, end2 = second
-        rest = rest[1 + end2:]
-    if rest:
+        hi, end = second.value, second.end
+    if end != len(text):
         raise bad
     return (lo, hi)
 
@@ -151,7 +149,7 @@ class Owner(Extension):
         for what, value in (("UID", options.uid), ("GID", options.gid)):
             if value is not None and value[0] > value[1]:
                 return f"{what} range {value[0]}-{value[1]} is reversed"
-        return need_hooks(ctx, ("OUTPUT", "POSTROUTING"), "-m owner")
+        return only_at_hooks(ctx, ("OUTPUT", "POSTROUTING"), "-m owner")
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, OwnerMatch)

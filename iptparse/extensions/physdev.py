@@ -22,8 +22,8 @@ from typing import Any
 from ..domain import IntSet, NameSet
 from ..logic import TRUE, Const, Pred, Test
 from ..nodes import ExtOptions, Interface
-from ._c_logic import conj, disj, invert, neg, when
-from ._c_rule import hook_of
+from ._checks import hook_of
+from ._pred import conj, disj, invert, neg, when
 from .base import (
     ExtContext,
     Extension,

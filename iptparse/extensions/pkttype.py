@@ -21,7 +21,7 @@ from ..domain import IntSet
 from ..fields import PKT_TYPES
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
-from ._c_logic import conj, disj, invert, is_local, neg
+from ._pred import conj, disj, invert, is_local, neg
 from .base import (
     ExtContext,
     Extension,

@@ -28,9 +28,10 @@ from ..logic import Pred
 from ..nodes import ExtOptions
 from ..protocols import protocol_name
 from ._c_host import HostMask, format_hostmask, parse_hostmask
-from ._c_logic import conj, flag, neg
-from ._c_num import U32, xt_parse_protocol, xt_uint_option
-from ._c_rule import hook_of
+from ._checks import hook_of
+from ._cnum import U32, xt_parse_protocol
+from ._pred import conj, flag, neg
+from ._xtopt import xt_uint_option
 from .base import (
     ExtContext,
     Extension,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect
-from ._d_num import c_strtoul, xt_uint_arg
+from ._xtopt import xt_mint, xt_uint_arg
 from .base import (
     ExtContext,
     Extension,
@@ -48,32 +48,7 @@ class NfqueueTarget(ExtOptions):
 
 def parse_range16(arg: OptArg) -> list[int]:
     """XTTYPE_UINT16RC: up to two `:`-separated numbers, empty ends meaning 0 and 65535."""
-    text = arg.value
-    column = arg.value_column()
-    values: list[int] = []
-    pos = 0
-    while True:
-        if len(values) == 2:
-            raise OptionError(f"Too many components for option \"--{arg.name}\" (max: 2)",
-                              column)
-        rest = text[pos:]
-        if not rest or rest[0] == ":":
-            value = 0xFFFF if len(values) == 1 else 0
-            end = pos
-        else:
-            got = None if rest.lstrip().startswith("-") else c_strtoul(rest)
-            if got is None or got[0] > 0xFFFF:
-                raise OptionError(f"bad value for option \"--{arg.name}\" near \"{rest}\", or "
-                                  "out of range (0-65535)", column)
-            value = got[0]
-            end = len(text) - len(got[1])
-            if got[1] and got[1][0] != ":":
-                raise OptionError(f"Argument to \"--{arg.name}\" has unexpected characters near"
-                                  f" \"{got[1]}\"", column)
-        values.append(value)
-        if end >= len(text):
-            return values
-        pos = end + 1
+    return xt_mint(arg, 0xFFFF, at_part=False)
 
 
 @register

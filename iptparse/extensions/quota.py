@@ -15,9 +15,10 @@ from ..domain import IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U64
-from ._a_opts import need, once, uint
-from ._a_sem import all_of, invert_if
+from ._a_sem import invert_if
+from ._cnum import U64
+from ._pred import conj
+from ._xtopt import need, once, xt_uint_arg
 from .base import ExtContext, Extension, OptArg, OptSpec, RenderContext, register
 
 __all__ = ["QuotaMatch"]
@@ -44,7 +45,7 @@ class Quota(Extension):
         opts = once(args)
         need(opts, "quota")
         arg = opts["quota"]
-        return QuotaMatch(uint(arg, 0, U64), arg.invert)
+        return QuotaMatch(xt_uint_arg(arg, 0, U64), arg.invert)
 
     def render(self, options: ExtOptions, ctx: RenderContext) -> str:
         assert isinstance(options, QuotaMatch)
@@ -57,6 +58,6 @@ class Quota(Extension):
             "quota", f"quota: the packet fits in what is left of {q} bytes",
             f"quota: what is left of {q} bytes is less than the packet")
         if q < MAX_LENGTH:
-            fits = all_of(Test("length", IntSet.range(0, q, MAX_LENGTH),
-                               f"length ≤ {q} (the quota)", f"length > {q} (the quota)"), fits)
+            fits = conj(Test("length", IntSet.range(0, q, MAX_LENGTH),
+                             f"length ≤ {q} (the quota)", f"length > {q} (the quota)"), fits)
         return invert_if(options.invert, fits)

@@ -19,8 +19,8 @@ from typing import Literal
 from ..logic import Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U32, c_strtod, xt_strtoul
 from ._a_sem import invert_if
+from ._cnum import U32, c_strtod, xt_uint
 from .base import (
     ExtContext,
     Extension,
@@ -123,7 +123,7 @@ class Rateest(Extension):
                     if kind == "bps":
                         fields[mode] = _bytes_per_second(arg)
                     else:
-                        value = xt_strtoul(arg.value, 0, U32)
+                        value = xt_uint(arg.value, 0, U32)
                         if value is None:
                             raise OptionError(f"could not parse pps `{arg.value}'",
                                               arg.value_column())

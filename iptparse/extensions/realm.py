@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from ..domain import BitSet
 from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions, Family
-from ._b_check import only_in_chains
-from ._b_num import xt_strtoul
-from ._b_sem import invert
+from ._checks import only_in_chains
+from ._cnum import xt_strtoul
+from ._pred import invert
 from .base import (
     ExtContext,
     Extension,

@@ -24,10 +24,11 @@ from ..addresses import format_ip
 from ..logic import FALSE, TRUE, Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._a_num import U32, parse_host
-from ._a_opts import also, excl, once, uint
 from ._a_sem import invert_if
 from ._a_text import truncate
+from ._cnum import U32
+from ._inet import numeric_host
+from ._xtopt import also, excl, once, xt_uint_arg
 from .base import (
     ExtContext,
     Extension,
@@ -108,7 +109,7 @@ class Recent(Extension):
         mask = (1 << ctx.family.bits) - 1
         if "mask" in opts:
             arg = opts["mask"]
-            value = parse_host(arg.value, ctx.family)
+            value = numeric_host(arg.value, ctx.family)
             if value is None:
                 raise OptionError(f"`{arg.value}' is not a numeric address (host names are "
                                   "not resolved)", arg.value_column())
@@ -120,9 +121,9 @@ class Recent(Extension):
             mask=mask,
             invert=opts[command].invert,
             name=truncate(opts["name"].value, NAME_SIZE) if "name" in opts else "DEFAULT",
-            seconds=uint(opts["seconds"], 1, U32) if "seconds" in opts else 0,
+            seconds=xt_uint_arg(opts["seconds"], 1, U32) if "seconds" in opts else 0,
             reap="reap" in opts,
-            hitcount=uint(opts["hitcount"], 0, U32) if "hitcount" in opts else 0,
+            hitcount=xt_uint_arg(opts["hitcount"], 0, U32) if "hitcount" in opts else 0,
             rttl="rttl" in opts,
             rdest=bool(sides) and sides[-1] == "rdest",
             legacy_no_mask=_legacy_shape(args),

@@ -32,8 +32,8 @@ from ..logic import FALSE, TRUE, Pred, Test
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
 from ._c_addr import LOCAL, host_of, local_table
-from ._c_logic import conj, disj, invert
-from ._c_rule import need_hooks, need_tables
+from ._checks import need_tables, only_at_hooks
+from ._pred import conj, disj, invert
 from .base import (
     ExtContext,
     Extension,
@@ -78,7 +78,7 @@ class Rpfilter(Extension):
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         return (need_tables(ctx, ("raw", "mangle"), "-m rpfilter")
-                or need_hooks(ctx, ("PREROUTING",), "-m rpfilter"))
+                or only_at_hooks(ctx, ("PREROUTING",), "-m rpfilter"))
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, RpfilterMatch)

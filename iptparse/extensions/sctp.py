@@ -25,9 +25,10 @@ from ..domain import BitSet
 from ..logic import TRUE, Pred, Test
 from ..nodes import ExtOptions
 from ..services import service_port
-from ._b_check import need_protocol
-from ._b_num import Range, c_lower, c_upper, format_range, xt_strtoul
-from ._b_sem import bit_present, conj, disj, first_fragment, in_range, invert, neg
+from ._checks import need_protocol
+from ._cnum import Range, c_lower, c_upper, xt_strtoul
+from ._pred import bit_present, conj, disj, first_fragment, in_range, invert, neg
+from ._xtopt import format_range
 from .base import (
     ExtContext,
     Extension,

@@ -23,7 +23,7 @@ from typing import Literal
 from ..logic import Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U64, xt_strtoul
+from ._cnum import U64, xt_uint
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["CounterTest", "SetMatch"]
@@ -78,7 +78,7 @@ def _counter(arg: OptArg, seen: CounterTest | None) -> CounterTest:
         raise OptionError(f"only one of the --{kind}-[eq|lt|gt] is allowed", arg.column)
     if arg.invert and op != "eq":
         raise OptionError(f"--{arg.name} option cannot be inverted", arg.column)
-    value = xt_strtoul(arg.value, 0, U64)
+    value = xt_uint(arg.value, 0, U64)
     if value is None:
         raise OptionError(f"Cannot parse {arg.value} as a counter value", arg.value_column())
     return CounterTest("ne" if arg.invert else op, value)  # type: ignore[arg-type]

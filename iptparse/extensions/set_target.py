@@ -26,8 +26,8 @@ from ..domain import BitSet, IntSet, ValueSet
 from ..nodes import ExtOptions
 from ..semantics import Change, CompileContext, Effect, SetFrom, SetValue
 from ._a_ipset import set_predicate
-from ._d_check import need_hooks
-from ._d_num import xt_uint
+from ._checks import need_hooks
+from ._cnum import xt_uint
 from ._d_sem import BitCube, continue_with
 from .base import (
     ExtContext,

@@ -22,8 +22,8 @@ from typing import Any
 from ..domain import IntSet
 from ..logic import Pred, Test
 from ..nodes import ExtOptions, Family
-from ._c_logic import conj, disj
-from ._c_rule import need_hooks
+from ._checks import only_at_hooks
+from ._pred import conj, disj
 from .base import (
     ExtContext,
     Extension,
@@ -66,7 +66,7 @@ class Socket(Extension):
         return "".join(f" --{name}" for name, given in flags if given)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
-        return need_hooks(ctx, ("PREROUTING", "INPUT"), "-m socket")
+        return only_at_hooks(ctx, ("PREROUTING", "INPUT"), "-m socket")
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, SocketMatch)

@@ -23,9 +23,9 @@ from typing import Literal
 from ..logic import Chance, Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._a_num import U32, c_strtod
-from ._a_opts import also, excl, need, once, uint
 from ._a_sem import invert_if
+from ._cnum import U32, c_strtod
+from ._xtopt import also, excl, need, once, xt_uint_arg
 from .base import ExtContext, Extension, OptArg, OptionError, OptSpec, RenderContext, register
 
 __all__ = ["ONE", "StatisticMatch"]
@@ -84,8 +84,8 @@ class Statistic(Extension):
                 raise OptionError(f'Bad mode "{arg.value}"', arg.value_column())
             mode = arg.value
         probability = _fixed_point(opts["probability"]) if "probability" in opts else 0
-        every = uint(opts["every"], 1, U32) if "every" in opts else 0
-        packet = uint(opts["packet"], 0, U32) if "packet" in opts else 0
+        every = xt_uint_arg(opts["every"], 1, U32) if "every" in opts else 0
+        packet = xt_uint_arg(opts["packet"], 0, U32) if "packet" in opts else 0
         if mode == "random" and "probability" not in opts:
             raise OptionError("--probability must be specified when using random mode")
         if mode == "nth" and "every" not in opts and "packet" not in opts:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
-from ._b_num import parse_int_option
-from ._b_sem import conj, in_range, invert
+from ._pred import conj, in_range, invert
+from ._xtopt import parse_int_option
 from .base import (
     ExtContext,
     Extension,

@@ -21,8 +21,9 @@ from ..domain import BitSet
 from ..logic import And, Test
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect
-from ._d_check import need_hooks, need_protocols
-from ._d_num import U32, xt_uint_arg
+from ._checks import need_hooks, need_protocols
+from ._cnum import U32
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from ..logic import FALSE, TRUE, Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._b_check import need_protocol
-from ._b_num import Range, format_range, parse_range_option
-from ._b_sem import bit_present, first_fragment, in_range, invert, when
+from ._checks import need_protocol
+from ._cnum import Range
+from ._pred import bit_present, first_fragment, in_range, invert, when
+from ._xtopt import format_range, parse_range_option
 from .base import (
     ExtContext,
     Extension,

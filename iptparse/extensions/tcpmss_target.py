@@ -24,9 +24,10 @@ from ..domain import IntSet, ValueSet
 from ..logic import And
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect, SetBits, SetFrom, SetValue
-from ._d_check import need_hooks, need_protocols
-from ._d_num import xt_uint_arg
-from ._d_sem import first_fragment, tcp_option
+from ._checks import need_hooks, need_protocols
+from ._d_sem import tcp_option
+from ._pred import first_fragment
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

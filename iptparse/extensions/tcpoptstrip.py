@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from ..logic import And
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetBits
-from ._d_check import need_protocols
-from ._d_num import xt_uint
-from ._d_sem import first_fragment, tcp_option
+from ._checks import need_protocols
+from ._cnum import xt_uint
+from ._d_sem import tcp_option
+from ._pred import first_fragment
 from .base import (
     ExtContext,
     Extension,

@@ -73,13 +73,17 @@ def format_tcp_flags(flags: int) -> str:
 
 
 def _ports(options: dict[str, OptArg], protocol: str) -> tuple[PortRange, bool, PortRange, bool]:
+    # iptables 1.8.9: tcp reads ports as C numbers (base 0), udp in decimal
+    base = 0 if protocol == "tcp" else 10
     sport, sport_inv, dport, dport_inv = ANY_PORT, False, ANY_PORT, False
     if "sport" in options:
         arg = options["sport"]
-        sport, sport_inv = parse_port_range(arg.value, protocol, arg.value_column()), arg.invert
+        sport = parse_port_range(arg.value, protocol, arg.value_column(), base=base)
+        sport_inv = arg.invert
     if "dport" in options:
         arg = options["dport"]
-        dport, dport_inv = parse_port_range(arg.value, protocol, arg.value_column()), arg.invert
+        dport = parse_port_range(arg.value, protocol, arg.value_column(), base=base)
+        dport_inv = arg.invert
     return sport, sport_inv, dport, dport_inv
 
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from ..logic import Custom, Pred
 from ..nodes import ExtOptions
-from ._c_num import U32, c_strtoul
 from ._c_time import time_matches
+from ._cnum import NOTHING, U32, strtoul
 from .base import (
     ExtContext,
     Extension,
@@ -66,7 +66,7 @@ def _fields(text: str, seps: str, column: int, what: str) -> list[int]:
     values: list[int] = []
     rest = text
     for index, sep in enumerate(seps):
-        got = c_strtoul(rest, 10)
+        got = strtoul(rest, 10) or NOTHING
         values.append(got.value & U32)  # the C fields are unsigned int
         after = rest[got.end:]
         if not after:
@@ -119,7 +119,7 @@ def _segments(text: str, size: int) -> list[str]:
 def parse_monthdays(text: str, column: int = 0) -> int:
     mask = 0
     for day in _segments(text, 3):
-        got = c_strtoul(day, 0)
+        got = strtoul(day) or NOTHING
         number = got.value & U32
         if got.end != len(day) or number > 31:
             raise OptionError(f"`{day}' is not a valid day for --monthdays (1-31)", column)
@@ -130,7 +130,7 @@ def parse_monthdays(text: str, column: int = 0) -> int:
 def parse_weekdays(text: str, column: int = 0) -> int:
     mask = 0
     for day in _segments(text, 4):
-        got = c_strtoul(day, 0)
+        got = strtoul(day) or NOTHING
         if got.end == len(day):
             number = got.value & U32
             if number == 0:

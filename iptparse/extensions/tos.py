@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from ..domain import IntSet
 from ..logic import FALSE, Pred, Test
 from ..nodes import ExtOptions
-from ._b_num import c_lower, parse_int_option, xt_strtoul
-from ._b_sem import invert
+from ._cnum import c_lower, xt_strtoul
+from ._pred import invert
+from ._xtopt import parse_int_option
 from .base import (
     ExtContext,
     Extension,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from ..domain import ValueSet
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetFrom
-from ._d_num import c_strtoul, xt_uint, xt_uint_arg
+from ._cnum import xt_strtoul, xt_uint
 from ._d_sem import int_image, xmark_text
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,
@@ -48,9 +49,9 @@ class TosTarget(ExtOptions):
 def parse_tosmask(arg: OptArg) -> tuple[int, int]:
     """XTTYPE_TOSMASK: `value[/mask]` in any C base, or a symbolic name."""
     text = arg.value
-    got = None if text.lstrip().startswith("-") else c_strtoul(text)
-    if got is not None and got[0] <= 0xFF:
-        value, rest = got
+    got = xt_strtoul(text, 0, 0xFF, whole=False)
+    if got is not None:
+        value, rest = got.value, text[got.end:]
         if not rest:
             return value, 0xFF
         mask = xt_uint(rest[1:], 0, 0xFF) if rest[0] == "/" else None

@@ -20,10 +20,10 @@ from ..domain import IntSet
 from ..nodes import ExtOptions
 from ..semantics import CompileContext, Effect, SetBits, SetValue
 from ..services import service_port
+from ._checks import need_hooks, need_protocols
 from ._d_addr import host_text, parse_host
-from ._d_check import need_hooks, need_protocols
-from ._d_num import parse_markmask
 from ._d_sem import xmark_text
+from ._xtopt import parse_markmask
 from .base import (
     ExtContext,
     Extension,

@@ -15,7 +15,7 @@ from typing import ClassVar
 from ..domain import IntSet
 from ..logic import FALSE, Not, Pred, Test
 from ..nodes import ExtOptions, Family
-from ._b_num import parse_int_option
+from ._xtopt import parse_int_option
 from .base import (
     ExtContext,
     Extension,

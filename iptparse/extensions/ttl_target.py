@@ -18,7 +18,7 @@ from typing import ClassVar
 from ..domain import IntSet, ValueSet
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext, Effect, SetFrom, SetValue
-from ._d_num import xt_uint_arg
+from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
     Extension,

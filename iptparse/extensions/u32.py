@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..logic import Pred
 from ..nodes import ExtOptions
 from ..semantics import CompileContext
-from ._b_num import Range, xt_strtoul
+from ._cnum import Range, xt_strtoul
 from .base import (
     ExtContext,
     Extension,

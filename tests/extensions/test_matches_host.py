@@ -22,13 +22,8 @@ from hypothesis import strategies as st
 
 from iptparse.errors import ParseError
 from iptparse.extensions._c_host import format_hostmask, parse_hostmask
-from iptparse.extensions._c_num import (
-    c_strtoul,
-    inet_aton_exact,
-    numeric_to_ipaddr,
-    xt_port_by_name,
-    xt_strtoui,
-)
+from iptparse.extensions._cnum import NOTHING, CNumber, getaddrinfo_port, strtoul, xt_strtoul
+from iptparse.extensions._inet import inet_aton_exact, numeric_to_ipaddr
 from iptparse.extensions.bpf import BpfInsn, check_program
 from iptparse.extensions.time import TimeMatch, parse_date
 from iptparse.nodes import BUILTIN_CHAINS, Family
@@ -722,23 +717,23 @@ def test_ipvs_rejected(given: str, message: str) -> None:
     ("0x1g", 16, 1, 3), ("99999999999999999999", 10, 2**64 - 1, 20),
 ])
 def test_c_strtoul(text: str, base: int, value: int, end: int) -> None:
-    got = c_strtoul(text, base)
+    got = strtoul(text, base) or NOTHING  # C's answer when no digit is read: 0, at the start
     assert (got.value, got.end) == (value, end)
 
 
 def test_xtables_readers() -> None:
-    assert xt_strtoui(" 12", 0, 255) == (12, 3)
-    assert xt_strtoui("-0", 0, 255) is None
-    assert xt_strtoui("256", 0, 255) is None
+    assert xt_strtoul(" 12", 0, 255) == CNumber(12, 3)
+    assert xt_strtoul("-0", 0, 255) is None
+    assert xt_strtoul("256", 0, 255) is None
     assert inet_aton_exact("10") == 10
     assert inet_aton_exact("10.1") == (10 << 24) | 1
     assert inet_aton_exact("1.2.3.4 ") is None
     assert numeric_to_ipaddr("10") == 10 << 24
     assert numeric_to_ipaddr("1.2.3.4.5") is None
-    assert xt_port_by_name("65537") == 1
-    assert xt_port_by_name("") == 0
-    assert xt_port_by_name("-1") is None
-    assert xt_port_by_name("domain") == 53
+    assert getaddrinfo_port("65537") == 1
+    assert getaddrinfo_port("") == 0
+    assert getaddrinfo_port("-1") is None
+    assert getaddrinfo_port("domain") == 53
 
 
 def test_hostmask_keeps_the_address_unmasked() -> None:

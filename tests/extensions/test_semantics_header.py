@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from iptparse.domain import BitSet, IntSet, NameSet, ValueSet
+from iptparse.domain import IntSet
 from iptparse.errors import ParseError
 from iptparse.extensions._b_ipv6 import eui64_of
 from iptparse.nodes import Family
@@ -23,33 +23,21 @@ from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
 from iptparse.trace import PathResult, TraceResult, trace
 
+from . import _helpers
+from ._helpers import table
+
 V4, V6 = Family.INET, Family.INET6
-Hit = tuple[str, str, int]
-
-CHAINS = {"raw": ("PREROUTING", "OUTPUT"),
-          "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-          "filter": ("INPUT", "FORWARD", "OUTPUT")}
-
-
-def table(name: str, body: str) -> str:
-    """A table whose builtin chains accept, with `body` (`-A …` lines)."""
-    head = "".join(f":{c} ACCEPT [0:0]\n" for c in CHAINS[name])
-    return f"*{name}\n{head}{body}COMMIT\n"
 
 
 def forward(*rules: str) -> str:
     """filter FORWARD with policy DROP: a rule that matches says so with its ACCEPT."""
-    body = "".join(f"-A FORWARD {r} -j ACCEPT\n" for r in rules)
-    return ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-            + body + "COMMIT\n")
+    return table("filter", "".join(f"-A FORWARD {r} -j ACCEPT\n" for r in rules), "DROP")
 
 
 def counting(*rules: str) -> str:
     """filter FORWARD, policy ACCEPT, rules without a target: every rule's counter shows
     whether it matched, independently of the others."""
-    body = "".join(f"-A FORWARD {r}\n" for r in rules)
-    return ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-            + body + "COMMIT\n")
+    return table("filter", "".join(f"-A FORWARD {r}\n" for r in rules))
 
 
 def ruleset(rules: str, family: Family = V4) -> Ruleset:
@@ -83,34 +71,10 @@ def matched(rs: Ruleset, spec: str | Packet, family: Family = V4,
     return outcome(result.paths[0])[1]
 
 
-def _draw(values: ValueSet) -> ValueSet:
-    if isinstance(values, IntSet):
-        return IntSet.single(values.min(), values.top)
-    if isinstance(values, BitSet):
-        return BitSet.single(values.min(), values.width)
-    name = values.example()
-    assert name is not None
-    return NameSet.single(name)
-
-
 def lands(rs: Ruleset, spec: str, family: Family = V4) -> TraceResult:
     """Trace an abstract packet; then a concrete packet drawn from each branch of each path
-    (assumptions pinned as the branch took them) must have that path as its only one."""
-    packet = packet_of(spec, family)
-    result = trace(rs, packet, "forward")
-    for p in result.paths:
-        for alternative in p.alternatives:
-            fields = dict(packet.fields)
-            pinned: dict[str, bool] = {}
-            for var, values in alternative.box.items():
-                if var.startswith("?"):
-                    pinned[var[1:]] = 1 in values
-                elif "@" not in var:
-                    fields[var] = _draw(values)
-            again = trace(rs, Packet(fields, packet.family), "forward", assumptions=pinned)
-            assert len(again.paths) == 1, (alternative.readable(), again.paths)
-            assert outcome(again.paths[0]) == outcome(p), alternative.readable()
-    return result
+    (assumptions pinned as the branch took them) must end as that path does."""
+    return _helpers.lands(rs, packet_of(spec, family), key=outcome)
 
 
 def paths(result: TraceResult) -> dict[tuple[int, ...], list[str]]:

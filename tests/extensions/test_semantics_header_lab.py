@@ -19,15 +19,15 @@ import pytest
 
 from iptparse.domain import BitSet, IntSet, ValueSet
 from iptparse.extensions.u32 import U32Location, U32Op, U32Test, parse_u32
-from iptparse.fields import field_spec
 from iptparse.nodes import Family
 from iptparse.packet import Packet
 from iptparse.sandbox.frames import TCP_ACK, TCP_SYN, KernelPacket, build_frame
 from iptparse.sandbox.lab import Lab
-from iptparse.trace import PathResult, trace
+from iptparse.trace import trace
 from iptparse.verify.model import LAB_SRC_MAC, kernel_packet_length, model_packet
 
 from ..conftest import require_kernel
+from ._helpers import field_value, lab_counts, table, trace_counts
 from .test_semantics_header import (
     ABORT,
     DATA,
@@ -35,12 +35,10 @@ from .test_semantics_header import (
     SACK,
     V4,
     V6,
-    Hit,
     counting,
     forward,
     outcome,
     ruleset,
-    table,
 )
 
 # --- the kernel: lab packets against the trace --------------------------------------------------
@@ -57,16 +55,6 @@ class Probe:
     packet: KernelPacket
     fields: Mapping[str, FieldValue] = field(default_factory=dict)
     exact: bool = True
-
-
-def _value(name: str, value: FieldValue, family: Family) -> ValueSet:
-    if not isinstance(value, int):
-        return value
-    top = field_spec(name).top(family)
-    if isinstance(top, BitSet):
-        return BitSet.single(value, top.width)
-    assert isinstance(top, IntSet)
-    return IntSet.single(value, top.top)
 
 
 def lab_model(probe: Probe) -> Packet:
@@ -89,12 +77,7 @@ def lab_model(probe: Probe) -> Packet:
         facts["ipv6_headers"] = 0x01
     facts |= probe.fields
     model = model_packet(whole, "forward")
-    return model.with_(**{name: _value(name, v, family) for name, v in facts.items()})
-
-
-def observed(p: PathResult) -> tuple[Counter[Hit], Counter[tuple[str, str]], bool]:
-    return (Counter((h.table, h.chain, h.rule) for h in p.hits),
-            Counter((t, c) for t, c, _ in p.policies), p.verdict == "ACCEPT")
+    return model.with_(**{name: field_value(name, v, family) for name, v in facts.items()})
 
 
 def differential(rules: str, family: Family, probes: Sequence[Probe],
@@ -109,10 +92,10 @@ def differential(rules: str, family: Family, probes: Sequence[Probe],
             lab.router.run(list(command))
         for probe in probes:
             result = lab.send(probe.packet)
-            kernel = (Counter(result.hits), Counter(result.policies), result.delivered)
+            kernel = lab_counts(result)
             traced = trace(rs, lab_model(probe), "forward")
-            found = [observed(p) for p in traced.paths]
-            where = (probe.packet, kernel, [(observed(p), p.conditions) for p in traced.paths])
+            found = [trace_counts(p) for p in traced.paths]
+            where = (probe.packet, kernel, [(trace_counts(p), p.conditions) for p in traced.paths])
             if probe.exact:
                 assert len(found) == 1, where
             assert kernel in found, where

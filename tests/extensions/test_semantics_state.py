@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iptparse.domain import BitSet, IntSet, NameSet, ValueSet
+from iptparse.domain import BitSet, IntSet
 from iptparse.errors import ParseError
 from iptparse.extensions._a_ipset import address_cover
 from iptparse.extensions.cluster import ClusterMatch, cluster_node
@@ -32,22 +31,13 @@ from iptparse.nodes import Family
 from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
-from iptparse.trace import PathResult, TraceResult, trace
+from iptparse.trace import TraceResult, trace
 
 from ..conftest import PROJECT_CORPORA
+from . import _helpers
+from ._helpers import hits, lab_counts, only, outcome, run, table, trace_counts
 
 V4, V6 = Family.INET, Family.INET6
-FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD {policy} [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-
-
-def table(name: str, body: str, policy: str = "ACCEPT") -> str:
-    chains = {"raw": ("PREROUTING", "OUTPUT"),
-              "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-              "filter": ("INPUT", "FORWARD", "OUTPUT")}[name]
-    head = "".join(f":{c} {policy if c == 'FORWARD' else 'ACCEPT'} [0:0]\n" for c in chains)
-    return f"*{name}\n{head}{body}COMMIT\n"
-
-
 def forward(body: str, policy: str = "DROP") -> str:
     return table("filter", body, policy)
 
@@ -57,55 +47,10 @@ def ruleset(rules: str, sets: str = "", family: Family = V4) -> Ruleset:
     return Ruleset([parse_iptables(rules, family=family)], sets={s.name: s for s in dump})
 
 
-def run(rs: Ruleset, spec: str, path: str = "forward",
-        assumptions: Mapping[str, bool] | None = None) -> TraceResult:
-    return trace(rs, parse_packet(spec), path, assumptions=assumptions)
-
-
-def outcome(p: PathResult) -> tuple[str, tuple[tuple[str, str, int], ...]]:
-    return p.verdict, tuple((h.table, h.chain, h.rule) for h in p.hits)
-
-
-def only(result: TraceResult) -> tuple[str, tuple[tuple[str, str, int], ...]]:
-    assert len(result.paths) == 1, [(outcome(p), p.conditions) for p in result.paths]
-    return outcome(result.paths[0])
-
-
-def hits(rs: Ruleset, spec: str, **kw: Any) -> list[int]:
-    """The FORWARD rule numbers a concrete packet hits (its only path)."""
-    _, rules = only(run(rs, spec, **kw))
-    return [n for _, chain, n in rules if chain == "FORWARD"]
-
-
-def _draw(values: ValueSet) -> ValueSet:
-    if isinstance(values, IntSet):
-        return IntSet.single(values.min(), values.top)
-    if isinstance(values, BitSet):
-        return BitSet.single(values.min(), values.width)
-    name = values.example()
-    assert name is not None
-    return NameSet.single(name)
-
-
 def lands(rs: Ruleset, spec: str, path: str = "forward") -> TraceResult:
     """Trace an abstract packet, then check that a concrete packet drawn from each branch of
     each path (assumptions pinned as the branch took them) has that path as its only one."""
-    packet = parse_packet(spec)
-    result = trace(rs, packet, path)
-    for p in result.paths:
-        for alternative in p.alternatives:
-            fields = dict(packet.fields)
-            pinned: dict[str, bool] = {}
-            for var, values in alternative.box.items():
-                if var.startswith("?"):
-                    pinned[var[1:]] = 1 in values
-                elif "@" not in var:
-                    fields[var] = _draw(values)
-            concrete = Packet(fields, packet.family)
-            again = trace(rs, concrete, path, assumptions=pinned)
-            assert len(again.paths) == 1, (alternative.readable(), again.paths)
-            assert outcome(again.paths[0]) == outcome(p), alternative.readable()
-    return result
+    return _helpers.lands(rs, parse_packet(spec), path)
 
 
 def conditions(result: TraceResult) -> dict[tuple[int, ...], list[str]]:
@@ -324,7 +269,9 @@ def test_kube_proxy_endpoints_share_evenly() -> None:
              "--mode random --probability 0.50000000000 -j KUBE-SEP-B\n"
              "-A KUBE-SVC-X -m comment --comment \"ns/svc -> 10.244.3.9:8080\" -j KUBE-SEP-C\n"
              "-A KUBE-SEP-A -p tcp -m recent --set --name KUBE-SEP-A --mask 255.255.255.255 "
-             "--rsource -j ACCEPT\n-A KUBE-SEP-B -j ACCEPT\n-A KUBE-SEP-C -j ACCEPT\nCOMMIT\n"
+             "--rsource -j ACCEPT\n-A KUBE-SEP-B -j ACCEPT\n-A KUBE-SEP-C -j ACCEPT\n"
+             # kube-proxy's DNAT rules need conntrack; without any, nat would see no packet
+             "-A POSTROUTING -m conntrack --ctstate DNAT\nCOMMIT\n"
              + forward("", "ACCEPT"))
     result = run(ruleset(rules), "tcp 10.0.0.1:5 -> 10.96.0.10:80 ctstate=NEW")
     shares = _endpoint_shares(result)
@@ -753,15 +700,6 @@ def _model(packet: Any) -> Packet:
     return model_packet(packet, "forward").with_(ctlabels=BitSet.single(0, 128))
 
 
-def _observed(result: Any) -> tuple[Counter[tuple[str, str, int]], Counter[tuple[str, str]], bool]:
-    return Counter(result.hits), Counter(result.policies), result.delivered
-
-
-def _traced(p: PathResult) -> tuple[Counter[tuple[str, str, int]], Counter[tuple[str, str]], bool]:
-    return (Counter((h.table, h.chain, h.rule) for h in p.hits),
-            Counter((t, c) for t, c, _ in p.policies), p.verdict == "ACCEPT")
-
-
 def _exactly(rules: str, packets: list[Any], family: Family = V4, sets: str = ""
              ) -> set[tuple[str, str, int]]:
     """Every packet: the kernel's counters and delivery are the trace's only path. Returns
@@ -778,8 +716,8 @@ def _exactly(rules: str, packets: list[Any], family: Family = V4, sets: str = ""
         for packet in packets:
             result = trace(rs, _model(packet), "forward")
             assert len(result.paths) == 1, (packet, [p.conditions for p in result.paths])
-            observed = _observed(lab.send(packet))
-            assert observed == _traced(result.paths[0]), packet
+            observed = lab_counts(lab.send(packet))
+            assert observed == trace_counts(result.paths[0]), packet
             seen |= set(observed[0])
     return seen
 

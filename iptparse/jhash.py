@@ -1,7 +1,11 @@
 """Bob Jenkins' lookup3 hash as the Linux kernel's <linux/jhash.h> computes it (32-bit words).
 
-xt_cluster hashes connection addresses with it; reproducing it lets a trace say which cluster
-node a connection belongs to instead of assuming.
+The kernel picks with it what a dump cannot show directly: the cluster node a connection
+belongs to (xt_cluster), the mark HMARK gives a flow, and the hash bucket an ipset entry sits in
+(hash:net,iface stops at the first bucket holding its network). Reproducing it lets a trace
+compute those instead of assuming them. It lives at the top of the package because both the
+extensions and the ipset model use it and neither should import the other for it. Written from
+the algorithm's description; the ipset and target kernel tests check it against the kernel.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Sequence
 __all__ = ["jhash2", "jhash_1word"]
 
 _MASK = 0xFFFFFFFF
-_INITVAL = 0xDEADBEEF
+_INITVAL = 0xDEADBEEF  # JHASH_INITVAL
 
 
 def _rol(word: int, shift: int) -> int:
@@ -49,12 +53,13 @@ def _mix(a: int, b: int, c: int) -> tuple[int, int, int]:
 
 
 def jhash_1word(word: int, initval: int) -> int:
+    """jhash_1word(): one word, seeded with `initval`."""
     start = (initval + _INITVAL + 4) & _MASK
     return _final((word + start) & _MASK, start, start)
 
 
 def jhash2(words: Sequence[int], initval: int) -> int:
-    """jhash2(k, len(k), initval)."""
+    """jhash2(k, len(k), initval) of 32-bit words."""
     a = b = c = (_INITVAL + (len(words) << 2) + initval) & _MASK
     rest = list(words)
     while len(rest) > 3:

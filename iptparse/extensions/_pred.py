@@ -1,15 +1,15 @@
-"""Predicate building blocks for the packet-header matches (icmp, sctp, esp, IPv6 headers…).
+"""Predicate building blocks shared by the match (and some target) semantics.
 
-The kernel code of these matches is a chain of "no match unless …" tests, each optionally
-negated with `^ invert`, often behind a "not a non-first fragment" guard. Written directly with
-And/Or/Not that leaves TRUE leaves and one-part conjunctions that make traces read badly, so
-these helpers fold constants away, and they build the range and bit tests with texts people
-read ("TTL < 5", "the packet has an SCTP INIT chunk").
+The kernel code of a match is a cascade of early `return false`, `^ invert` and "not a
+non-first fragment" guards. Written with And/Or/Not directly that leaves TRUE/FALSE leaves,
+double negations and one-part conjunctions that make traces read badly, so these helpers fold
+constants away (a predicate only keeps the tests that can split a path) and build the common
+tests with texts people read ("TTL < 5", "the packet has an SCTP INIT chunk").
 """
 
 from __future__ import annotations
 
-from ..domain import BitSet, IntSet
+from ..domain import BitSet, IntSet, NameSet
 from ..fields import field_spec
 from ..logic import FALSE, TRUE, And, Const, Not, Or, Pred, Test
 
@@ -21,6 +21,7 @@ __all__ = [
     "flag",
     "in_range",
     "invert",
+    "is_local",
     "neg",
     "when",
 ]
@@ -55,6 +56,7 @@ def disj(*parts: Pred) -> Pred:
 
 
 def neg(part: Pred) -> Pred:
+    """Not, folding constants and double negations."""
     if isinstance(part, Const):
         return FALSE if part.value else TRUE
     if isinstance(part, Not):
@@ -68,17 +70,18 @@ def invert(part: Pred, inverted: bool) -> Pred:
 
 
 def when(condition: Pred, then: Pred, otherwise: Pred) -> Pred:
-    """`condition ? then : otherwise`."""
+    """`condition ? then : otherwise` (the kernel's early returns)."""
     return disj(conj(condition, then), conj(neg(condition), otherwise))
 
 
 def flag(name: str, value: int, text: str, neg_text: str) -> Test:
-    """A one-bit field holds `value`, with texts for both sides."""
+    """A one-bit field holds `value`, with readable texts for both sides."""
     return Test(name, IntSet.single(value, 1), text, neg_text)
 
 
 def first_fragment() -> Test:
-    """`par->fragoff == 0`: every transport-header match gives up on later fragments."""
+    """`par->fragoff == 0`: every transport-header match (and target) gives up on later
+    fragments, which do not carry the header."""
     return flag("fragment", 0, "the packet is not a non-first fragment",
                 "the packet is a non-first fragment")
 
@@ -110,3 +113,13 @@ def bit_present(name: str, bit: int, text: str, neg_text: str) -> Test:
     """Bit `bit` of a bit field is set (an option kind, a chunk type, a header is present)."""
     width = field_spec(name).width
     return Test(name, BitSet.cube(1 << bit, 1 << bit, width), text, neg_text)
+
+
+def is_local() -> Test:
+    """The packet was generated on this host: it has no input interface.
+
+    At OUTPUT and POSTROUTING this tells a local packet from a forwarded one, which is what
+    decides whether the packet can carry a socket or a link-layer type other than "host".
+    """
+    return Test("iif", NameSet.single(""), "the packet is locally generated (no input "
+                "interface)", "the packet came in on an interface")
