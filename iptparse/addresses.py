@@ -29,9 +29,18 @@ def prefix_mask(length: int, family: Family) -> int:
     return ((1 << bits) - 1) ^ ((1 << (bits - length)) - 1)
 
 
+_INET = socket.AF_INET
+
+
 def parse_ip(text: str, family: Family) -> int:
     """One address as an integer; IPv4 accepts iptables' short forms (`10` is 10.0.0.0)."""
     if family is Family.INET:
+        try:
+            # a full dotted quad: inet_pton accepts exactly those (no leading zeros), and
+            # reads them as the loop below does, in C
+            return int.from_bytes(socket.inet_pton(_INET, text), "big")
+        except OSError:
+            pass
         parts = text.split(".")
         if not 1 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
             raise AddressError(f"host/network `{text}' not found")
@@ -46,7 +55,14 @@ def parse_ip(text: str, family: Family) -> int:
         raise AddressError(f"host/network `{text}' not found") from None
 
 
+_PREFIXES = {(str(n), family): prefix_mask(n, family) for family in Family
+             for n in range(family.bits + 1)}
+
+
 def _parse_mask(text: str, family: Family) -> int:
+    known = _PREFIXES.get((text, family))
+    if known is not None:
+        return known
     if text.isdigit():
         length = int(text)
         if length > family.bits:

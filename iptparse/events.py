@@ -24,6 +24,7 @@ __all__ = [
     "Note",
     "PolicyApplied",
     "RuleEvaluated",
+    "RulesSkipped",
     "StageEnd",
     "StageSkipped",
     "StageStart",
@@ -83,6 +84,22 @@ class RuleEvaluated:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesSkipped:
+    """Rules `first` to `last` (1-based) of a chain did not match, found without checking each
+    in turn: the path's exact fields decide them false (`iptparse.chainindex`). Traces count
+    them as rules checked and not matched."""
+
+    table: str
+    chain: str
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True, slots=True)
 class TargetApplied:
     """A matching rule's target took effect; `changes` are (field, before, after) texts."""
 
@@ -132,5 +149,5 @@ class Finished:
     state: PathState
 
 
-Event = (StageStart | StageSkipped | StageEnd | ChainEnter | RuleEvaluated | TargetApplied
-         | ChainReturn | PolicyApplied | Note | Fork | Finished)
+Event = (StageStart | StageSkipped | StageEnd | ChainEnter | RuleEvaluated | RulesSkipped
+         | TargetApplied | ChainReturn | PolicyApplied | Note | Fork | Finished)

@@ -8,6 +8,7 @@ interface it leaves, and they answer `-m addrtype`, REDIRECT and MASQUERADE.
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 from collections.abc import Generator, Iterable
@@ -18,7 +19,7 @@ from .addresses import format_ip
 from .describe import describe_set
 from .domain import IntSet, NameSet
 from .events import Note
-from .logic import And, Not, Or, Test
+from .logic import And, Not, Or, Pred, Test
 from .nodes import Family
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _ip_route(words: list[str]) -> Route:
         family, network, prefix = _prefix(dest)
     interface = gateway = None
     metric = 0
-    for key, value in zip(words, words[1:], strict=False):
+    for key, value in itertools.pairwise(words):
         if key == "dev":
             interface = value
         elif key == "via":
@@ -250,11 +251,13 @@ class Host:
         pieces = [state]
         if family is Family.INET:
             # ip_route_input_slow: martian sources and destinations never get a route
-            martian = And((Not(Test("iif", NameSet.single("lo"))), Or((
-                Test("src", _MARTIAN_SRC, "src is a martian source (loopback, multicast or "
-                     "broadcast)", "src is not a martian source"),
-                Test("dst", _LOOPBACK, "dst is a loopback address",
-                     "dst is not a loopback address")))))
+            bad: list[Pred] = [Test("src", _MARTIAN_SRC, "src is a martian source (loopback, "
+                                    "multicast or broadcast)", "src is not a martian source")]
+            if state.env.get("dst", "dst") == "dst":
+                # a destination NAT rewrote is an address the host chose: never a martian
+                bad.append(Test("dst", _LOOPBACK, "dst is a loopback address",
+                                "dst is not a loopback address"))
+            martian = And((Not(Test("iif", NameSet.single("lo"))), Or(tuple(bad))))
             dropped, pieces = interp._split_state(state, martian)
             options += [(replace(s, verdict="DROP"), "martian address: dropped by routing")
                         for s in dropped]

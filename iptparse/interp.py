@@ -14,8 +14,10 @@ The state of a path is immutable, so a fork (a match the known fields do not dec
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace_fields
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .describe import describe_set
 from .domain import BitSet, IntSet, NameSet, ValueSet
@@ -29,6 +31,7 @@ from .events import (
     Note,
     PolicyApplied,
     RuleEvaluated,
+    RulesSkipped,
     StageEnd,
     StageSkipped,
     StageStart,
@@ -40,6 +43,11 @@ from .nodes import Family
 from .packet import Packet
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
 from .semantics import Change, CopyBits, Effect, SetBits, SetFrom
+
+if TYPE_CHECKING:
+    from .chainindex import Skipper
+
+_T = TypeVar("_T")
 
 __all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot", "Stage"]
 
@@ -192,6 +200,18 @@ class PathState:
         return self.box.get(target)
 
 
+def replace(obj: _T, **changes: Any) -> _T:
+    """`dataclasses.replace`, fast for PathState: a walk makes one per step, and the generic
+    version (fields read one by one, `__init__` re-run) was a third of a concrete trace.
+    PathState has no `__post_init__` or init-only fields, so copying its dict is the same."""
+    if type(obj) is PathState:
+        new = object.__new__(PathState)
+        new.__dict__.update(obj.__dict__)
+        new.__dict__.update(changes)
+        return new  # type: ignore[return-value]
+    return _replace_fields(obj, **changes)  # type: ignore[type-var]
+
+
 def _bits_value(expr: BitsExpr, box: Box) -> BitSet:
     """The current values of a bit field: exact per bit where every source is a cube."""
     value = expr.xor
@@ -209,10 +229,14 @@ class Interpreter:
     """Walks packets through one family of a ruleset along one path kind."""
 
     def __init__(self, ruleset: Ruleset, family: Family, *,
-                 assumptions: Mapping[str, bool] | None = None) -> None:
+                 assumptions: Mapping[str, bool] | None = None,
+                 skipper: Skipper | None = None) -> None:
         self.ruleset = ruleset
         self.family = family
         self.assumptions = dict(assumptions or {})
+        #: when given, rules the path's exact fields decide false are passed over in one
+        #: RulesSkipped event instead of one RuleEvaluated each (traces; not the stepper)
+        self.skipper = skipper
 
     # --- starting ------------------------------------------------------------------------
 
@@ -295,6 +319,10 @@ class Interpreter:
         table = self.ruleset.table(self.family, stage.table)
         if table is None or table.chain(stage.hook) is None:
             return self._next_stage(state)
+        if stage.table == "nat" and not self.ruleset.conntrack_active(self.family):
+            yield StageSkipped(stage.hook, stage.table, "conntrack is not active, so nat "
+                               "is never consulted"), state
+            return self._next_stage(state)
         if stage.table == "nat":
             is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1),
                           "ctstate = NEW", "ctstate ≠ NEW")
@@ -327,6 +355,12 @@ class Interpreter:
         assert chain is not None
         if state.index >= len(chain.rules):
             return (yield from self._leave_chain(state, stage, table, explicit=False))
+        if self.skipper is not None:
+            after = self.skipper.next(table, chain, state.index, state)
+            if after > state.index:
+                skipped = replace(state, index=after)
+                yield RulesSkipped(table.name, chain.name, state.index + 1, after), skipped
+                return skipped
         rule = table.rule(chain, state.index)
         # Every choice this rule makes is split here, before any effect, so each fork option is
         # a state a new walk can resume from: its box decides the rule the same way again.
@@ -490,6 +524,10 @@ class Interpreter:
     # --- conntrack and routing -----------------------------------------------------------
 
     def _conntrack(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
+        if not self.ruleset.conntrack_active(self.family):
+            yield Note("conntrack: not active (no rule needs it): nothing is tracked and the "
+                       "nat tables see no packet"), state
+            return self._next_stage(state)
         env = dict(state.env)
         if env.get("ctstate") != "ctstate" and state.current("ctstate") == IntSet.single(
                 UNTRACKED, len(CT_STATES) - 1):

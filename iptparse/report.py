@@ -75,7 +75,7 @@ def format_steps(steps: tuple[Step, ...], *, color: bool = False,
                 lines.append(_paint(f"{table} {hook}", "1", color))
             case StageSkipped(hook, table, reason):
                 lines.append(_paint(f"{table} {hook}: skipped ({reason})", "2", color))
-            case ChainEnter(_, chain, via, from_chain, from_rule, _):
+            case ChainEnter(_, chain, via, _, _, _):
                 if via == "hook":
                     continue
                 arrow = "-j" if via == "jump" else "-g"
@@ -84,7 +84,7 @@ def format_steps(steps: tuple[Step, ...], *, color: bool = False,
             case Skip(_, _, count):
                 plural = "rule" if count == 1 else "rules"
                 lines.append(_paint(f"{pad()}({count} {plural} did not match)", "2", color))
-            case RuleEvaluated(rule, matched, results):
+            case RuleEvaluated(rule, matched, _):
                 mark = "" if matched else "  [no match]"
                 where = f"  (line {rule.line})" if rule.line else ""
                 lines.append(f"{pad()}#{rule.number} {show(rule.text)}{where}{mark}")

@@ -14,7 +14,7 @@ from typing import Any
 from .domain import IntSet, NameSet
 from .extensions.base import find_match, find_target
 from .logic import Not, Pred, Test
-from .nodes import Address, Dump, Family, Match, RawOptions, Rule, Table, Target
+from .nodes import BUILTIN_CHAINS, Address, Dump, Family, Match, RawOptions, Rule, Table, Target
 from .render import render_rule, render_rule_spec
 from .semantics import CompileContext, Effect
 
@@ -139,6 +139,13 @@ def _match_condition(match: Match, ctx: CompileContext, family: Family) -> Condi
 
 STANDARD_VERDICTS = {"ACCEPT": "ACCEPT", "DROP": "DROP", "QUEUE": "QUEUE"}
 
+#: Extensions whose kernel modules enable connection tracking in the network namespace when a
+#: rule using them is loaded (their checkentry calls nf_ct_netns_get).
+CONNTRACK_MATCHES = frozenset({"state", "conntrack", "connmark", "connbytes", "connlabel",
+                               "connlimit", "helper", "cluster"})
+CONNTRACK_TARGETS = frozenset({"CONNMARK", "CT", "NOTRACK", "DNAT", "SNAT", "MASQUERADE",
+                               "REDIRECT", "NETMAP", "CONNSECMARK", "SYNPROXY", "CLUSTERIP"})
+
 
 def _action(target: Target | None, ctx: CompileContext, chains: Mapping[str, Any]) -> Action:
     if target is None:
@@ -174,6 +181,10 @@ class CompiledTable:
             c.name: CompiledChain(c.name, c.policy, table.name, c.rules, [None] * len(c.rules))
             for c in table.chains
         }
+        # a dump from an old kernel may lack a builtin chain (nat INPUT before 2.6.36); loaded
+        # into today's kernel the chain exists, empty, with policy ACCEPT
+        for name in BUILTIN_CHAINS.get(table.name, ()):
+            self.chains.setdefault(name, CompiledChain(name, "ACCEPT", table.name, (), []))
         self._hooks: dict[str, frozenset[str]] | None = None
 
     def hooks(self, chain: str) -> frozenset[str]:
@@ -231,10 +242,24 @@ class Ruleset:
         self.sets: Mapping[str, Any] = sets or {}
         self.host = host
         self._tables: dict[tuple[Family, str], CompiledTable | None] = {}
+        self._conntrack: dict[Family, bool] = {}
 
     @property
     def families(self) -> tuple[Family, ...]:
         return tuple(self.dumps)
+
+    def conntrack_active(self, family: Family) -> bool:
+        """Whether the kernel tracks connections for this family: only when some rule needs
+        it (a state, conntrack, connmark… match, or a CT, CONNMARK or NAT target asks for it
+        at load time). Without it nothing is tracked and the nat tables never see a packet."""
+        if family not in self._conntrack:
+            dump = self.dumps.get(family)
+            self._conntrack[family] = (dump is not None and any(
+                m.module in CONNTRACK_MATCHES for t in dump.tables for c in t.chains
+                for r in c.rules for m in r.matches)) or (dump is not None and any(
+                r.target is not None and r.target.name in CONNTRACK_TARGETS
+                for t in dump.tables for c in t.chains for r in c.rules))
+        return self._conntrack[family]
 
     def table(self, family: Family, name: str) -> CompiledTable | None:
         key = (family, name)

@@ -56,7 +56,7 @@ class CompileContext:
         return f"{self.table}:{self.chain}:{self.rule_number}"
 
     def key(self, kind: str) -> str:
-        """The name of this rule's assumption of a kind, as users pin it (`limit@filter:INPUT:3`)."""
+        """This rule's assumption of a kind, named as users pin it (`limit@filter:INPUT:3`)."""
         return f"{kind}@{self.where}"
 
     def assume(self, kind: str, text: str, neg_text: str) -> Assume:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from .chainindex import skipper_for
 from .describe import describe_set
 from .domain import NameSet
 from .events import (
@@ -24,6 +25,7 @@ from .events import (
     Note,
     PolicyApplied,
     RuleEvaluated,
+    RulesSkipped,
     StageEnd,
     StageSkipped,
     StageStart,
@@ -120,7 +122,6 @@ def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
     constrains beyond what the walk started with, the union of its values over every
     alternative (an over-approximation of the paths' conditions, which keep fields tied
     together)."""
-    unions: dict[str, Any] = {}
     names: set[str] = set()
     alternatives = [a for p in paths for a in p.alternatives]
     for alt in alternatives:
@@ -170,13 +171,17 @@ class _Recorder:
     skipped: tuple[str, str, int] | None = None
 
     def add(self, event: Event) -> None:
-        if isinstance(event, RuleEvaluated) and not event.matched:
-            table, chain = event.rule.table, event.rule.chain
+        if isinstance(event, RuleEvaluated | RulesSkipped) and not (
+                isinstance(event, RuleEvaluated) and event.matched):
+            if isinstance(event, RuleEvaluated):
+                table, chain, count = event.rule.table, event.rule.chain, 1
+            else:
+                table, chain, count = event.table, event.chain, event.count
             if self.skipped and self.skipped[:2] == (table, chain):
-                self.skipped = (table, chain, self.skipped[2] + 1)
+                self.skipped = (table, chain, self.skipped[2] + count)
             else:
                 self._flush()
-                self.skipped = (table, chain, 1)
+                self.skipped = (table, chain, count)
             return
         self._flush()
         if not isinstance(event, Fork | Finished):
@@ -244,10 +249,15 @@ def trace(
     assumptions: Mapping[str, bool] | None = None,
     max_paths: int = 10_000,
     steps: bool = True,
+    skip: bool = True,
 ) -> TraceResult:
-    """Walk `packet` along `path` ("in", "forward" or "out") and return every outcome."""
+    """Walk `packet` along `path` ("in", "forward" or "out") and return every outcome.
+
+    `skip=False` checks every rule in turn instead of passing over, in one step, the rules
+    the path's exact fields decide false (the result is the same; tests compare the two)."""
     family = choose_family(ruleset, packet)
-    interpreter = Interpreter(ruleset, family, assumptions=assumptions)
+    interpreter = Interpreter(ruleset, family, assumptions=assumptions,
+                              skipper=skipper_for(ruleset, family) if skip else None)
     start = interpreter.start(packet, path)
     pending: list[tuple[PathState, _Recorder | None]] = [(start, _Recorder() if steps else None)]
     finished: list[tuple[PathState, _Recorder | None]] = []

@@ -90,8 +90,16 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate INVALID -j DROP
 COMMIT
 """
+
+
+def test_without_a_conntrack_user_nat_sees_nothing() -> None:
+    """Only rules that need conntrack turn it on; with none, the nat table sees no packet."""
+    rules = NAT.replace("-A FORWARD -m conntrack --ctstate INVALID -j DROP\n", "")
+    r = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", rules)
+    assert hits(r) == [] and all(p[0] != "nat" for p in r.paths[0].policies)
 
 
 def test_nat_sees_only_new_connections() -> None:

@@ -149,7 +149,7 @@ def test_docker_published_port_reaches_the_container() -> None:
     assert path.state.current("dst").single_value() == 0xAC110002  # 172.17.0.2
     assert path.state.current("dport").single_value() == 80
     assert path.state.current("oif").single_value() is None or path.state.path == "forward"
-    assert ("filter", "DOCKER") == path.state.decision[:2]  # type: ignore[index]
+    assert path.state.decision[:2] == ("filter", "DOCKER")  # type: ignore[index]
 
 
 def test_ufw_allows_ssh_and_blocks_the_rest() -> None:

@@ -41,7 +41,17 @@ RULES = """*filter
 -A pi-policy -s 192.168.0.0/16 -p tcp -m tcp --dport 8080 -j ACCEPT
 -A pi-policy -s 10.1.0.0/16 -j RETURN
 COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -m conntrack --ctstate NEW
+COMMIT
 """
+# (the mangle rule only needs conntrack, as real rulesets do: without a rule that does, the
+# kernel tracks nothing and the walk would have no conntrack fork to step through)
 
 #: returns from pi-policy and tw-pod, falls to FORWARD's policy DROP
 RETURNED = "tcp 10.1.2.3:4000 -> 10.9.9.9:8080 iif=eth0 oif=podd1 ctstate=NEW"

@@ -19,6 +19,7 @@ RULES_WITH_SETS = """*filter
 -A cali-tw-calid3b581beed8 -j cali-pi-_FSXf14qKl1ZqjRcvUXU
 -A cali-pi-_FSXf14qKl1ZqjRcvUXU -m set --match-set cali40s:d0vaXDV0OjdKq6czssWe9SI src -j ACCEPT
 -A cali-pi-_FSXf14qKl1ZqjRcvUXU -j REJECT
+-A FORWARD -m conntrack --ctstate INVALID -j DROP
 COMMIT
 """
 

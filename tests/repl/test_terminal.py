@@ -97,5 +97,5 @@ def test_ctrl_c_at_the_prompt_keeps_the_session(pane: Pane) -> None:
     pane.wait_for("(start)>")
     pane.send("some half typed", "C-c")
     pane.send("step", "Enter")
-    pane.wait_for("(start)> step\n· routing: no routes given")
+    pane.wait_for("(start)> step\n── mangle PREROUTING ──")
     assert tmux("has-session", "-t", pane.name).returncode == 0

@@ -1,0 +1,355 @@
+"""Dispatch indexes: which rules of a big chain a packet can match, without walking them.
+
+kube-proxy's KUBE-SERVICES has a rule per service port (`-d CLUSTER-IP/32 … --dport N`); a
+walk that tries them one by one spends ~10,000 rule evaluations on a packet that matches one.
+An index maps the value of one field (the one most rules test first: the destination here, the
+port in KUBE-NODEPORTS, the interface in Calico's dispatch chains) to the rules that can match
+it, in their original order; rules that do not test that field are candidates for every value.
+
+Skipping must change nothing but speed. The general interpreter checks a rule's conditions in
+order and forks on the first one the path does not decide, so a rule is skipped only when,
+checked in that order, a condition is decided false before any is left undecided: then the
+general walk would also have found it false without forking. For the index this means the
+indexed test and every test before it are on fields the path knows exactly; any other rule
+is checked condition by condition (`decide`, `logic.split` on exact values).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+from .domain import IntSet, NameSet
+from .fields import FieldKind, field_spec
+from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test
+from .nodes import Family
+from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset
+
+if TYPE_CHECKING:
+    from .interp import PathState
+
+__all__ = ["INDEX_MIN", "ChainIndex", "IndexPart", "Lookup", "Skipper", "build_index", "decide",
+           "next_candidate", "skipper_for", "state_lookup"]
+
+#: Chains shorter than this are checked rule by rule.
+INDEX_MIN = 16
+#: A test on more values than this (and not one prefix) does not go in an index.
+MAX_VALUES = 64
+
+
+#: A field's exact current value (or an assumption flag's, `?key` → 0/1); None when unknown.
+Lookup = Callable[[str], "int | str | None"]
+
+
+def decide(pred: Pred, lookup: Lookup) -> bool | None:
+    """`logic.split` for a path whose fields are single values: whether `pred` holds, checked
+    in the order `split` checks it; None at the first part the interpreter would fork on (a
+    field not known exactly, a draw not made, an assumption not pinned, a Custom whose fields
+    are not all known)."""
+    if isinstance(pred, Test):
+        value = lookup(pred.field)
+        return None if value is None else value in pred.values
+    if isinstance(pred, And):
+        for part in pred.parts:
+            held = decide(part, lookup)
+            if held is not True:
+                return held
+        return True
+    if isinstance(pred, Or):
+        for part in pred.parts:
+            held = decide(part, lookup)
+            if held is not False:
+                return held
+        return False
+    if isinstance(pred, Not):
+        held = decide(pred.part, lookup)
+        return None if held is None else not held
+    if isinstance(pred, Const):
+        return pred.value
+    if isinstance(pred, Chance):
+        if pred.p >= 1:
+            return True
+        if pred.p <= 0:
+            return False
+        drawn = lookup(f"?{pred.key}")
+        return None if drawn is None else drawn == 1
+    if isinstance(pred, Assume):
+        pinned = lookup(f"?{pred.key}")
+        return None if pinned is None else pinned == 1
+    if isinstance(pred, Custom):
+        values = []
+        for name in pred.fields:
+            value = lookup(name)
+            if value is None:
+                return None
+            values.append(value)
+        return bool(pred.fn(tuple(values)))
+    return None  # a predicate kind this module does not know: let the interpreter split it
+
+
+
+class IndexPart:
+    """The rules of a chain indexed by one field: for each value, those that can match it.
+    `needs` are what a path must know exactly for the part to apply (the field and what the
+    rules test before it); otherwise every rule of the part stays a candidate."""
+
+    __slots__ = ("exact", "field", "memo", "needs", "prefixes", "rules")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.needs: frozenset[str] = frozenset({field})
+        self.exact: dict[Hashable, list[int]] = {}
+        self.prefixes: dict[int, dict[int, list[int]]] = {}  # mask → masked value → rules
+        self.rules: tuple[int, ...] = ()  # every rule of the part, in order
+        self.memo: dict[Hashable, tuple[int, ...]] = {}
+
+    def candidates(self, value: Hashable) -> tuple[int, ...]:
+        """The part's rules that can match when the field holds `value`, in chain order."""
+        found = self.memo.get(value)
+        if found is None:
+            rules = list(self.exact.get(value, ()))
+            if isinstance(value, int):
+                for mask, table in self.prefixes.items():
+                    rules.extend(table.get(value & mask, ()))
+            found = tuple(sorted(set(rules)))
+            if len(self.memo) >= 4096:
+                self.memo.clear()
+            self.memo[value] = found
+        return found
+
+
+class ChainIndex:
+    """A big chain's rules by the fields they test: each rule sits in the part of its most
+    selective field (a destination address rather than a port shared by a hundred rules), or
+    in `always` when it tests none a path can be sure of."""
+
+    __slots__ = ("always", "memo", "parts", "size")
+
+    def __init__(self, size: int, parts: tuple[IndexPart, ...], always: tuple[int, ...]) -> None:
+        self.size = size
+        self.parts = parts
+        self.always = always
+        self.memo: dict[tuple[tuple[int, ...], ...], tuple[int, ...]] = {}
+
+    def merge(self, found: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+        """The candidates of the chain, given each part's (in the order of `parts`)."""
+        merged = self.memo.get(found)
+        if merged is None:
+            rules = set(self.always)
+            for part in found:
+                rules.update(part)
+            merged = tuple(sorted(rules))
+            if len(self.memo) >= 4096:
+                self.memo.clear()
+            self.memo[found] = merged
+        return merged
+
+    def candidates(self, lookup: Lookup) -> tuple[int, ...]:
+        """The rules that can match a path whose exact values `lookup` gives."""
+        found = []
+        for part in self.parts:
+            value = lookup(part.field)
+            if value is None or not all(lookup(name) is not None for name in part.needs):
+                found.append(part.rules)
+            else:
+                found.append(part.candidates(value))
+        return self.merge(tuple(found))
+
+
+def next_candidate(candidates: tuple[int, ...], start: int, size: int) -> int:
+    """The first candidate at or after `start` (`size`: none)."""
+    i = bisect_left(candidates, start)
+    return candidates[i] if i < len(candidates) else size
+
+
+def _atoms(pred: Pred) -> list[Pred]:
+    """A condition as the conjunction the interpreter checks in order."""
+    if isinstance(pred, And):
+        return [atom for part in pred.parts for atom in _atoms(part)]
+    return [pred]
+
+
+def _lookups(pred: Pred) -> set[str] | None:
+    """What `concrete.decide` reads to decide a predicate: fields, and `?key` flags for
+    draws and assumptions (decided once drawn or pinned); None for a kind it cannot decide."""
+    if isinstance(pred, Test):
+        return {pred.field}
+    if isinstance(pred, Const):
+        return set()
+    if isinstance(pred, Not):
+        return _lookups(pred.part)
+    if isinstance(pred, And | Or):
+        out: set[str] = set()
+        for part in pred.parts:
+            found = _lookups(part)
+            if found is None:
+                return None
+            out |= found
+        return out
+    if isinstance(pred, Chance):
+        return set() if pred.p >= 1 or pred.p <= 0 else {f"?{pred.key}"}
+    if isinstance(pred, Assume):
+        return {f"?{pred.key}"}
+    if isinstance(pred, Custom):
+        return set(pred.fields)
+    return None
+
+
+def _keys(test: Test) -> tuple[list[Hashable], list[tuple[int, int]]] | None:
+    """The exact values and (mask, value) prefixes a test holds for, if few enough."""
+    kind = field_spec(test.field).kind
+    values = test.values
+    if isinstance(values, NameSet):
+        if kind is not FieldKind.NAME or values.include is None or values.exclude:
+            return None
+        if any(is_prefix for _, is_prefix in values.include) or len(values.include) > MAX_VALUES:
+            return None
+        return [text for text, _ in values.include], []
+    if not isinstance(values, IntSet) or kind not in (FieldKind.ADDR, FieldKind.INT,
+                                                      FieldKind.ENUM):
+        return None
+    if values.size() <= MAX_VALUES:
+        return list(values), []
+    if len(values.ranges) == 1:
+        lo, hi = values.ranges[0]
+        span = hi - lo + 1
+        if span & (span - 1) == 0 and lo & (span - 1) == 0:
+            return [], [(values.top ^ (span - 1), lo)]
+    return None
+
+
+def _index_tests(rule: CompiledRule) -> dict[str, tuple[Test, frozenset[str]]]:
+    """For each field, the first positive test on it, with what must be known for everything
+    before it to be decided (the skipper checks those are exact before using the index)."""
+    out: dict[str, tuple[Test, frozenset[str]]] = {}
+    before: set[str] = set()
+    for condition in rule.conditions:
+        for atom in _atoms(condition.pred):
+            if not isinstance(atom, Test):
+                needed = _lookups(atom)
+                if needed is None:
+                    return out
+                before |= needed  # decided when these are known: checked at each use
+                continue
+            if atom.field not in out and _keys(atom) is not None:
+                out[atom.field] = (atom, frozenset(before))
+            before.add(atom.field)
+    return out
+
+
+def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None:
+    """A chain's index, or None when it is short or too few of its rules would be passed
+    over for a typical packet."""
+    size = len(chain.rules)
+    if size < INDEX_MIN:
+        return None
+    tests = [_index_tests(table.rule(chain, i)) for i in range(size)]
+    keys: dict[str, set[Hashable]] = {}
+    counts: dict[str, int] = {}
+    for found in tests:
+        for name, (test, _) in found.items():
+            exact, prefixes = _keys(test) or ([], [])
+            keys.setdefault(name, set()).update(exact, prefixes)
+            counts[name] = counts.get(name, 0) + 1
+    # rules per key: how many candidates a field leaves for one value, on average
+    spread = {name: counts[name] / max(len(keys[name]), 1) for name in counts}
+    parts: dict[str, IndexPart] = {}
+    members: dict[str, list[int]] = {}
+    always = []
+    for i, found in enumerate(tests):
+        if not found:
+            always.append(i)
+            continue
+        name = min(found, key=lambda n: (spread[n], n))
+        test, before = found[name]
+        part = parts.get(name)
+        if part is None:
+            part = parts[name] = IndexPart(name)
+        part.needs |= before
+        exact, prefixes = _keys(test) or ([], [])
+        for value in exact:
+            part.exact.setdefault(value, []).append(i)
+        for mask, value in prefixes:
+            part.prefixes.setdefault(mask, {}).setdefault(value, []).append(i)
+        members.setdefault(name, []).append(i)
+    expected = len(always) + sum(spread[n] for n in parts)
+    if expected > size / 2:
+        return None
+    for name, part in parts.items():
+        part.rules = tuple(members[name])
+    return ChainIndex(size, tuple(parts.values()), tuple(always))
+
+
+class Skipper:
+    """For the interpreter: the next rule of a chain that the path may match.
+
+    Built per ruleset and family; indexes are built the first time a chain is entered.
+    """
+
+    def __init__(self) -> None:
+        self.indexes: dict[tuple[str, str], ChainIndex | None] = {}
+
+    def index(self, table: CompiledTable, chain: CompiledChain) -> ChainIndex | None:
+        key = (table.name, chain.name)
+        if key not in self.indexes:
+            self.indexes[key] = build_index(table, chain)
+        return self.indexes[key]
+
+    def next(self, table: CompiledTable, chain: CompiledChain, start: int,
+             lookup: Lookup | PathState) -> int:
+        """The first rule at or after `start` whose conditions the path does not decide
+        false in order; `lookup(field)` gives a field's exact current value or None."""
+        if not callable(lookup):
+            lookup = state_lookup(lookup)
+        size = len(chain.rules)
+        index = self.index(table, chain)
+        candidates = index.candidates(lookup) if index is not None else None
+        while start < size:
+            if candidates is not None:
+                start = next_candidate(candidates, start, size)
+                if start >= size:
+                    break
+            if decide_rule(table.rule(chain, start), lookup) is not False:
+                return start
+            start += 1
+        return start
+
+
+def decide_rule(rule: CompiledRule, lookup: Lookup) -> bool | None:
+    """Whether the rule's conditions hold, checked in order; None at the first undecided."""
+    for condition in rule.conditions:
+        held = decide(condition.pred, lookup)
+        if held is not True:
+            return held
+    return True
+
+
+_skippers: WeakKeyDictionary[Ruleset, dict[Family, Skipper]] = WeakKeyDictionary()
+
+
+def skipper_for(ruleset: Ruleset, family: Family) -> Skipper:
+    """The skipper of a ruleset's family, kept while the ruleset lives (indexes are built
+    once per chain, not once per trace)."""
+    per_family = _skippers.get(ruleset)
+    if per_family is None:
+        per_family = _skippers[ruleset] = {}
+    found = per_family.get(family)
+    if found is None:
+        found = per_family[family] = Skipper()
+    return found
+
+
+def state_lookup(state: PathState) -> Lookup:
+    """Exact current values on an interpreter path, each computed once per call."""
+    seen: dict[str, int | str | None] = {}
+
+    def lookup(name: str) -> int | str | None:
+        if name in seen:
+            return seen[name]
+        values = state.box.get(name) if name.startswith("?") else state.current(name)
+        value = seen[name] = values.single_value()
+        return value
+
+    return lookup

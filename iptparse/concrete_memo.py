@@ -1,0 +1,211 @@
+"""Outcomes remembered by the questions that decided them: a decision tree grown from walks.
+
+A concrete walk asks the packet a handful of questions — is the destination in this set, which
+rules does the index give for it, is the state NEW — and the outcome depends on nothing else.
+Batches ask the same questions of thousands of packets that differ only in what no rule reads
+(ports, pod addresses), so the walk records the questions it asked (each once per packet) with
+their answers, and the answers lead from a root, question by question, to the outcome. A later
+packet answers the questions along the tree; when it reaches an outcome no walk is needed, and
+when it leaves the tree one walk adds its branch.
+
+A question is kept only when its answer comes from the packet's own values. A walk that reads a
+value computed from them (a mark changed by a rule but not wholly, a TTL decremented) could not
+be replayed from the answers, so its outcome is not remembered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from .chainindex import IndexPart
+from .concrete import ConcretePath, Evaluator, Reader
+from .domain import IntSet
+from .logic import Custom
+from .nodes import Family
+from .packet import Packet
+from .ruleset import Ruleset
+
+__all__ = ["Memo", "evaluate"]
+
+#: Questions, by kind: (TEST, field, values), (PRESENT, field, None), (CANDIDATES, field,
+#: index), (CALL, custom predicate, arguments), (BITS, field, (keep, xor, values)).
+TEST, PRESENT, CANDIDATES, CALL, BITS = 0, 1, 2, 3, 4
+Question = tuple[int, object, object]
+
+
+class _Recording(Reader):
+    """A reader that keeps each question asked, the first time, with its answer."""
+
+    def __init__(self, inputs: Mapping[str, int | str]) -> None:
+        super().__init__(inputs)
+        self.answers: dict[Question, Hashable] = {}
+        self.asked: list[tuple[Question, Hashable]] = []
+        self.replayable = True
+
+    def _keep(self, question: Question, answer: Hashable) -> None:
+        if question not in self.answers:
+            self.answers[question] = answer
+            self.asked.append((question, answer))
+
+    def test(self, name: str, values: Hashable) -> bool | None:
+        answer = super().test(name, values)
+        self._keep((TEST, name, values), answer)
+        return answer
+
+    def test_bits(self, name: str, keep: int, xor: int, values: Hashable) -> bool | None:
+        answer = super().test_bits(name, keep, xor, values)
+        self._keep((BITS, name, (keep, xor, values)), answer)
+        return answer
+
+    def present(self, name: str) -> bool:
+        answer = super().present(name)
+        self._keep((PRESENT, name, None), answer)
+        return answer
+
+    def candidates(self, index: IndexPart, name: str) -> tuple[int, ...] | None:
+        answer = super().candidates(index, name)
+        self._keep((CANDIDATES, name, index), answer)
+        return answer
+
+    def call(self, pred: Custom, args: tuple[tuple[bool, int | str | None], ...]
+             ) -> bool | None:
+        answer = super().call(pred, args)
+        self._keep((CALL, pred, args), answer)
+        return answer
+
+    def spoil(self) -> None:
+        self.replayable = False
+
+
+Ask = Callable[[Mapping[str, int | str]], Hashable]
+
+
+def _asker(question: Question) -> Ask:
+    """The question as a function of the packet's values: what `Reader` answers, compiled
+    (a tree is walked for every packet of a batch)."""
+    kind, name, payload = question
+    if kind == PRESENT:
+        return lambda inputs: name in inputs
+    if kind == CALL:
+        assert isinstance(name, Custom) and isinstance(payload, tuple)
+        return lambda inputs: Reader(inputs).call(name, payload)
+    assert isinstance(name, str)
+    if kind == CANDIDATES:
+        assert isinstance(payload, IndexPart)
+        candidates = payload.candidates
+
+        def ask_index(inputs: Mapping[str, int | str]) -> Hashable:
+            value = inputs.get(name)
+            return None if value is None else candidates(value)
+        return ask_index
+    if kind == BITS:
+        assert isinstance(payload, tuple)
+        keep, xor, bits = payload
+
+        def ask_bits(inputs: Mapping[str, int | str]) -> Hashable:
+            value = inputs.get(name)
+            return None if value is None else ((value & keep) ^ xor) in bits
+        return ask_bits
+    if isinstance(payload, IntSet) and len(payload.ranges) == 1:
+        lo, hi = payload.ranges[0]
+
+        def ask_range(inputs: Mapping[str, int | str]) -> Hashable:
+            value = inputs.get(name)
+            return None if value is None else lo <= value <= hi  # type: ignore[operator]
+        return ask_range
+    values: Any = payload
+    contains = values.__contains__
+
+    def ask_test(inputs: Mapping[str, int | str]) -> Hashable:
+        value = inputs.get(name)
+        return None if value is None else contains(value)
+    return ask_test
+
+
+class _Node:
+    """Either a question with a child per answer, or an outcome (`done`)."""
+
+    __slots__ = ("ask", "children", "done", "outcome", "question")
+
+    def __init__(self) -> None:
+        self.question: Question | None = None
+        self.ask: Ask | None = None
+        self.children: dict[Hashable, _Node] = {}
+        self.done = False
+        self.outcome: list[ConcretePath] | None = None
+
+
+class Memo:
+    """Concrete outcomes of one family of a ruleset, remembered by their questions."""
+
+    def __init__(self, ruleset: Ruleset, family: Family, max_nodes: int = 500_000) -> None:
+        self.evaluator = Evaluator(ruleset, family)
+        self.roots: dict[tuple[object, ...], _Node] = {}
+        self.nodes = 0
+        self.max_nodes = max_nodes
+
+    def evaluate(self, packet: Packet, path: str,
+                 assumptions: Mapping[str, bool] | None = None,
+                 max_paths: int = 10_000) -> list[ConcretePath] | None:
+        """As `Evaluator.evaluate`: the outcomes, or None for the general interpreter."""
+        inputs = self.evaluator.inputs(packet, path)
+        if inputs is None:
+            return None
+        key = (path, max_paths, tuple(sorted((assumptions or {}).items())))
+        root = self.roots.get(key)
+        if root is None:
+            root = self.roots[key] = _Node()
+        node: _Node | None = root
+        while node is not None and not node.done:
+            ask = node.ask
+            if ask is None:
+                node = None
+                break
+            node = node.children.get(ask(inputs))
+        if node is not None:
+            return node.outcome
+        recording = _Recording(inputs)
+        outcome = self.evaluator.run(inputs, path, assumptions, max_paths, recording)
+        if recording.replayable and self.nodes < self.max_nodes:
+            self._remember(root, recording.asked, outcome)
+        return outcome
+
+    def _remember(self, root: _Node, asked: list[tuple[Question, Hashable]],
+                  outcome: list[ConcretePath] | None) -> None:
+        node = root
+        for question, answer in asked:
+            if node.question is None and not node.done:
+                node.question = question
+                node.ask = _asker(question)
+            if node.question != question:
+                return  # cannot happen for a deterministic walk; never guess
+            child = node.children.get(answer)
+            if child is None:
+                child = node.children[answer] = _Node()
+                self.nodes += 1
+            node = child
+        if node.question is None:
+            node.done = True
+            node.outcome = outcome
+
+
+_memos: WeakKeyDictionary[Ruleset, dict[Family, Memo]] = WeakKeyDictionary()
+
+
+def evaluate(ruleset: Ruleset, packet: Packet, path: str = "forward", *,
+             assumptions: Mapping[str, bool] | None = None,
+             max_paths: int = 10_000) -> list[ConcretePath] | None:
+    """`concrete.evaluate` with the ruleset's memo (kept while the ruleset lives)."""
+    family = packet.family or (next(iter(ruleset.dumps)) if len(ruleset.dumps) == 1
+                               else Family.INET)
+    if family not in ruleset.dumps:
+        return None
+    per_family = _memos.get(ruleset)
+    if per_family is None:
+        per_family = _memos[ruleset] = {}
+    memo = per_family.get(family)
+    if memo is None:
+        memo = per_family[family] = Memo(ruleset, family)
+    return memo.evaluate(packet, path, assumptions, max_paths)
