@@ -38,7 +38,7 @@ from .nodes import Family
 from .packet import Packet
 from .ruleset import Ruleset
 
-__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "trace"]
+__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "simplify", "trace"]
 
 
 class TraceError(ValueError):
@@ -106,14 +106,14 @@ class PathResult:
         """Readable conditions: one string per alternative (empty for a packet that needed no
         assumption); alternatives that differ only by a condition and its negation read as
         one."""
-        simplified = _simplify([a.readable() for a in self.alternatives])
+        simplified = simplify([a.readable() for a in self.alternatives])
         return [" and ".join(c) for c in simplified if c]
 
     @property
     def conditions_without_draws(self) -> list[str]:
         """The conditions on the packet alone: random draws (statistic) are left to the
         probability, as a summary reads best."""
-        simplified = _simplify([a.readable(draws=False) for a in self.alternatives])
+        simplified = simplify([a.readable(draws=False) for a in self.alternatives])
         return [" and ".join(c) for c in simplified if c]
 
 
@@ -206,7 +206,7 @@ class _Recorder:
         return tuple(step for chunk in reversed(chunks) for step in chunk)
 
 
-def _simplify(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+def simplify(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Merge alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)` until none remain."""
     items = list(dict.fromkeys(alternatives))
     changed = True

@@ -8,16 +8,20 @@ picklable data: results are the same bytes whichever way the batch runs.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from ..errors import IptparseError, ParseError
 from ..inputs import InputError
+from ..interp import RuleRef
 from ..nodes import Dump, Family
 from ..packet import Packet, PacketError
+from ..trace import simplify
 from .captures import Payload
 from .records import Evaluation, PathOutcome, RuleHit
 
@@ -59,6 +63,10 @@ class LoadedCapture:
         self._texts: dict[tuple[Family, str, str, int], str] = {}
         self._chains: dict[tuple[Family, str, str], tuple[str, ...]] = {}
         self._sets: dict[tuple[Family, str, str], frozenset[str]] = {}
+        #: records already built for an outcome list of the evaluator's memo, by the list's
+        #: identity (the memo hands out the same list for every packet it answers alike); the
+        #: list is kept with them so its identity cannot be reused
+        self.built: dict[int, tuple[object, tuple[PathOutcome, ...]]] = {}
 
     def rule_text(self, family: Family, table: str, chain: str, number: int) -> str:
         key = (family, table, chain, number)
@@ -196,6 +204,8 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
 # --- the cache -----------------------------------------------------------------------------
 
 _CACHE_SIZE = 16
+#: records kept per capture for the memo's outcomes (beyond it they are built again)
+_BUILT_SIZE = 65_536
 _cache: OrderedDict[str, LoadedCapture | LoadFailure] = OrderedDict()
 #: One task at a time per process. Dask may run tasks in threads of one process; rulesets
 #: compile lazily and parsers keep caches, and the GIL would serialise the work anyway.
@@ -211,8 +221,17 @@ def cached_load(payload: Payload) -> LoadedCapture | LoadFailure:
             return found
         loaded = load_payload(payload)
         _cache[payload.digest] = loaded
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        if len(_cache) > _CACHE_SIZE:
+            # an evicted capture may leave reference cycles: thaw the heap so this one
+            # collection can find them
+            gc.unfreeze()
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+            gc.collect()
+        # A parsed capture is millions of long-lived objects; every full collection would walk
+        # them all again, which halved the packet rate of a 10k-service node. Freezing moves
+        # them out of the collector's sight (reference counting still frees them).
+        gc.freeze()
         return loaded
 
 
@@ -239,24 +258,63 @@ class TaskResult:
 
 
 def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evaluation:
-    from ..trace import TraceError, trace
+    """A packet's outcomes on a capture: by the concrete evaluator (with its memo of earlier
+    packets' answers) when the packet is exact, else by the interpreter. Both give the same
+    paths; they are put in one canonical order so the records are the same either way."""
+    from ..concrete_memo import evaluate as evaluate_concrete
+    from ..trace import TraceError, choose_family, trace
 
+    assumptions = dict(task.assumptions)
     try:
-        result = trace(loaded.ruleset, packet, task.path, assumptions=dict(task.assumptions),
+        family = choose_family(loaded.ruleset, packet)
+        fast = evaluate_concrete(loaded.ruleset, packet, task.path, assumptions=assumptions,
+                                 max_paths=task.max_paths)
+        if fast is not None:
+            built = loaded.built.get(id(fast))
+            if built is not None and built[0] is fast:
+                return Evaluation(family.value, built[1])
+            groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
+            for p in fast:
+                key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies)
+                groups.setdefault(key, []).append(tuple(c.text for c in p.conditions))
+            paths = [_outcome(loaded, family, *key,
+                              [" and ".join(c) for c in simplify(alternatives) if c])
+                     for key, alternatives in groups.items()]
+            ordered = _ordered(paths)
+            if len(loaded.built) >= _BUILT_SIZE:
+                loaded.built.clear()
+            loaded.built[id(fast)] = (fast, ordered)
+            return Evaluation(family.value, ordered)
+        result = trace(loaded.ruleset, packet, task.path, assumptions=assumptions,
                        max_paths=task.max_paths, steps=False)
     except (TraceError, PacketError) as exc:
         return Evaluation(None, error=str(exc))
-    family = result.family
-    paths = []
-    for p in result.paths:
-        decision = p.state.decision
-        decided = None if decision is None else RuleHit(
-            *decision, loaded.rule_text(family, *decision))
-        hits = tuple(RuleHit(h.table, h.chain, h.rule,
-                             loaded.rule_text(family, h.table, h.chain, h.rule)) for h in p.hits)
-        paths.append(PathOutcome(p.verdict, p.probability, decided, hits, p.policies,
-                                 tuple(p.conditions)))
-    return Evaluation(family.value, tuple(paths), result.truncated, result.message)
+    paths = [_outcome(loaded, result.family, p.verdict, p.probability, p.state.decision,
+                      p.hits, p.policies, p.conditions) for p in result.paths]
+    return Evaluation(result.family.value, _ordered(paths), result.truncated, result.message)
+
+
+#: what makes two exact paths one outcome: they differ only in the conditions they were taken on
+_OutcomeKey = tuple[str, Fraction, tuple[str, str, int] | None, tuple[RuleRef, ...],
+                    tuple[tuple[str, str, str], ...]]
+
+
+def _outcome(loaded: LoadedCapture, family: Family, verdict: str, probability: Fraction,
+             decision: tuple[str, str, int] | None, hits: Sequence[RuleRef],
+             policies: tuple[tuple[str, str, str], ...], conditions: Sequence[str]
+             ) -> PathOutcome:
+    decided = None if decision is None else RuleHit(*decision,
+                                                    loaded.rule_text(family, *decision))
+    rules = tuple(RuleHit(h.table, h.chain, h.rule,
+                          loaded.rule_text(family, h.table, h.chain, h.rule)) for h in hits)
+    return PathOutcome(verdict, probability, decided, rules, policies, tuple(conditions))
+
+
+def _ordered(paths: list[PathOutcome]) -> tuple[PathOutcome, ...]:
+    """Most probable first, then by verdict, conditions and rules: an order that does not
+    depend on how the paths were explored."""
+    return tuple(sorted(paths, key=lambda p: (-p.probability, p.verdict, p.conditions,
+                                              [(h.table, h.chain, h.rule) for h in p.hits])))
 
 
 def run_task(task: Task, payload: Payload) -> TaskResult:

@@ -70,6 +70,8 @@ def _direct(folder: Path, packets: list[Packet]) -> list[Expected]:
             paths.append((p.verdict, p.probability, decision, text,
                           tuple((h.table, h.chain, h.rule) for h in p.hits), p.policies,
                           tuple(p.conditions)))
+        # records list a packet's paths most probable first, then by verdict, conditions, rules
+        paths.sort(key=lambda t: (-t[1], t[0], t[6], t[4]))
         out.append(("ok", (result.family.value, paths)))
     return out
 
