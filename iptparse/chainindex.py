@@ -77,6 +77,8 @@ def decide(pred: Pred, lookup: Lookup) -> bool | None:
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
         pinned = lookup(f"?{pred.key}")
+        if pinned is None:  # pinned for every rule of the kind?
+            pinned = lookup(f"?{pred.kind}")
         return None if pinned is None else pinned == 1
     if isinstance(pred, Custom):
         values = []

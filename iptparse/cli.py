@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from . import __version__
 from .errors import IptparseError, ParseError, ParseErrors, ParseWarning
 from .inputs import InputError, detect_kind, read_text
+
+if TYPE_CHECKING:
+    from .ruleset import Ruleset
 
 __all__ = ["main"]
 
@@ -55,8 +58,7 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         dump = parse_iptables(text, filename=name, errors=mode, warnings=warnings)
         result = render(dump)
-    for warning in warnings:
-        err.write(warning.format() + "\n")
+    _write_warnings(warnings, err)
     out.write(result)
     return 0
 
@@ -98,19 +100,23 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 @command("show")
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """A readable summary: tables, chains with rule counts, sets with member counts."""
-    from .parser import parse_iptables
+    from .parser import ErrorMode, parse_iptables
 
     name, text = read_text(args.file)
+    mode: ErrorMode = "skip" if args.lenient else "raise"
+    warnings: list[ParseWarning] = []
     if detect_kind(text).startswith("ipset"):
         from .ipset import parse_ipset
 
-        sets = parse_ipset(text, filename=name)
+        sets = parse_ipset(text, filename=name, errors=mode, warnings=warnings)
+        _write_warnings(warnings, err)
         out.write(f"{name}: {len(sets)} set(s)\n")
         for s in sets:
             out.write(f"  {s.name:<40} {s.type:<18} {s.family_name:<6} "
                       f"{len(s.members):>7} member(s)\n")
         return 0
-    dump = parse_iptables(text, filename=name)
+    dump = parse_iptables(text, filename=name, errors=mode, warnings=warnings)
+    _write_warnings(warnings, err)
     total = sum(len(c.rules) for t in dump.tables for c in t.chains)
     out.write(f"{name}: {dump.family.value}, {len(dump.tables)} table(s), {total} rule(s)\n")
     for table in dump.tables:
@@ -131,6 +137,30 @@ def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -
                    help="`ipset list` or `ipset save` output (repeatable)")
     p.add_argument("--routes", metavar="FILE", help="`ip route` or `route -n` output")
     p.add_argument("--addrs", metavar="FILE", help="`ip addr` output or a list of addresses")
+    _add_lenient_arg(p)
+
+
+def _add_lenient_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lenient", action="store_true",
+                   help="skip lines that do not parse, with a warning each")
+
+
+def load_from_args(args: argparse.Namespace, err: TextIO) -> Ruleset:
+    """The ruleset the RULES/--ipset/--routes/--addrs/--lenient arguments name; what a lenient
+    load left out is written to `err` before any result."""
+    from .load import load_ruleset
+
+    warnings: list[ParseWarning] = []
+    ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes, addrs=args.addrs,
+                           lenient=args.lenient, warnings=warnings)
+    _write_warnings(warnings, err)
+    return ruleset
+
+
+def _write_warnings(warnings: Sequence[ParseWarning], err: TextIO) -> None:
+    """Each warning with its place, line and caret, as errors are written."""
+    for warning in warnings:
+        err.write(warning.format() + "\n")
 
 
 def _assumptions(items: Sequence[str]) -> dict[str, bool]:
@@ -153,12 +183,11 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Walk a packet through the rules: every path it can take and the rule that decides."""
     import json
 
-    from .load import load_ruleset
     from .packet import PacketError, parse_packet
     from .report import format_trace
     from .trace import TraceError, trace, trace_json
 
-    ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes, addrs=args.addrs)
+    ruleset = load_from_args(args, err)
     try:
         packet = parse_packet(args.packet)
         result = trace(ruleset, packet, args.path, assumptions=_assumptions(args.assume),
@@ -204,14 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fmt", help=cmd_fmt.__doc__)
     p.add_argument("file", metavar="FILE", help="a dump file, or - for standard input")
     p.add_argument("--to", choices=("save", "list"), help="ipset output style")
-    p.add_argument("--lenient", action="store_true",
-                   help="skip lines that do not parse, with a warning each")
+    _add_lenient_arg(p)
 
     p = sub.add_parser("check", help=cmd_check.__doc__)
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("show", help=cmd_show.__doc__)
     p.add_argument("file", metavar="FILE")
+    _add_lenient_arg(p)
 
     p = sub.add_parser("trace", help=cmd_trace.__doc__)
     _add_ruleset_args(p)

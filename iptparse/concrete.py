@@ -251,6 +251,8 @@ def _decide(pred: Pred, walk: _Walk) -> bool | None:
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
         pinned = walk.flags.get(f"?{pred.key}")
+        if pinned is None:  # pinned for every rule of the kind?
+            pinned = walk.flags.get(f"?{pred.kind}")
         return None if pinned is None else pinned == 1
     if isinstance(pred, Custom):
         args: list[tuple[bool, int | str | None]] = []

@@ -75,6 +75,14 @@ def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], i
     return items, len(values.ranges), ""
 
 
+def _pattern(text: str, prefix: bool) -> str:
+    """An interface pattern as iptables writes it; the empty name (no interface: iif of a
+    locally generated packet) needs a word, or `{, lo}` reads as a typo."""
+    if prefix:
+        return text + "+"
+    return text or "(none)"
+
+
 def describe_set(field: str, values: IntSet | BitSet | NameSet,
                  family: Family = Family.INET) -> str:
     """A value set as `= x`, `∈ {…}` text (without the field name)."""
@@ -85,8 +93,8 @@ def describe_set(field: str, values: IntSet | BitSet | NameSet,
         if values.include is None:
             inc = "any"
         else:
-            inc = ", ".join(t + ("+" if p else "") for t, p in values.include)
-        exc = ", ".join(t + ("+" if p else "") for t, p in values.exclude)
+            inc = ", ".join(_pattern(t, p) for t, p in values.include)
+        exc = ", ".join(_pattern(t, p) for t, p in values.exclude)
         if values.include is None and exc:
             return f"∉ {{{exc}}}"
         text = f"∈ {{{inc}}}" if values.include is not None and len(values.include) > 1 else (

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from .addresses import format_ip
 from .describe import describe_set
 from .domain import IntSet, NameSet
+from .errors import IptparseError
 from .events import Note
 from .logic import And, Not, Or, Pred, Test
 from .nodes import Family
@@ -32,7 +33,7 @@ _MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | IntSet.single(0xFF
                                                                              0xFFFFFFFF)
 
 
-class HostError(ValueError):
+class HostError(IptparseError, ValueError):
     """A routes or addresses file iptparse cannot read (the message names the line)."""
 
 
@@ -125,7 +126,8 @@ def parse_addrs(text: str) -> list[HostAddress]:
             else:
                 raise ValueError(line)
         except ValueError:
-            raise HostError(f"line {number}: cannot read an address in `{line.strip()}'") from None
+            raise HostError(f"line {number}: cannot read an address in `{line.strip()}' (give "
+                            "`ip addr` output, or lines `IFACE ADDR/LEN` or `ADDR/LEN`)") from None
     return out
 
 
@@ -147,7 +149,8 @@ def parse_routes(text: str) -> list[Route]:
             else:
                 out.append(_ip_route(words))
         except (ValueError, IndexError):
-            raise HostError(f"line {number}: cannot read a route in `{line.strip()}'") from None
+            raise HostError(f"line {number}: cannot read a route in `{line.strip()}' (give "
+                            "`ip route` or `route -n` output)") from None
     return out
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .host import Host
+from .errors import ParseWarning
+from .host import Host, HostError, parse_addrs, parse_routes
 from .inputs import read_text
-from .parser import parse_iptables
+from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
 
 __all__ = ["load_ruleset"]
+
+_T = TypeVar("_T")
 
 
 def load_ruleset(
@@ -21,25 +24,40 @@ def load_ruleset(
     routes: str | Path | None = None,
     addrs: str | Path | None = None,
     lenient: bool = False,
+    warnings: list[ParseWarning] | None = None,
 ) -> Ruleset:
     """Read dumps (one per family), ipset files (`ipset list` or `ipset save`) and host files.
 
+    `lenient` skips the lines of rule and set files that do not parse (a dump pasted with the
+    shell prompt that printed it, a line cut in half) instead of stopping at the first; each
+    skipped line is appended to `warnings` when given, so the caller can say what was left out.
     Raises ParseError / ParseErrors / InputError / HostError for bad input.
     """
+    mode: ErrorMode = "skip" if lenient else "raise"
+    skipped = warnings if warnings is not None else []
     dumps = []
     for path in rules:
         name, text = read_text(path)
-        dumps.append(parse_iptables(text, filename=name, errors="skip" if lenient else "raise",
-                                    warnings=[] if lenient else None))
+        dumps.append(parse_iptables(text, filename=name, errors=mode, warnings=skipped))
     sets: dict[str, Any] = {}
     for path in ipsets:
         from .ipset import parse_ipset
 
         name, text = read_text(path)
-        for ipset in parse_ipset(text, filename=name):
+        for ipset in parse_ipset(text, filename=name, errors=mode, warnings=skipped):
             sets[ipset.name] = ipset
     host = None
     if routes is not None or addrs is not None:
-        host = Host.from_text(read_text(addrs)[1] if addrs else None,
-                              read_text(routes)[1] if routes else None)
+        host = Host(_host_file(addrs, parse_addrs), _host_file(routes, parse_routes))
     return Ruleset(dumps, sets=sets, host=host)
+
+
+def _host_file(path: str | Path | None, parse: Callable[[str], list[_T]]) -> list[_T]:
+    """One routes or addresses file, its name put before what cannot be read in it."""
+    if path is None:
+        return []
+    name, text = read_text(path)
+    try:
+        return parse(text)
+    except HostError as exc:
+        raise HostError(f"{name}: {exc}") from None

@@ -384,7 +384,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
                     (*branch.conditions, Cond("", negate_text(text))))],
         )
     if isinstance(pred, Assume):
-        return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch)
+        return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch, pred.kind)
     if isinstance(pred, Custom):
         values = []
         for name in pred.fields:
@@ -392,7 +392,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
             if value is None:
                 if pred.expand is not None:
                     return split(pred.expand(), branch, env)
-                return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch)
+                return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch, pred.kind)
             values.append(value)
         return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])
     raise TypeError(f"not a predicate: {pred!r}")
@@ -409,9 +409,13 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
     return box.get(target).single_value()
 
 
-def _split_flag(var: str, text: str, neg_text: str, branch: Branch
+def _split_flag(var: str, text: str, neg_text: str, branch: Branch, kind: str = ""
                 ) -> tuple[list[Branch], list[Branch]]:
+    """Fork on an assumption unless it is pinned: for this rule (`?limit@filter:INPUT:3`),
+    or else for every rule of its kind (`?limit`, what `--assume limit=under` sets)."""
     current = branch.box.get(var)
+    if current.single_value() is None and kind:
+        current = branch.box.get(f"?{kind}")
     assert isinstance(current, IntSet)
     if current.single_value() is not None:
         return ([branch], []) if 1 in current else ([], [branch])

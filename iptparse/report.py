@@ -150,19 +150,20 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
 
 def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
     """`VERDICT if … or …` per verdict; the verdict with the most alternatives reads
-    "otherwise" when there are exactly two verdicts."""
+    "otherwise" when there are exactly two verdicts, and comes last, as the word says."""
     groups: dict[str, list[PathResult]] = {}
     for path in paths:
         groups.setdefault(path.verdict, []).append(path)
     lines = []
     otherwise = None
+    last = []
     if len(groups) == 2:
         otherwise = max(groups, key=lambda v: sum(len(p.conditions) or 1 for p in groups[v]))
     for verdict, members in groups.items():
         share = sum(float(p.probability) for p in members if p.probability != 1)
         prob = f" (probability {share:.4g})" if share else ""
         if verdict == otherwise:
-            lines.append(f"— {verdict_text(verdict, color)} otherwise{prob}")
+            last.append(f"— {verdict_text(verdict, color)} otherwise{prob}")
             continue
         alternatives = list(dict.fromkeys(
             c for p in members for c in (p.conditions_without_draws or ["always"])))
@@ -174,7 +175,7 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
             lines.append(f"{verdict_text(verdict, color)} always{prob}")
         else:
             lines.append(f"{verdict_text(verdict, color)} if {shown}{prob}")
-    return lines
+    return lines + last
 
 
 def projection_lines(paths: tuple[PathResult, ...], result: TraceResult) -> list[str]:

@@ -129,13 +129,11 @@ def _banner(shell: Shell) -> None:
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`iptparse repl`: the seed scenario when no rules are given."""
-    from ..cli import _assumptions
-    from ..load import load_ruleset
+    from ..cli import _assumptions, load_from_args
 
     packet_text = args.packet
     if args.rules:
-        ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes,
-                               addrs=args.addrs)
+        ruleset = load_from_args(args, err)
         source = ", ".join(str(r) for r in args.rules)
     else:
         from .seed import DROPPED_PACKET, load_seed, seed_dir

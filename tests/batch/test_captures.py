@@ -169,4 +169,4 @@ def test_bad_host_file_is_named(tmp_path: Path) -> None:
     [record] = evaluate([node], ["tcp 10.0.0.9 -> 10.0.0.1"])
     assert isinstance(record, NodeFailure)
     assert record.error == (f"{node}/routes.txt: error: line 2: cannot read a route in "
-                            "`nonsense'")
+                            "`nonsense' (give `ip route` or `route -n` output)")

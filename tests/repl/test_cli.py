@@ -86,3 +86,15 @@ def test_as_a_program(rules: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "verdict: DROP by the policy of filter:FORWARD"
     assert not (tmp_path / "state").exists()  # no history file without a terminal
+
+
+def test_lenient_loads_a_pasted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text("root@node:~# iptables-save\n" + RULES)
+    status, _, err = run(["repl", str(pasted), "-p", RETURNED], "c\n", monkeypatch)
+    assert status == 1 and f"{pasted}:1:1: error:" in err
+    status, out, err = run(["repl", str(pasted), "-p", RETURNED, "--lenient"], "c\n",
+                           monkeypatch)
+    assert status == 0
+    assert err.startswith(f"{pasted}:1:1: warning: skipped: not an iptables-save line")
+    assert out.strip() == "verdict: DROP by the policy of filter:FORWARD"

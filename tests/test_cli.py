@@ -1,0 +1,252 @@
+"""`iptparse fmt|check|show|trace` as a user runs them: exit status, stdout, stderr.
+
+The parser, interpreter and report have their own tests; these hold the shell's promises: bad
+input is `FILE:LINE:COL: error: …` with the line and a caret and never a traceback, `--lenient`
+says what it skipped, `--assume` pins, and `trace` (text and `--json`) answers the seed
+scenario's questions the way the README shows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from iptparse.cli import main
+
+from .conftest import PROJECT_CORPORA
+
+SEED = PROJECT_CORPORA / "seed"
+SEED_ARGS = [str(SEED / "iptables-save.txt"), "--ipset", str(SEED / "ipset-list.txt"),
+             "--routes", str(SEED / "routes.txt"), "--addrs", str(SEED / "addrs.txt")]
+DEFAULT_POD = "tcp 10.13.76.26:40000 -> 10.13.76.19:8080 iif=cali17b90f98476 ctstate=NEW mark=0x0"
+KUBE_SYSTEM_POD = (
+    "tcp 10.13.76.17:40000 -> 10.13.76.19:8080 iif=calia9c4260d1d8 ctstate=NEW mark=0x0")
+RULES = """*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 23 -j ACCEPT
+-A INPUT -p udp -m limit --limit 5/sec -j ACCEPT
+COMMIT
+"""
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.txt"
+    path.write_text(RULES)
+    return path
+
+
+@pytest.fixture
+def bad(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.txt"
+    path.write_text("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\n"
+                    "-A INPUT -p tcp --bogus 1 -j DROP\n-A INPUT -j NOPE\nCOMMIT\n")
+    return path
+
+
+@pytest.fixture
+def pasted(tmp_path: Path) -> Path:
+    """A dump pasted with the shell prompt that printed it: a common sight in issues."""
+    path = tmp_path / "pasted.txt"
+    path.write_text("root@node:~# iptables-save\n" + RULES)
+    return path
+
+
+def summary(output: str) -> list[str]:
+    """The verdict lines between the header and the first path."""
+    block = output.split("\n\n")[1]
+    return [line for line in block.splitlines() if not line.startswith("  ")]
+
+
+# --- fmt, check, show ----------------------------------------------------------------------
+
+def test_fmt_gives_back_canonical_dumps_byte_for_byte() -> None:
+    for name in ("iptables-save.txt", "ipset-list.txt", "ipset-save.txt"):
+        status, out, err = cli("fmt", str(SEED / name))
+        assert (status, err) == (0, "")
+        assert out == (SEED / name).read_text()
+
+
+def test_fmt_converts_ipset_list_to_save() -> None:
+    status, out, _ = cli("fmt", "--to", "save", str(SEED / "ipset-list.txt"))
+    assert status == 0
+    assert out == (SEED / "ipset-save.txt").read_text()
+
+
+def test_fmt_to_is_for_ipset_files_only() -> None:
+    status, out, err = cli("fmt", "--to", "save", str(SEED / "iptables-save.txt"))
+    assert (status, out) == (2, "")
+    assert "--to applies to ipset files only" in err
+
+
+def test_bad_input_is_reported_with_its_place_and_a_caret(bad: Path) -> None:
+    status, out, err = cli("fmt", str(bad))
+    assert (status, out) == (1, "")
+    assert err.splitlines() == [f'{bad}:4:17: error: unknown option "--bogus"',
+                                "-A INPUT -p tcp --bogus 1 -j DROP",
+                                " " * 16 + "^"]
+
+
+def test_check_lists_every_error_and_passes_good_files(bad: Path) -> None:
+    status, out, _ = cli("check", str(bad), str(SEED / "iptables-save.txt"))
+    assert status == 1
+    assert out.splitlines() == [f'{bad}:4:17: error: unknown option "--bogus"',
+                                f"{bad}:5:13: error: unknown chain NOPE in -j"]
+    assert cli("check", str(SEED / "iptables-save.txt"), str(SEED / "ipset-list.txt")) == (
+        0, "", "")
+
+
+def test_a_missing_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    for argv in (["fmt", str(tmp_path / "nothing")], ["show", str(tmp_path / "nothing")],
+                 ["trace", str(tmp_path / "nothing"), "-p", "tcp 1.2.3.4 -> 5.6.7.8"]):
+        status, out, err = cli(*argv)
+        assert (status, out) == (1, "")
+        assert re.fullmatch(rf"iptparse {argv[0]}: error: .*nothing: no such file\n", err)
+
+
+def test_show_summarises_tables_chains_and_sets() -> None:
+    status, out, _ = cli("show", str(SEED / "iptables-save.txt"))
+    assert status == 0
+    assert out.splitlines()[0].endswith(": ipv4, 4 table(s), 621 rule(s)")
+    assert re.search(r"^    cali-tw-calid3b581beed8 +12 rule\(s\)  user chain$", out, re.M)
+    assert re.search(r"^    FORWARD +\d+ rule\(s\)  policy ACCEPT$", out, re.M)
+    status, out, _ = cli("show", str(SEED / "ipset-list.txt"))
+    assert re.search(r"^  cali40s:d0vaXDV0OjdKq6czssWe9SI +hash:net +inet +15 member\(s\)$",
+                     out, re.M)
+
+
+def test_lenient_skips_what_does_not_parse_and_says_so(pasted: Path) -> None:
+    status, _, err = cli("show", str(pasted))
+    assert status == 1 and f"{pasted}:1:1: error:" in err
+    warning = f"{pasted}:1:1: warning: skipped: not an iptables-save line"
+    for argv in (["show", str(pasted)], ["fmt", str(pasted)],
+                 ["trace", str(pasted), "-p", "tcp 1.2.3.4 -> 5.6.7.8:22 iif=eth0", "--path",
+                  "in"]):
+        status, out, err = cli(*argv, "--lenient")
+        assert status == 0, err
+        assert err.startswith(warning) and err.count("warning:") == 1
+    assert "ACCEPT by filter:INPUT #1" in out
+
+
+# --- trace ---------------------------------------------------------------------------------
+
+def test_trace_names_the_rule_that_drops_the_default_pod() -> None:
+    status, out, err = cli("trace", *SEED_ARGS, "-p", DEFAULT_POD, "--color", "never")
+    assert (status, err) == (0, "")
+    verdict = out.rstrip("\n").split("\n\n")[-1].splitlines()
+    assert verdict[0] == "DROP by filter:cali-tw-calid3b581beed8 #7"
+    assert verdict[1].endswith('--comment "Drop if no policies passed packet" -m mark --mark '
+                               '0x0/0x20000 -j DROP')
+    # the backtrace went into the policy chain and fell off its end
+    assert "<- end of chain of cali-pi-_FSXf14qKl1ZqjRcvUXU: back to cali-tw-calid3b581beed8 " \
+        "after #5" in out
+
+
+def test_trace_accepts_the_kube_system_pod_with_the_policy_mark() -> None:
+    status, out, _ = cli("trace", *SEED_ARGS, "-p", KUBE_SYSTEM_POD, "--color", "never")
+    assert status == 0
+    assert out.rstrip("\n").split("\n\n")[-1].startswith("ACCEPT by ")
+    assert "-A cali-pi-_FSXf14qKl1ZqjRcvUXU" in out and "--set-xmark 0x10000/0x10000" in out
+    assert '"Return if policy accepted" -m mark --mark 0x10000/0x10000 -j RETURN' in out
+
+
+def test_trace_of_an_abstract_packet_reads_verdict_if_then_otherwise_last() -> None:
+    status, out, _ = cli("trace", *SEED_ARGS, "-p",
+                         "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0",
+                         "--color", "never")
+    assert status == 0
+    first, last = summary(out)
+    assert first.startswith("ACCEPT if (iif = lo and src ∈ ipset cali40s:d0vaXDV0OjdKq6czssWe9SI"
+                            " (15 members))")
+    assert last == "— DROP otherwise"
+    assert "src ∈ {10.13.76.7, 10.13.76.9, 10.13.76.10, 10.13.76.12/30, 10.13.76.17, " in out
+
+
+def test_otherwise_comes_last_even_when_its_verdict_sorts_first(rules: Path) -> None:
+    _, out, _ = cli("trace", str(rules), "-p", "tcp 1.2.3.4 -> 5.6.7.8 iif=eth0 ctstate=NEW",
+                    "--path", "in", "--color", "never")
+    assert summary(out) == ["DROP if dport ∉ {22-23}", "— ACCEPT otherwise"]
+
+
+def test_assume_pins_a_kind_or_one_rule(rules: Path) -> None:
+    packet = ["-p", "udp 1.2.3.4 -> 5.6.7.8:53 iif=eth0", "--path", "in", "--color", "never"]
+    _, out, _ = cli("trace", str(rules), *packet)
+    assert summary(out) == ["DROP if limit 5/sec (burst 5) exceeded", "— ACCEPT otherwise"]
+    for pin, verdict in (("limit=under", "ACCEPT by filter:INPUT #3"),
+                         ("limit=over", "DROP by the policy of filter:INPUT"),
+                         ("limit@filter:INPUT:3=over", "DROP by the policy of filter:INPUT")):
+        status, out, _ = cli("trace", str(rules), *packet, "--assume", pin)
+        assert status == 0 and verdict in out and "exceeded" not in out, pin
+    _, out, _ = cli("trace", str(rules), *packet, "--assume", "limit=under", "--assume",
+                    "limit@filter:INPUT:3=over")
+    assert "DROP by the policy of filter:INPUT" in out  # the rule's own pin wins
+    status, _, err = cli("trace", str(rules), *packet, "--assume", "limit=maybe")
+    assert status == 1 and "say KIND=true or KIND=false" in err
+
+
+def test_trace_json_lists_every_path_with_its_constraint() -> None:
+    status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
+                         "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")
+    assert status == 0
+    result = json.loads(out)
+    assert result["path"] == "forward" and result["family"] == "ipv4"
+    verdicts = {p["verdict"] for p in result["paths"]}
+    assert verdicts == {"ACCEPT", "DROP"}
+    for path in result["paths"]:
+        assert path["probability"] == 1.0
+        assert path["conditions"] and all(isinstance(c, str) for c in path["conditions"])
+        assert len(path["constraint"]) == len(path["conditions"])
+        assert path["hits"] and {"table", "chain", "rule"} <= set(path["hits"][0])
+    accepted = [c["src"] for p in result["paths"] if p["verdict"] == "ACCEPT"
+                for c in p["constraint"]]
+    assert "= 10.13.76.17" in accepted
+
+
+def test_trace_json_gives_each_kube_proxy_endpoint_its_share(tmp_path: Path) -> None:
+    addrs = tmp_path / "addrs.txt"
+    addrs.write_text("cni0 10.244.0.1/16\n")
+    status, out, err = cli("trace", str(PROJECT_CORPORA / "kube-proxy" / "iptables-save.txt"),
+                           "--addrs", str(addrs), "--json", "-p",
+                           "tcp 10.244.9.9:40000 -> 10.96.41.17:80 iif=cni0 ctstate=NEW mark=0x0")
+    assert status == 0, err
+    shares: dict[str, Fraction] = {}
+    for path in json.loads(out)["paths"]:
+        assert path["verdict"] == "ACCEPT"
+        dst = path["packet"]["dst"]
+        shares[dst] = shares.get(dst, Fraction(0)) + Fraction(path["probability"])
+    assert set(shares) == {"= 10.244.3.9", "= 10.244.1.5", "= 10.244.2.7"}
+    assert all(share == pytest.approx(1 / 3, abs=1e-6) for share in shares.values())
+
+
+def test_a_bad_host_file_is_named_in_one_error_line(rules: Path, tmp_path: Path) -> None:
+    addrs = tmp_path / "addrs.txt"
+    addrs.write_text("10.244.0.1/16 dev cni0\n")
+    status, out, err = cli("trace", str(rules), "--addrs", str(addrs), "-p", "tcp 1.2.3.4 -> x")
+    assert (status, out) == (1, "")
+    assert err.startswith(f"iptparse trace: error: {addrs}: line 1: cannot read an address in "
+                          "`10.244.0.1/16 dev cni0' (give `ip addr` output")
+    assert err.count("\n") == 1
+
+
+def test_a_bad_packet_or_family_is_one_error_line(rules: Path) -> None:
+    status, out, err = cli("trace", str(rules), "-p", "tcp 1.2.3.4 => 5.6.7.8")
+    assert (status, out) == (1, "")
+    assert err.startswith("iptparse trace: error: ") and err.count("\n") == 1
+    status, _, err = cli("trace", str(rules), "-p", "tcp 2001:db8::1 -> 2001:db8::2")
+    assert status == 1
+    assert err == ("iptparse trace: error: the packet is ipv6 but no ip6tables-save dump was "
+                   "given\n")
