@@ -71,7 +71,10 @@ def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], i
         names = [describe_value(field, v, family) for v in values]
         return names, len(names), ""
     for lo, hi in values.ranges:
-        items.append(str(lo) if lo == hi else f"{lo}-{hi}")
+        if lo == hi:  # a name where the field has them (proto: tcp, not 6)
+            items.append(describe_value(field, lo, family))
+        else:
+            items.append(f"{lo}-{hi}")
     return items, len(values.ranges), ""
 
 

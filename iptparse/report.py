@@ -8,6 +8,7 @@ paths: first a summary by verdict ("ACCEPT if … — DROP otherwise"), then eac
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from .events import (
     ChainEnter,
@@ -22,7 +23,7 @@ from .events import (
 )
 from .interp import PATHS, PathState
 from .packet import format_packet
-from .trace import PathResult, Skip, Step, TraceResult, projection
+from .trace import PathResult, Skip, Step, TraceResult, projection, simplify
 
 __all__ = ["format_trace"]
 
@@ -149,33 +150,47 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
 
 
 def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
-    """`VERDICT if … or …` per verdict; the verdict with the most alternatives reads
-    "otherwise" when there are exactly two verdicts, and comes last, as the word says."""
-    groups: dict[str, list[PathResult]] = {}
-    for path in paths:
-        groups.setdefault(path.verdict, []).append(path)
-    lines = []
+    """`VERDICT if … or …` per verdict, then `— VERDICT otherwise` for the other of exactly two.
+
+    A verdict's probability is summed per condition on the packet (random draws left out): a
+    kube-proxy service reached over two endpoints is accepted with probability 1, not 0.5
+    twice, and verdicts under disjoint conditions are never added up. Conditions with
+    different shares get a line each. "otherwise" is said only when both verdicts are certain
+    under their conditions; with a share below 1 the other verdict happens under the same
+    conditions too, and each is spelled out.
+    """
+    groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
+    for verdict in dict.fromkeys(p.verdict for p in paths):
+        shares: dict[tuple[str, ...], Fraction] = {}
+        for path in paths:
+            if path.verdict == verdict:
+                for key in dict.fromkeys(a.readable(draws=False) for a in path.alternatives):
+                    shares[key] = shares.get(key, Fraction(0)) + path.probability
+        by_share: dict[Fraction, list[tuple[str, ...]]] = {}
+        for key, share in shares.items():
+            by_share.setdefault(share, []).append(key)
+        groups[verdict] = by_share
     otherwise = None
-    last = []
-    if len(groups) == 2:
-        otherwise = max(groups, key=lambda v: sum(len(p.conditions) or 1 for p in groups[v]))
-    for verdict, members in groups.items():
-        share = sum(float(p.probability) for p in members if p.probability != 1)
-        prob = f" (probability {share:.4g})" if share else ""
+    if len(groups) == 2 and all(set(g) == {Fraction(1)} for g in groups.values()):
+        otherwise = max(groups, key=lambda v: len(groups[v][Fraction(1)]))
+    lines = []
+    for verdict, by_share in groups.items():
         if verdict == otherwise:
-            last.append(f"— {verdict_text(verdict, color)} otherwise{prob}")
             continue
-        alternatives = list(dict.fromkeys(
-            c for p in members for c in (p.conditions_without_draws or ["always"])))
-        shown = " or ".join(f"({c})" if " and " in c and len(alternatives) > 1 else c
-                            for c in alternatives[:6])
-        if len(alternatives) > 6:
-            shown += f" or … ({len(alternatives) - 6} more)"
-        if shown == "always":
-            lines.append(f"{verdict_text(verdict, color)} always{prob}")
-        else:
+        for share, keys in sorted(by_share.items(), reverse=True):
+            prob = "" if share == 1 else f" (probability {float(share):.4g})"
+            alternatives = [" and ".join(c) for c in simplify(keys)]
+            if not all(alternatives):  # some way needs no condition at all
+                lines.append(f"{verdict_text(verdict, color)} always{prob}")
+                continue
+            shown = " or ".join(f"({c})" if " and " in c and len(alternatives) > 1 else c
+                                for c in alternatives[:6])
+            if len(alternatives) > 6:
+                shown += f" or … ({len(alternatives) - 6} more)"
             lines.append(f"{verdict_text(verdict, color)} if {shown}{prob}")
-    return lines + last
+    if otherwise is not None:
+        lines.append(f"— {verdict_text(otherwise, color)} otherwise")
+    return lines
 
 
 def projection_lines(paths: tuple[PathResult, ...], result: TraceResult) -> list[str]:

@@ -182,6 +182,30 @@ def test_otherwise_comes_last_even_when_its_verdict_sorts_first(rules: Path) -> 
     assert summary(out) == ["DROP if dport ∉ {22-23}", "— ACCEPT otherwise"]
 
 
+def test_probabilities_are_summed_per_condition_never_across(tmp_path: Path) -> None:
+    rules = tmp_path / "random.txt"
+    rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                     "-A INPUT -p tcp -m statistic --mode random --probability 0.1 -j DROP\n"
+                     "-A INPUT -p udp -m udp --dport 1 -j DROP\nCOMMIT\n")
+    _, out, _ = cli("trace", str(rules), "-p", "1.2.3.4 -> 5.6.7.8 iif=eth0", "--path", "in",
+                    "--color", "never")
+    assert summary(out) == ["ACCEPT if proto ∉ {tcp, udp} or (proto = udp and dport ≠ 1)",
+                            "ACCEPT if proto = tcp (probability 0.9)",
+                            "DROP if proto = udp and dport = 1",
+                            "DROP if proto = tcp (probability 0.1)"]
+
+
+def test_a_service_over_three_endpoints_is_accepted_always(tmp_path: Path) -> None:
+    addrs = tmp_path / "addrs.txt"
+    addrs.write_text("cni0 10.244.0.1/16\n")
+    _, out, _ = cli("trace", str(PROJECT_CORPORA / "kube-proxy" / "iptables-save.txt"),
+                    "--addrs", str(addrs), "-p",
+                    "tcp 10.244.9.9:40000 -> 10.96.41.17:80 iif=cni0 ctstate=NEW mark=0x0",
+                    "--color", "never")
+    assert summary(out) == ["ACCEPT always"]
+    assert out.count("(probability 0.3333)") == 3
+
+
 def test_assume_pins_a_kind_or_one_rule(rules: Path) -> None:
     packet = ["-p", "udp 1.2.3.4 -> 5.6.7.8:53 iif=eth0", "--path", "in", "--color", "never"]
     _, out, _ = cli("trace", str(rules), *packet)

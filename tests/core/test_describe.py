@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from iptparse.describe import describe_set
-from iptparse.domain import NameSet
+from iptparse.domain import IntSet, NameSet
 
 
 def test_interface_sets_read_as_iptables_writes_them() -> None:
@@ -19,3 +19,10 @@ def test_the_empty_name_is_said_in_words() -> None:
     assert describe_set("iif", NameSet.single("")) == "= (none)"
     received = NameSet.all().without([("", False), ("lo", False), ("cali", True)])
     assert describe_set("iif", received) == "∉ {(none), cali+, lo}"
+
+
+def test_protocols_in_sets_read_by_name() -> None:
+    tcp_udp = IntSet.values([6, 17], 255)
+    assert describe_set("proto", tcp_udp) == "∈ {tcp, udp}"
+    assert describe_set("proto", tcp_udp.complement()) == "∉ {tcp, udp}"
+    assert describe_set("dport", IntSet.values([22, 80], 65535)) == "∈ {22, 80}"
