@@ -183,7 +183,9 @@ def _parse_ip(text: str, family: Family) -> int:
                 _bad(text))
         return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
     except OSError:
-        raise PacketError(f"`{text}' is not an {family.value} address") from None
+        hint = " (with a port, an IPv6 address is written [ADDR]:PORT)" if (
+            family is Family.INET6 and text.count(":") > 1) else ""
+        raise PacketError(f"`{text}' is not an {family.value} address{hint}") from None
 
 
 def _bad(text: str) -> int:
@@ -235,6 +237,8 @@ def _parse_int_part(spec: FieldSpec, part: str, family: Family, top: int) -> Int
             lo, _, hi = part.partition("-")
             return IntSet.range(_parse_ip(lo, family), _parse_ip(hi, family), top)
         return IntSet.single(_parse_ip(part, family), top)
+    if spec.name == "icmp_type" and not part[:1].isdigit():
+        return IntSet.single(_icmp_type(part, family), top)
     if spec.name == "proto" and not part[:1].isdigit():
         number = protocol_number(part)
         if number is None:
@@ -265,6 +269,23 @@ def _parse_int_part(spec: FieldSpec, part: str, family: Family, top: int) -> Int
     if not 0 <= value <= top:
         raise PacketError(f"{spec.name}: {value} is out of range 0-{top}")
     return IntSet.single(value, top)
+
+
+def _icmp_type(name: str, family: Family) -> int:
+    """A type by the name iptables gives it (`echo-request`: 8 for IPv4, 128 for IPv6). A name
+    that also fixes the code (`port-unreachable`) is refused with the two numbers to write,
+    since a field holds one thing."""
+    from .extensions.icmp import ALL_CODES, ICMP_NAMES, ICMPV6_NAMES
+
+    table = ICMP_NAMES if family is Family.INET else ICMPV6_NAMES
+    for entry, number, codes in table:
+        if entry.lower() == name.lower() and number != 0xFF:
+            if codes != ALL_CODES:
+                raise PacketError(f"icmp_type: `{name}' is type {number} code {codes[0]}: write "
+                                  f"icmp_type={number} icmp_code={codes[0]}")
+            return number
+    names = ", ".join(e for e, n, c in table if c == ALL_CODES and n != 0xFF)
+    raise PacketError(f"icmp_type: `{name}' is not an {family.value} ICMP type name ({names})")
 
 
 def _parse_bits(spec: FieldSpec, text: str) -> BitSet:
