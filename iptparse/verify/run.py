@@ -106,6 +106,9 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
     machine cannot host the lab and KernelRejected when the kernel refuses the rules or sets.
     """
     dump = parse_iptables(rules, filename=name)
+    # iptparse reads a dump saved with Windows line ends (CRLF) as the same dump without them;
+    # iptables-restore would take `*nat\r` for a table name. Load what iptparse read.
+    rules = rules.replace("\r\n", "\n")
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []
