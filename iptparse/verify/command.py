@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import TextIO
 
+from ..errors import ParseWarning
 from ..inputs import read_text
 from ..nodes import Family
 from ..packet import PacketError, parse_packets
@@ -43,8 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="deliver packets locally (in), route them through (forward) or both")
     p.add_argument("--backend", choices=("legacy", "nft"), default="legacy",
                    help="which iptables flavour loads the rules (default legacy)")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip lines that do not parse and load the rest into the kernel as "
+                   "iptables-save would print it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--verbose", "-v", action="store_true", help="list every packet")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list every packet (and every line --lenient skipped)")
 
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -80,9 +85,11 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for (name, text), family in zip(rules, families, strict=True):
         try:
             lab_packets = None if packets is None else packets_from(packets, family, paths)
+            skipped: list[ParseWarning] | None = [] if args.lenient else None
             reports.append(verify_dump(text, name=name, ipsets=ipsets, packets=lab_packets,
                                        samples=args.samples, seed=args.seed, paths=paths,
-                                       backend=backend))
+                                       backend=backend, warnings=skipped))
+            _report_skipped(skipped or [], err, verbose=args.verbose)
         except ModelError as exc:
             err.write(f"iptparse verify: error: {args.packets}: {exc}\n")
             return 1
@@ -102,3 +109,14 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("kernel and iptparse agree on every modelled packet\n" if ok else
                   "kernel and iptparse DISAGREE: see the reproductions above\n")
     return 0 if ok else 1
+
+
+def _report_skipped(skipped: list[ParseWarning], err: TextIO, *, verbose: bool) -> None:
+    """What --lenient left out: the first line in full (a messy file usually repeats one
+    problem: anonymised MACs, a prompt), a count of the rest unless --verbose."""
+    shown = skipped if verbose else skipped[:1]
+    for warning in shown:
+        err.write(warning.format() + "\n")
+    if len(skipped) > len(shown):
+        err.write(f"… and {len(skipped) - len(shown)} more line(s) skipped (--verbose lists "
+                  "them)\n")

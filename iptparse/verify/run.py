@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ParseWarning
 from ..ipset import IpSet, parse_ipset
 from ..ipset.render import render_set
 from ..nodes import Dump, Family
 from ..packet import Packet
 from ..parser import parse_iptables
+from ..render import render
 from ..ruleset import Ruleset
 from ..sandbox.frames import KernelPacket
 from ..sandbox.lab import Backend, Lab, LabError
@@ -98,17 +100,26 @@ def _unique_by_interface(addresses: list[tuple[str, str]]) -> list[tuple[str, st
 def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str, str]] = (),
                 packets: Sequence[LabPacket] | None = None, samples: int = 50, seed: int = 0,
                 paths: Sequence[str] = ("in", "forward"), backend: Backend = "legacy",
-                progress: Progress | None = None) -> VerifyReport:
+                progress: Progress | None = None,
+                warnings: list[ParseWarning] | None = None) -> VerifyReport:
     """Send packets through `rules` in a kernel lab and compare each with iptparse's trace.
 
     `packets` (lab packets with their paths) or else `samples` packets drawn from the rules,
     shared out between `paths`, deterministic for `seed`. Raises SandboxUnavailable when the
     machine cannot host the lab and KernelRejected when the kernel refuses the rules or sets.
+
+    With `warnings` (lenient mode) lines that do not parse are skipped and listed there, and
+    the kernel is given what iptparse read, printed as iptables-save prints it; otherwise it
+    gets the text itself, so a misreading by the parser shows up as a disagreement.
     """
-    dump = parse_iptables(rules, filename=name)
-    # iptparse reads a dump saved with Windows line ends (CRLF) as the same dump without them;
-    # iptables-restore would take `*nat\r` for a table name. Load what iptparse read.
-    rules = rules.replace("\r\n", "\n")
+    if warnings is not None:
+        dump = parse_iptables(rules, filename=name, errors="skip", warnings=warnings)
+        rules = render(dump)
+    else:
+        dump = parse_iptables(rules, filename=name)
+        # iptparse reads a dump saved with Windows line ends (CRLF) as the same dump without
+        # them; iptables-restore would take `*nat\r` for a table name. Load what iptparse read.
+        rules = rules.replace("\r\n", "\n")
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []

@@ -111,6 +111,26 @@ def test_disagreement_exit_1_with_a_reproduction(rules: Path, tmp_path: Path,
 
 
 @pytest.mark.kernel
+def test_lenient_loads_what_iptparse_read(tmp_path: Path) -> None:
+    """A pasted dump: the prompt line and a rule with an anonymised MAC are skipped, and the
+    kernel gets the rest as iptables-save would print it."""
+    require_kernel()
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text("root@node:~# iptables-save\n" + RULES.replace(
+        "COMMIT", "-A web -m mac --mac-source XX:XX:XX:XX:XX:XX -j DROP\nCOMMIT"))
+    status, _, err = run(str(pasted), "--samples", "4")
+    assert status == 1 and f"{pasted}:1:1: error:" in err
+    status, out, err = run(str(pasted), "--samples", "12", "--lenient")
+    assert status == 0, out + err
+    assert err.startswith(f"{pasted}:1:1: warning: skipped: not an iptables-save line")
+    assert err.endswith("… and 1 more line(s) skipped (--verbose lists them)\n")
+    assert "12 packet(s)" in out and "0 disagree" in out
+    status, _, err = run(str(pasted), "--samples", "2", "--lenient", "--verbose")
+    assert status == 0 and err.count("warning: skipped") == 2 and "XX:XX" in err
+    assert lab_namespaces() == set()
+
+
+@pytest.mark.kernel
 def test_refused_rules_and_bad_packets_exit_1(tmp_path: Path) -> None:
     require_kernel()
     bad = tmp_path / "bad.txt"  # only the kernel knows which sets exist
