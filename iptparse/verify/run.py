@@ -97,6 +97,14 @@ def _unique_by_interface(addresses: list[tuple[str, str]]) -> list[tuple[str, st
     return list(seen.items())
 
 
+def _as_read(text: str) -> str:
+    """The text as iptparse reads it, for iptables-restore: without Windows line ends (restore
+    would take `*nat\\r` for a table name) and with lines of only spaces empty (restore fails
+    on them; a copied dump often ends with one)."""
+    lines = text.split("\n")
+    return "\n".join(line.removesuffix("\r") if line.strip() else "" for line in lines)
+
+
 def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str, str]] = (),
                 packets: Sequence[LabPacket] | None = None, samples: int = 50, seed: int = 0,
                 paths: Sequence[str] = ("in", "forward"), backend: Backend = "legacy",
@@ -117,9 +125,7 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
         rules = render(dump)
     else:
         dump = parse_iptables(rules, filename=name)
-        # iptparse reads a dump saved with Windows line ends (CRLF) as the same dump without
-        # them; iptables-restore would take `*nat\r` for a table name. Load what iptparse read.
-        rules = rules.replace("\r\n", "\n")
+        rules = _as_read(rules)
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []
