@@ -202,3 +202,21 @@ def test_generated_rulesets_with_every_chain_indexed(seed: int, packet_seed: int
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chainindex, "INDEX_MIN", 2)
         test_generated_rulesets.hypothesis.inner_test(seed, packet_seed, path)  # type: ignore[attr-defined]
+
+
+def test_a_kind_pin_decides_every_rule_of_the_kind_alike() -> None:
+    """`--assume limit=under` pins each limit rule that has no pin of its own, in the walk,
+    the index's skipping, the concrete evaluator and its memo alike."""
+    rules = ("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             + "".join(f"-A INPUT -p tcp -m tcp --dport {port} -j ACCEPT\n"
+                       for port in range(1, 40))
+             + "-A INPUT -p udp -m limit --limit 5/sec -j ACCEPT\n"
+             "-A INPUT -p udp -m limit --limit 1/sec -j LOG\nCOMMIT\n")
+    ruleset = Ruleset([parse_iptables(rules)])
+    packet = parse_packet("udp 10.0.0.1:5 -> 10.0.0.2:53 iif=eth0 mark=0x0")
+    for pins, verdict in (({"limit": True}, "ACCEPT"), ({"limit": False}, "DROP"),
+                          ({"limit": True, "limit@filter:INPUT:40": False}, "DROP")):
+        assert _check(ruleset, packet, "in", pins)
+        [path] = trace(ruleset, packet, "in", assumptions=pins).paths
+        assert path.verdict == verdict
+    assert len(trace(ruleset, packet, "in").paths) == 3  # unpinned: under/over each
