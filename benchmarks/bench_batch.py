@@ -2,7 +2,7 @@
 the generated fleet of tests/batch. The performance issue targets 100,000 packets/s/core.
 
 1. kube-proxy: `iptparse.synth.kube_proxy.generate(N)` (kube-proxy's restore input) plus the
-   jumps the kubelet and kube-proxy add from the builtin chains (`node_jumps`), merged into one
+   jumps the kubelet and kube-proxy add from the builtin chains (`node_restore`), merged into one
    restore text. As root with iptables installed, the node is what iptables-legacy-save prints
    after loading that text into a namespace (benchmarks/inputs.py; a captured node looks like
    this); otherwise the restore text itself is parsed (slower: it is not in save layout).
@@ -38,33 +38,8 @@ from iptparse.batch import Result, evaluate, read_packets
 from iptparse.batch.captures import Payload
 from iptparse.batch.worker import LoadedCapture, Task, cached_load, evaluate_packet
 from iptparse.synth import kube_proxy
-from iptparse.synth.ruleset import Ruleset as SynthRuleset
 
 TARGET = 100_000  # concrete packets per second per core
-
-
-def kube_proxy_dump(services: int) -> str:
-    """kube-proxy's tables with the builtin chains' jumps: declarations first, then rules."""
-    generated = kube_proxy.generate(services)
-    jumps = kube_proxy.node_jumps(SynthRuleset()).restore(("mangle", "filter", "nat"))
-    blocks: dict[str, tuple[list[str], list[str]]] = {}
-    for text in (jumps, generated):
-        table = ""
-        for line in text.splitlines():
-            if line.startswith("*"):
-                table = line[1:]
-                blocks.setdefault(table, ([], []))
-            elif line.startswith(":"):
-                blocks[table][0].append(line)
-            elif line.startswith("-A"):
-                blocks[table][1].append(line)
-    out = []
-    for table, (chains, rules) in blocks.items():
-        out.append(f"*{table}")
-        out.extend(dict.fromkeys(chains))
-        out.extend(rules)
-        out.append("COMMIT")
-    return "\n".join(out) + "\n"
 
 
 def node_text(services: int) -> tuple[str, str]:
@@ -74,7 +49,7 @@ def node_text(services: int) -> tuple[str, str]:
         from inputs import kube_dump  # imports this module: only when called
 
         return kube_dump(services).read_text(), "iptables-legacy-save layout"
-    return kube_proxy_dump(services), "kube-proxy restore layout (no kernel here)"
+    return kube_proxy.node_restore(services), "kube-proxy restore layout (no kernel here)"
 
 
 def service_packets(dump: str, count: int, seed: int = 1) -> list[str]:

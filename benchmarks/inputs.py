@@ -2,7 +2,7 @@
 
 - `kube_dump(services)`: what iptables-legacy-save prints for a kube-proxy node with that many
   service ports. `iptparse.synth.kube_proxy` writes kube-proxy's restore input (plus the jumps
-  the kubelet and kube-proxy add from the builtin chains, as bench_batch merges them); it is
+  the kubelet and kube-proxy add from the builtin chains: `node_restore`); it is
   loaded into a throwaway network namespace with iptables-legacy-restore and read back with
   iptables-legacy-save, so the benchmarks parse the kernel's own text, in save layout.
 - `calico_dump(workloads, policies)`: a Calico node's iptables-save and ipset save texts.
@@ -19,11 +19,9 @@ OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_batch import kube_proxy_dump  # noqa: E402 - after the path set-up
-
 from iptparse.sandbox.netns import Netns  # noqa: E402
 from iptparse.sandbox.oracle import strip_save_comments  # noqa: E402
-from iptparse.synth import calico  # noqa: E402
+from iptparse.synth import calico, kube_proxy  # noqa: E402
 
 __all__ = ["OUT", "calico_dump", "kube_dump", "kube_restore", "tum_firewall"]
 
@@ -36,7 +34,7 @@ def kube_restore(services: int) -> Path:
     path = OUT / f"kube-{services}.restore"
     if not path.is_file():
         OUT.mkdir(parents=True, exist_ok=True)
-        path.write_text(kube_proxy_dump(services))
+        path.write_text(kube_proxy.node_restore(services))
     return path
 
 

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 
 from .domain import IntSet, NameSet
 from .fields import FieldKind, field_spec
-from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test
+from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, pinned
 from .nodes import Family
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset
 
@@ -76,10 +76,8 @@ def decide(pred: Pred, lookup: Lookup) -> bool | None:
         drawn = lookup(f"?{pred.key}")
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
-        pinned = lookup(f"?{pred.key}")
-        if pinned is None:  # pinned for every rule of the kind?
-            pinned = lookup(f"?{pred.kind}")
-        return None if pinned is None else pinned == 1
+        pin = pinned(pred, lookup)
+        return None if pin is None else pin == 1
     if isinstance(pred, Custom):
         values = []
         for name in pred.fields:

@@ -30,7 +30,20 @@ from .interp import (
     Stage,
     stages_for,
 )
-from .logic import And, Assume, Chance, Cond, Const, Custom, Not, Or, Pred, Test, negate_text
+from .logic import (
+    And,
+    Assume,
+    Chance,
+    Cond,
+    Const,
+    Custom,
+    Not,
+    Or,
+    Pred,
+    Test,
+    negate_text,
+    pinned,
+)
 from .nodes import Family
 from .packet import Packet
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
@@ -250,10 +263,8 @@ def _decide(pred: Pred, walk: _Walk) -> bool | None:
         drawn = walk.flags.get(f"?{pred.key}")
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
-        pinned = walk.flags.get(f"?{pred.key}")
-        if pinned is None:  # pinned for every rule of the kind?
-            pinned = walk.flags.get(f"?{pred.kind}")
-        return None if pinned is None else pinned == 1
+        pin = pinned(pred, walk.flags.get)
+        return None if pin is None else pin == 1
     if isinstance(pred, Custom):
         args: list[tuple[bool, int | str | None]] = []
         for name in pred.fields:

@@ -47,6 +47,7 @@ __all__ = [
     "Pred",
     "Shifted",
     "Test",
+    "pinned",
     "split",
 ]
 
@@ -384,7 +385,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
                     (*branch.conditions, Cond("", negate_text(text))))],
         )
     if isinstance(pred, Assume):
-        return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch, pred.kind)
+        return _split_flag(pred, branch)
     if isinstance(pred, Custom):
         values = []
         for name in pred.fields:
@@ -392,7 +393,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
             if value is None:
                 if pred.expand is not None:
                     return split(pred.expand(), branch, env)
-                return _split_flag(f"?{pred.key}", pred.text, pred.neg_text, branch, pred.kind)
+                return _split_flag(pred, branch)
             values.append(value)
         return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])
     raise TypeError(f"not a predicate: {pred!r}")
@@ -409,17 +410,24 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
     return box.get(target).single_value()
 
 
-def _split_flag(var: str, text: str, neg_text: str, branch: Branch, kind: str = ""
-                ) -> tuple[list[Branch], list[Branch]]:
-    """Fork on an assumption unless it is pinned: for this rule (`?limit@filter:INPUT:3`),
-    or else for every rule of its kind (`?limit`, what `--assume limit=under` sets)."""
-    current = branch.box.get(var)
-    if current.single_value() is None and kind:
-        current = branch.box.get(f"?{kind}")
-    assert isinstance(current, IntSet)
-    if current.single_value() is not None:
-        return ([branch], []) if 1 in current else ([], [branch])
+def pinned(pred: Assume | Custom, read: Callable[[str], object]) -> int | None:
+    """The user's pin of an assumption (1 holds, 0 fails), or None: the rule's own pin
+    (`?limit@filter:INPUT:3`), else the pin of its kind (`?limit`, what `--assume limit=under`
+    sets). `read(var)` gives a flag's exact value or None, wherever the walk keeps flags."""
+    for var in (f"?{pred.key}", f"?{pred.kind}"):
+        value = read(var)
+        if value is not None:
+            return 1 if value else 0
+    return None
+
+
+def _split_flag(pred: Assume | Custom, branch: Branch) -> tuple[list[Branch], list[Branch]]:
+    """Fork on an assumption unless it is pinned."""
     box = branch.box
+    held = pinned(pred, lambda var: box.get(var).single_value())
+    if held is not None:
+        return ([branch], []) if held else ([], [branch])
+    var, text, neg_text = f"?{pred.key}", pred.text, pred.neg_text
     return (
         [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight,
                 (*branch.conditions, Cond(var, text)))],

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from .kube_rules import render_service, render_static
 from .ruleset import Ruleset
 
-__all__ = ["Endpoint", "ServicePort", "generate", "node_jumps", "render", "restore_text"]
+__all__ = ["Endpoint", "ServicePort", "generate", "node_jumps", "node_restore", "render",
+           "restore_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,29 @@ def node_jumps(rs: Ruleset) -> Ruleset:
         rs.table(table).chain("KUBE-KUBELET-CANARY")
         rs.table(table).chain("KUBE-PROXY-CANARY")
     return rs
+
+
+def node_restore(services: int, seed: int = 0) -> str:
+    """A whole node as one restore text: `generate`'s tables with `node_jumps` merged in
+    (declarations first, then rules, per table), what a node holds once kube-proxy and the
+    kubelet have run. Benchmarks load it into a namespace; tests parse it."""
+    generated = generate(services, seed=seed)
+    jumps = node_jumps(Ruleset()).restore(("mangle", "filter", "nat"))
+    blocks: dict[str, tuple[list[str], list[str]]] = {}
+    for text in (jumps, generated):
+        table = ""
+        for line in text.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+                blocks.setdefault(table, ([], []))
+            elif line.startswith(":"):
+                blocks[table][0].append(line)
+            elif line.startswith("-A"):
+                blocks[table][1].append(line)
+    out = []
+    for table, (chains, rules) in blocks.items():
+        out += [f"*{table}", *dict.fromkeys(chains), *rules, "COMMIT"]
+    return "\n".join(out) + "\n"
 
 
 # --- random clusters ------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
 from iptparse.synth import kube_proxy
-from iptparse.synth.ruleset import Ruleset as SynthRuleset
 from iptparse.trace import TraceResult, trace
 from iptparse.verify.generate import generate_ruleset
 
@@ -33,27 +32,6 @@ from ..conftest import PROJECT_CORPORA
 from ._packets import packets
 
 PATHS = ("in", "forward", "out")
-
-
-def kube_node(services: int, seed: int = 0) -> str:
-    """kube-proxy's tables with the jumps from the builtin chains, as one restore text."""
-    generated = kube_proxy.generate(services, seed=seed)
-    jumps = kube_proxy.node_jumps(SynthRuleset()).restore(("mangle", "filter", "nat"))
-    blocks: dict[str, tuple[list[str], list[str]]] = {}
-    for text in (jumps, generated):
-        table = ""
-        for line in text.splitlines():
-            if line.startswith("*"):
-                table = line[1:]
-                blocks.setdefault(table, ([], []))
-            elif line.startswith(":"):
-                blocks[table][0].append(line)
-            elif line.startswith("-A"):
-                blocks[table][1].append(line)
-    out = []
-    for table, (chains, rules) in blocks.items():
-        out += [f"*{table}", *dict.fromkeys(chains), *rules, "COMMIT"]
-    return "\n".join(out) + "\n"
 
 
 def _full(result: TraceResult) -> list[Any]:
@@ -109,7 +87,7 @@ def test_project_corpora(name: str) -> None:
 
 
 def test_kube_proxy_node_with_index() -> None:
-    text = kube_node(150, seed=4)
+    text = kube_proxy.node_restore(150, seed=4)
     ruleset = Ruleset([parse_iptables(text, family=Family.INET)])
     table = ruleset.table(Family.INET, "nat")
     assert table is not None
@@ -167,7 +145,7 @@ def test_undecided_field_falls_back() -> None:
 
 
 def test_memo_answers_packets_that_differ_only_where_no_rule_reads() -> None:
-    text = kube_node(40, seed=1)
+    text = kube_proxy.node_restore(40, seed=1)
     ruleset = Ruleset([parse_iptables(text, family=Family.INET)])
     memo = concrete_memo.Memo(ruleset, Family.INET)
     first = parse_packet("tcp 10.244.3.4:40000 -> 192.0.2.1:80 iif=eth0 oif=eth1 "
