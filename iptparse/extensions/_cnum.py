@@ -84,6 +84,12 @@ _LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _UPPER = {c + 32: c for c in range(ord("A"), ord("Z") + 1)}
 
 
+#: The ASCII digits of each common base (strtoul's isdigit/isalpha in the C locale: never
+#: another script's digits, which Python's int() would read).
+_DIGIT_RUNS = {8: re.compile("[0-7]+"), 10: re.compile("[0-9]+"),
+               16: re.compile("[0-9a-fA-F]+")}
+
+
 def _digit(ch: str, base: int) -> int:
     index = _DIGITS.find(ch.lower()) if len(ch) == 1 and ch.isascii() else -1
     return index if 0 <= index < base else -1
@@ -111,13 +117,21 @@ def strtoul(text: str, base: int = 0, start: int = 0) -> CNumber | None:
     elif base == 0:
         base = 8 if text[i : i + 1] == "0" else 10
     first = i
-    value = 0
-    while i < n:
-        d = _digit(text[i], base)
-        if d < 0:
-            break
-        value = value * base + d
-        i += 1
+    run = _DIGIT_RUNS.get(base)
+    if run is not None:  # the usual bases: the digits in one C-speed match
+        found = run.match(text, i)
+        if found is None:
+            return None
+        i = found.end()
+        value = int(found.group(), base)
+    else:
+        value = 0
+        while i < n:
+            d = _digit(text[i], base)
+            if d < 0:
+                break
+            value = value * base + d
+            i += 1
     if i == first:
         return None
     if value > U64:

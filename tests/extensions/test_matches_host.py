@@ -714,11 +714,38 @@ def test_ipvs_rejected(given: str, message: str) -> None:
 @pytest.mark.parametrize("text,base,value,end", [
     ("010", 0, 8, 3), ("0x1f", 0, 31, 4), ("0x", 0, 0, 1), ("08", 0, 0, 1), (" +7", 0, 7, 3),
     ("-1", 0, 2**64 - 1, 2), ("1_0", 0, 1, 1), ("", 0, 0, 0), ("x", 16, 0, 0),
-    ("0x1g", 16, 1, 3), ("99999999999999999999", 10, 2**64 - 1, 20),
+    ("0x1g", 16, 1, 3), ("99999999999999999999", 10, 2**64 - 1, 20), ("0X1F", 0, 31, 4),
+    ("0778", 0, 63, 3), ("fF", 16, 255, 2), ("z", 36, 35, 1), ("7\u0663", 10, 7, 1),
+    ("\u0663", 10, 0, 0), ("0\uff11", 0, 0, 1),
 ])
 def test_c_strtoul(text: str, base: int, value: int, end: int) -> None:
     got = strtoul(text, base) or NOTHING  # C's answer when no digit is read: 0, at the start
     assert (got.value, got.end) == (value, end)
+
+
+@given(st.text("0123456789abcdefxXgz+- \t\u0663", max_size=12),
+       st.sampled_from([0, 8, 10, 16, 36]))
+def test_c_strtoul_reads_digit_by_digit(text: str, base: int) -> None:
+    """The digit runs read in one match equal glibc's loop: one ASCII digit at a time."""
+    got = strtoul(text, base) or NOTHING
+    i = len(text) - len(text.lstrip(" \t"))
+    negative = text[i:i + 1] == "-"
+    i += text[i:i + 1] in ("+", "-")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if base in (0, 16) and text[i:i + 2].lower() == "0x" and text[i + 2:i + 3].lower() in \
+            digits[:16] and text[i + 2:i + 3]:
+        i, base = i + 2, 16
+    elif base == 0:
+        base = 8 if text[i:i + 1] == "0" else 10
+    first, value = i, 0
+    while i < len(text) and text[i].lower() in digits[:base]:
+        value, i = value * base + digits.index(text[i].lower()), i + 1
+    if i == first:
+        assert got == NOTHING
+    elif value > 2**64 - 1:
+        assert (got.value, got.end, got.overflow) == (2**64 - 1, i, True)
+    else:
+        assert (got.value, got.end) == ((-value) % 2**64 if negative else value, i)
 
 
 def test_xtables_readers() -> None:
