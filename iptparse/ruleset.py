@@ -32,11 +32,41 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One condition of a rule: its predicate and how it reads in the dump."""
+    """One condition of a rule: its predicate and how it reads in the dump.
+
+    The text is rendered when first read, not when the rule compiles: a batch over a big
+    node compiles thousands of rules whose text nobody reads (a fifth of a first visit).
+    """
 
     pred: Pred
-    source: str
+    #: the text; or the match, or ("src" | "dst" | "proto", rule), it is rendered from
+    written: str | Match | tuple[str, Rule]
     module: str  # "ip" for -s/-d/-i/-o/-p/-f, else the match module
+    family: Family
+    _text: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def source(self) -> str:
+        written = self.written
+        if isinstance(written, str):
+            return written
+        if self._text is None:  # a cache on a frozen node: set once, through object
+            if isinstance(written, Match):
+                part = Rule("", matches=(written,))
+            else:
+                part = _ip_part(*written)
+            object.__setattr__(self, "_text", render_rule_spec(part, self.family).strip())
+        assert self._text is not None
+        return self._text
+
+
+def _ip_part(name: str, rule: Rule) -> Rule:
+    """The rule with only one field of its IP part, to print that field as iptables does."""
+    if name == "src":
+        return Rule("", src=rule.src, src_invert=rule.src_invert)
+    if name == "dst":
+        return Rule("", dst=rule.dst, dst_invert=rule.dst_invert)
+    return Rule("", protocol=rule.protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +95,16 @@ class CompiledRule:
     rule: Rule
     conditions: tuple[Condition, ...]
     action: Action
-    text: str  # the rule as iptables-save prints it
+    family: Family
+    _text: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The rule as iptables-save prints it (rendered when first read, as conditions are)."""
+        if self._text is None:
+            object.__setattr__(self, "_text", render_rule(self.rule, self.family))
+        assert self._text is not None
+        return self._text
 
     @property
     def line(self) -> int | None:
@@ -99,42 +138,38 @@ def _address_test(name: str, address: Address, invert: bool) -> Pred:
 def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
     """The entry's IP part, in the order ip_packet_match() checks it."""
     out: list[Condition] = []
-    spec = render_rule_spec
     if rule.src is not None:
-        out.append(Condition(_address_test("src", rule.src, rule.src_invert),
-                             spec(Rule("", src=rule.src, src_invert=rule.src_invert),
-                                  family).strip(), "ip"))
+        out.append(Condition(_address_test("src", rule.src, rule.src_invert), ("src", rule),
+                             "ip", family))
     if rule.dst is not None:
-        out.append(Condition(_address_test("dst", rule.dst, rule.dst_invert),
-                             spec(Rule("", dst=rule.dst, dst_invert=rule.dst_invert),
-                                  family).strip(), "ip"))
+        out.append(Condition(_address_test("dst", rule.dst, rule.dst_invert), ("dst", rule),
+                             "ip", family))
     for name, iface, flag in (("iif", rule.in_interface, "-i"), ("oif", rule.out_interface, "-o")):
         if iface is not None:
             test: Pred = Test(name, NameSet.of(iface.name))
             out.append(Condition(Not(test) if iface.invert else test,
-                                 f"{'! ' if iface.invert else ''}{flag} {iface.name}", "ip"))
+                                 f"{'! ' if iface.invert else ''}{flag} {iface.name}", "ip",
+                                 family))
     if rule.protocol is not None:
         proto = rule.protocol
         test = Test("proto", IntSet.single(proto.number, 255))
-        out.append(Condition(Not(test) if proto.invert else test,
-                             spec(Rule("", protocol=proto), family).strip(), "ip"))
+        out.append(Condition(Not(test) if proto.invert else test, ("proto", rule), "ip",
+                             family))
     if rule.fragment is not None:
         out.append(Condition(Test("fragment", IntSet.single(1 if rule.fragment else 0, 1)),
-                             "-f" if rule.fragment else "! -f", "ip"))
+                             "-f" if rule.fragment else "! -f", "ip", family))
     return out
 
 
 def _match_condition(match: Match, ctx: CompileContext, family: Family) -> Condition:
-    source = render_rule_spec(Rule("", matches=(match,)), family).strip()
-    pred = None
     if not isinstance(match.options, RawOptions):
         ext = find_match(match.module)
-        if ext is not None:
-            pred = ext.predicate(match.options, ctx)
-    if pred is None:
-        pred = ctx.assume(f"match:{match.module}", f"{source} holds",
-                          f"{source} does not hold")
-    return Condition(pred, source, match.module)
+        pred = ext.predicate(match.options, ctx) if ext is not None else None
+        if pred is not None:
+            return Condition(pred, match, match.module, family)
+    source = render_rule_spec(Rule("", matches=(match,)), family).strip()
+    pred = ctx.assume(f"match:{match.module}", f"{source} holds", f"{source} does not hold")
+    return Condition(pred, source, match.module, family)
 
 
 STANDARD_VERDICTS = {"ACCEPT": "ACCEPT", "DROP": "DROP", "QUEUE": "QUEUE"}
@@ -228,7 +263,7 @@ class CompiledTable:
         conditions.extend(_match_condition(m, ctx, self.family) for m in rule.matches)
         action = _action(rule.target, ctx, self.chains)
         return CompiledRule(self.name, chain.name, index + 1, rule, tuple(conditions), action,
-                            render_rule(rule, self.family))
+                            self.family)
 
 
 class Ruleset:
