@@ -289,10 +289,9 @@ def _decide_or_fork(pred: Pred, walk: _Walk) -> bool:
     held = _decide(pred, walk)
     if held is not None:
         return held
-    flag = _first_flag(pred, walk)
-    if flag is None:
-        raise Undecided
-    raise flag
+    # raised without a name: an exception held by a frame of its own traceback is a cycle,
+    # which left the cyclic collector half the work of a batch
+    raise _first_flag(pred, walk) or Undecided()
 
 
 def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:

@@ -829,9 +829,14 @@ def parse_iptables(
     # walk the growing tree again and again for nothing (a third of the time on big dumps).
     collecting = gc.isenabled()
     gc.disable()
+    parser = _Parser(text, filename, family, errors, warnings, fast)
     try:
-        return _Parser(text, filename, family, errors, warnings, fast).run()
+        return parser.run()
     finally:
+        # the fast path and the parser refer to each other: unlinked, reference counting
+        # frees both and their caches now (a batch worker freezes the heap after a load,
+        # and frozen cycles are never collected)
+        parser.fast = None
         if collecting:
             gc.enable()
 
