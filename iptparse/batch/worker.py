@@ -317,11 +317,24 @@ def _ordered(paths: list[PathOutcome]) -> tuple[PathOutcome, ...]:
                                               [(h.table, h.chain, h.rule) for h in p.hits])))
 
 
+#: packets evaluated between two freezes of the heap (see `run_task`)
+FREEZE_EVERY = 1_000
+
+
 def run_task(task: Task, payload: Payload) -> TaskResult:
     """The unit of work shipped to processes and Dask workers."""
     with _lock:
         loaded = cached_load(payload)
         if isinstance(loaded, LoadFailure):
             return TaskResult(task.digest, task.start, failure=loaded)
-        evaluations = tuple(evaluate_packet(loaded, packet, task) for packet in task.packets)
-    return TaskResult(task.digest, task.start, evaluations)
+        evaluations = []
+        for count, packet in enumerate(task.packets, 1):
+            evaluations.append(evaluate_packet(loaded, packet, task))
+            if count % FREEZE_EVERY == 0:
+                # The walks grow what lives as long as the capture (compiled chains, indexes,
+                # the memo: a hundred objects per new service); each full collection would
+                # walk all of it again, a third of a first pass over a 10k-service node. Walks
+                # leave no cycles (tests/perf/test_garbage.py), so nothing frozen is garbage
+                # that reference counting cannot free.
+                gc.freeze()
+    return TaskResult(task.digest, task.start, tuple(evaluations))
