@@ -588,11 +588,12 @@ class FastRules:
 
     def _target_passes(self, entry: _TargetEntry, table: _TableBuilder, chain: _ChainBuilder,
                        ip: _Ip, found: list[_Segment]) -> bool:
+        assert entry.ext is not None
         key = (chain.name if chain.policy is not None else "", ip[9],
-               tuple([s.key for s in found]))
+               tuple([s.key for s in found]) if entry.ext.check_reads_matches else ())
         passes = entry.passed.get(key)
         if passes is None:
-            assert entry.ext is not None and entry.target.options is not None
+            assert entry.target.options is not None
             ctx = self._context(table.name, chain, ip, tuple([s.match for s in found]))
             passes = entry.passed[key] = not entry.ext.check(entry.target.options, ctx)
         return passes

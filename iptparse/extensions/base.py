@@ -115,6 +115,9 @@ class Extension:
     families: ClassVar[frozenset[Family]] = BOTH
     #: Tables a target may be used in (None: any); iptables-restore rejects others.
     tables: ClassVar[frozenset[str] | None] = None
+    #: Whether a target's `check` reads the rule's matches (`RuleContext.matches`): when not,
+    #: the parser shares one result between rules that differ only in their matches.
+    check_reads_matches: ClassVar[bool] = False
 
     def __init__(self) -> None:
         table: dict[str, OptSpec] = {}

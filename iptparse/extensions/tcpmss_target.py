@@ -65,6 +65,7 @@ def _once(args: Sequence[OptArg]) -> None:
 class Tcpmss(Extension):
     kind = "target"
     names = ("TCPMSS",)
+    check_reads_matches = True  # a tcp SYN match must come before it
     options = (OptSpec("set-mss", 1), OptSpec("clamp-mss-to-pmtu", 0))
 
     def parse(self, args: Sequence[OptArg], ctx: ExtContext) -> TcpmssTarget:

@@ -1155,3 +1155,31 @@ def test_corpus_restore_inputs_match_kernel(module_netns: Netns) -> None:
         assert _target_text(_rule_lines(expected)[0]) == _target_text(ours)
         checked += 1
     assert checked
+
+
+def test_checks_that_read_matches_say_so() -> None:
+    """The fast parser shares a target check's result between rules that differ only in
+    their matches, unless the target says its check reads them: every check that mentions
+    the rule's matches must say so (the shared helpers read none)."""
+    import inspect
+
+    from iptparse.extensions import _checks
+    from iptparse.extensions.base import all_extensions
+
+    reads = re.compile(r"\.matches\b")
+    assert not reads.search(inspect.getsource(_checks))
+    readers = {ext.names[0] for ext in all_extensions()
+               if ext.kind == "target" and reads.search(inspect.getsource(type(ext).check))}
+    declared = {ext.names[0] for ext in all_extensions()
+                if ext.kind == "target" and ext.check_reads_matches}
+    assert readers == declared == {"TCPMSS"}
+
+
+def test_a_check_that_reads_matches_runs_for_each_rule() -> None:
+    text = ("*mangle\n:FORWARD ACCEPT [0:0]\n"
+            "-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n"
+            "-A FORWARD -p tcp -m comment --comment x -j TCPMSS --clamp-mss-to-pmtu\n"
+            "COMMIT\n")
+    with pytest.raises(ParseError, match="only works on TCP SYN packets") as caught:
+        parse_iptables(text)
+    assert caught.value.line == 4
