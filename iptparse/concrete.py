@@ -355,9 +355,9 @@ class Evaluator:
             if value is None:
                 return None
             inputs[name] = value
-        for name, values in DEFAULTS.items():
+        for name, value in _DEFAULT_VALUES.items():
             if name not in inputs:
-                inputs[name] = _single(values)
+                inputs[name] = value
         if path != "out" and "socket" not in inputs:
             inputs["socket"] = 0
         return inputs
@@ -577,10 +577,12 @@ def _set(current: dict[str, int | str], name: str, value: int | str | None) -> N
         current[name] = value
 
 
-def _single(values: ValueSet) -> int | str:
-    value = values.single_value()
-    assert value is not None
-    return value
+#: The interpreter's defaults as exact values (read for every packet of a batch).
+_DEFAULT_VALUES: dict[str, int | str] = {}
+for _name, _values in DEFAULTS.items():
+    _value = _values.single_value()
+    assert _value is not None, _name
+    _DEFAULT_VALUES[_name] = _value
 
 
 def _fork(walk: _Walk, flag: _Flag) -> list[_Walk]:

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ..concrete_memo import evaluate as evaluate_concrete
 from ..errors import IptparseError, ParseError
 from ..inputs import InputError
 from ..interp import RuleRef
 from ..nodes import Dump, Family
 from ..packet import Packet, PacketError
-from ..trace import simplify
+from ..trace import TraceError, choose_family, simplify, trace
 from .captures import Payload
 from .records import Evaluation, PathOutcome, RuleHit
 
@@ -261,9 +262,6 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evalua
     """A packet's outcomes on a capture: by the concrete evaluator (with its memo of earlier
     packets' answers) when the packet is exact, else by the interpreter. Both give the same
     paths; they are put in one canonical order so the records are the same either way."""
-    from ..concrete_memo import evaluate as evaluate_concrete
-    from ..trace import TraceError, choose_family, trace
-
     assumptions = dict(task.assumptions)
     try:
         family = choose_family(loaded.ruleset, packet)
