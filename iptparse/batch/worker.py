@@ -332,7 +332,9 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
                 # The walks grow what lives as long as the capture (compiled chains, indexes,
                 # the memo: a hundred objects per new service); each full collection would
                 # walk all of it again, a third of a first pass over a 10k-service node. Walks
-                # leave no cycles (tests/perf/test_garbage.py), so nothing frozen is garbage
-                # that reference counting cannot free.
+                # leave no cycles (tests/perf/test_garbage.py), and the young generations are
+                # collected first, so nothing frozen is garbage that reference counting
+                # cannot free.
+                gc.collect(1)
                 gc.freeze()
     return TaskResult(task.digest, task.start, tuple(evaluations))

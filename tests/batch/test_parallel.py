@@ -92,3 +92,20 @@ def test_unreachable_scheduler_is_a_clear_error(fleet: Fleet,
     with pytest.raises(BatchError, match="cannot reach the Dask scheduler"):
         list(evaluate([fleet.root / "f2b-000"], ["tcp 10.0.0.2 -> 10.0.0.1"], "in",
                       dask="tcp://127.0.0.1:9"))
+
+
+def test_freezing_the_heap_changes_nothing(fleet: Fleet, packets_file: Path,
+                                           reference: tuple[int, str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker freezes what its walks grew every FREEZE_EVERY packets: here after each."""
+    import gc
+
+    from iptparse.batch import worker
+
+    monkeypatch.setattr(worker, "FREEZE_EVERY", 1)
+    gc.unfreeze()
+    try:
+        assert _run(fleet, packets_file) == reference
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
