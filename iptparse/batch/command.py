@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
@@ -38,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="table (people), jsonl (tools), csv (spreadsheets)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                       help="worker processes (0: one per CPU)")
+                       help="worker processes (0: one per CPU when the batch is big enough "
+                       "to gain from them)")
     where.add_argument("--dask", metavar="ADDRESS",
                        help="run on a Dask distributed cluster (needs the dask extra)")
     p.add_argument("--assume", action="append", default=[], metavar="KIND=VALUE",
@@ -77,7 +77,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise BatchError("standard input cannot hold both the packets and a capture")
     if args.jobs < 0:
         raise BatchError(f"--jobs must be 0 (one per CPU) or more, not {args.jobs}")
-    jobs = args.jobs or os.cpu_count() or 1
     _, text = read_text(args.packets)
     packets = read_packets(text.splitlines())
     captures = discover(args.captures)
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                           [c.name for c in captures],
                           [p.id or "" for p in packets])
             summariser = Summariser(captures)
-            records = evaluate(captures, packets, args.path, jobs=jobs, dask=args.dask,
+            records = evaluate(captures, packets, args.path, jobs=args.jobs, dask=args.dask,
                                assumptions=assumptions, max_paths=args.max_paths,
                                progress=progress)
             for record in records:

@@ -9,6 +9,7 @@ be read or parsed yields one `NodeFailure` and nothing else; the batch goes on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from .parallel import BatchError, Runner, make_runner
 from .records import Evaluation, NodeFailure, Record, Result
 from .worker import LoadFailure, Task, TaskResult
 
-__all__ = ["PATHS", "Progress", "evaluate", "packet_with_id", "read_packets"]
+__all__ = ["PATHS", "Progress", "auto_jobs", "evaluate", "packet_with_id", "read_packets"]
 
 PATHS = ("in", "forward", "out")
 
@@ -126,7 +127,8 @@ def evaluate(
     """Yield a record per (node, packet) and one per failed node, in input order.
 
     `captures`: `Capture` objects (see `discover`) or paths as the CLI takes them; `packets`:
-    `Packet` objects or lines of a packets file. `jobs` > 1 runs in that many processes;
+    `Packet` objects or lines of a packets file. `jobs` > 1 runs in that many processes,
+    `jobs=0` in one per CPU when the batch is big enough to gain from them (`auto_jobs`);
     `dask` (a scheduler address or a `distributed.Client`) runs on a Dask cluster instead.
     """
     if path not in PATHS:
@@ -139,8 +141,36 @@ def evaluate(
     for node in nodes:
         if node.payload is not None:
             payloads.setdefault(node.payload.digest, node.payload)
+    if jobs == 0 and dask is None:
+        jobs = auto_jobs([sum(len(text) for _, text in p.entries) for p in payloads.values()],
+                         len(packet_list), os.cpu_count() or 1)
     return _stream(nodes, payloads, packet_list, path, jobs, dask,
                    tuple(sorted((assumptions or {}).items())), max_paths, progress)
+
+
+#: What `auto_jobs` expects of a worker, measured by benchmarks/bench_batch.py on a loaded
+#: 2-core VM (kept on the slow side): starting the processes and sending them the captures,
+#: reading rules text, and evaluating a packet on a capture for the first time.
+START_SECONDS = 1.0
+PARSE_BYTES_PER_SECOND = 4e6
+EVALUATIONS_PER_SECOND = 1_000
+
+
+def auto_jobs(capture_sizes: list[int], packets: int, cpus: int) -> int:
+    """Processes for `--jobs 0`: one per CPU when that is expected to finish first, else 1.
+
+    A fleet of small nodes is done in this process before worker processes have started
+    (200 nodes × 6 packets: 0.4 s here, 1.3 s with two processes), and one big node is parsed
+    by every worker that takes a slice of its packets, so processes pay only when there is
+    enough to share.
+    """
+    if cpus <= 1 or not capture_sizes:
+        return 1
+    parse = [size / PARSE_BYTES_PER_SECOND for size in capture_sizes]
+    evaluations = packets * len(capture_sizes) / EVALUATIONS_PER_SECOND
+    serial = sum(parse) + evaluations
+    parallel = START_SECONDS + max(max(parse), sum(parse) / cpus) + evaluations / cpus
+    return cpus if parallel < serial else 1
 
 
 def _read_nodes(captures: Iterable[Capture | str | Path]) -> list[_Node]:

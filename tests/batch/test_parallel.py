@@ -4,6 +4,7 @@ output, byte for byte and in the same order."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from iptparse.batch import BatchError, discover, evaluate, parallel, read_packets
+from iptparse.batch.evaluate import auto_jobs
 from iptparse.cli import main
 from tests.batch.fleet import PACKETS, Fleet
 
@@ -109,3 +111,28 @@ def test_freezing_the_heap_changes_nothing(fleet: Fleet, packets_file: Path,
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_jobs_0_runs_a_small_fleet_here(fleet: Fleet, packets_file: Path,
+                                        reference: tuple[int, str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--jobs 0` on the test fleet: processes would only add their start (1.3 s against
+    0.4 s), so it runs in this process, with the same output."""
+    def no_processes(jobs: int) -> None:
+        raise AssertionError(f"{jobs} processes started for a small fleet")
+
+    monkeypatch.setattr(parallel, "ProcessRunner", no_processes)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert _run(fleet, packets_file, "--jobs", "0") == reference
+
+
+@pytest.mark.parametrize("sizes,packets,cpus,expected", [
+    ([2_000] * 200, 6, 2, 1),           # a fleet of small nodes: done before processes start
+    ([13_000_000], 100, 2, 1),          # one big node, few packets: each worker would parse it
+    ([13_000_000], 5_000, 2, 2),        # one big node, many packets: shared evaluations pay
+    ([13_000_000] * 8, 100, 4, 4),      # many big nodes: parsing is shared
+    ([13_000_000] * 8, 100, 1, 1),      # one CPU
+    ([], 100, 4, 1),                    # every node failed to read
+])
+def test_auto_jobs(sizes: list[int], packets: int, cpus: int, expected: int) -> None:
+    assert auto_jobs(sizes, packets, cpus) == expected
