@@ -301,6 +301,12 @@ class Skipper:
              lookup: Lookup | PathState) -> int:
         """The first rule at or after `start` whose conditions the path does not decide
         false in order; `lookup(field)` gives a field's exact current value or None."""
+        return self.next_decided(table, chain, start, lookup)[0]
+
+    def next_decided(self, table: CompiledTable, chain: CompiledChain, start: int,
+                     lookup: Lookup | PathState) -> tuple[int, bool | None]:
+        """`next`, and whether that rule's conditions all hold on the exact values (True) or
+        some need the path's sets to decide (None); False past the last rule."""
         if not callable(lookup):
             lookup = state_lookup(lookup)
         size = len(chain.rules)
@@ -311,10 +317,11 @@ class Skipper:
                 start = next_candidate(candidates, start, size)
                 if start >= size:
                     break
-            if decide_rule(table.rule(chain, start), lookup) is not False:
-                return start
+            held = decide_rule(table.rule(chain, start), lookup)
+            if held is not False:
+                return start, held
             start += 1
-        return start
+        return start, False
 
 
 def decide_rule(rule: CompiledRule, lookup: Lookup) -> bool | None:

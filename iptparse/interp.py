@@ -237,6 +237,14 @@ class Interpreter:
         #: when given, rules the path's exact fields decide false are passed over in one
         #: RulesSkipped event instead of one RuleEvaluated each (traces; not the stepper)
         self.skipper = skipper
+        self._tables: dict[str, CompiledTable | None] = {}
+
+    def _table(self, name: str) -> CompiledTable | None:
+        """The ruleset's compiled table, looked up once per walk's interpreter (the ruleset's
+        own key hashes the family, an Enum: a Python call per step)."""
+        if name not in self._tables:
+            self._tables[name] = self.ruleset.table(self.family, name)
+        return self._tables[name]
 
     # --- starting ------------------------------------------------------------------------
 
@@ -316,7 +324,7 @@ class Interpreter:
             return (yield from self._conntrack(state))
         if stage.table == ROUTING:
             return (yield from self._routing(state))
-        table = self.ruleset.table(self.family, stage.table)
+        table = self._table(stage.table)
         if table is None or table.chain(stage.hook) is None:
             return self._next_stage(state)
         if stage.table == "nat" and not self.ruleset.conntrack_active(self.family):
@@ -349,24 +357,32 @@ class Interpreter:
     # --- one rule ------------------------------------------------------------------------
 
     def _step(self, state: PathState, stage: Stage) -> Generator[Snapshot, int | None, PathState]:
-        table = self.ruleset.table(self.family, stage.table)
+        table = self._table(stage.table)
         assert table is not None and state.chain is not None
         chain = table.chain(state.chain)
         assert chain is not None
         if state.index >= len(chain.rules):
             return (yield from self._leave_chain(state, stage, table, explicit=False))
+        decided: bool | None = None
         if self.skipper is not None:
-            after = self.skipper.next(table, chain, state.index, state)
+            after, decided = self.skipper.next_decided(table, chain, state.index, state)
             if after > state.index:
-                skipped = replace(state, index=after)
-                yield RulesSkipped(table.name, chain.name, state.index + 1, after), skipped
-                return skipped
+                first = state.index + 1
+                state = replace(state, index=after)
+                yield RulesSkipped(table.name, chain.name, first, after), state
+                if after >= len(chain.rules):
+                    return (yield from self._leave_chain(state, stage, table, explicit=False))
         rule = table.rule(chain, state.index)
         # Every choice this rule makes is split here, before any effect, so each fork option is
         # a state a new walk can resume from: its box decides the rule the same way again.
         effect = rule.action if isinstance(rule.action, Effect) else None
         outcomes: list[tuple[Branch, bool, tuple[ConditionResult, ...], Effect | None]] = []
-        for branch, matched, results in self._evaluate(rule, state):
+        # a rule the exact values decide (the skipper just did) holds on the whole branch:
+        # splitting would give the branch back, condition by condition
+        evaluated = ([(state.branch, True, tuple([ConditionResult(c, True)
+                                                  for c in rule.conditions]))]
+                     if decided else self._evaluate(rule, state))
+        for branch, matched, results in evaluated:
             if matched and effect is not None and effect.when is not None:
                 outcomes += [(b, True, results, e) for b, e in _resolve(effect, branch,
                                                                         state.env)]
