@@ -44,7 +44,7 @@ class ListReader:
         broken: str | None = None  # name of a set whose block is being skipped
         while pos < size:
             if in_members and builder is not None and builder.fast:
-                run, each = fast_patterns(None, builder.settype.name == "hash:net")
+                run, each = fast_patterns(False, builder.settype.name == "hash:net")
                 m = run.match(text, pos)
                 if m is not None:
                     chunk = m.group()

@@ -162,7 +162,7 @@ class _Parser:
                 space = text.find(" ", pos + 4)
                 builder = sets.get(text[pos + 4:space]) if space > 0 else None
                 if builder is not None and builder.fast:
-                    run, each = fast_patterns(builder.name, builder.settype.name == "hash:net")
+                    run, each = fast_patterns(True, builder.settype.name == "hash:net")
                     m = run.match(text, pos)
                     if m is not None:
                         chunk = m.group()

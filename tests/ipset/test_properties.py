@@ -208,7 +208,8 @@ ADDRESS_TEXT = st.one_of(
     st.builds(lambda a, b: f"10.{a}.{b}.0", st.integers(0, 3), st.integers(0, 3)),
     st.sampled_from(["10.1", "010.0.0.1", "0.0.0.0", "1.2.3.256", "10..1", "4294967295"]))
 PREFIX_TEXT = st.sampled_from(["", "/8", "/16", "/24", "/32", "/0", "/33", "/08", "/010", "/1"])
-LINES = st.lists(st.tuples(st.sampled_from(["x", "y", "z"]), ADDRESS_TEXT, PREFIX_TEXT,
+# `xx` starts with `x`: a run of one set's lines must end where the other set's begin
+LINES = st.lists(st.tuples(st.sampled_from(["x", "xx", "y", "z"]), ADDRESS_TEXT, PREFIX_TEXT,
                            st.sampled_from(["", "", "", " nomatch"])), max_size=25)
 
 
@@ -218,7 +219,7 @@ def test_fast_path_and_general_path_agree_on_any_input(lines: list[tuple[str, st
                                                         ) -> None:
     """The same adds through the fast path and, each line ending in a blank the fast path
     does not take, through the general path: same sets, same errors at the same lines."""
-    head = "create x hash:net\ncreate y hash:ip\ncreate z hash:net maxelem 3\n"
+    head = "create x hash:net\ncreate xx hash:net\ncreate y hash:ip\ncreate z hash:net maxelem 3\n"
     body = [f"add {s} {a}{p if s != 'y' else ''}{n if s != 'y' else ''}"
             for s, a, p, n in lines]
     fast = head + "".join(f"{line}\n" for line in body)
