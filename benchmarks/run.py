@@ -18,9 +18,13 @@ namespace takes minutes the first time.
    evaluator's memo (`iptparse.concrete_memo`): a stream of packets to random services of the
    node, then the same stream again; and by the batch worker (`iptparse batch`'s unit of
    work: the same memo plus the records it writes).
-5. abstract: a packet with every field unknown through the TUM firewall (lenient parse; target
+5. calico: a Calico node of 250 workloads and 1,000 policies (`iptparse.synth.calico`, felix's
+   rules and selector ipsets): parse against `iptables-legacy-restore --test` after
+   `ipset restore` in a throwaway namespace (the set matches look their sets up), ipset parse
+   against `ipset restore`, and pod-to-pod packets by `trace()` and the concrete evaluator.
+6. abstract: a packet with every field unknown through the TUM firewall (lenient parse; target
    10 s), on each path.
-6. growth: parse time per rule and trace time per packet for 1k, 10k and 50k services.
+7. growth: parse time per rule and trace time per packet for 1k, 10k and 50k services.
 """
 
 from __future__ import annotations
@@ -40,17 +44,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from inputs import kube_dump, tum_firewall  # noqa: E402
+from inputs import calico_dump, kube_dump, tum_firewall  # noqa: E402
 from measure import Figure, best, run_process, timed  # noqa: E402
 
 from iptparse import concrete_memo  # noqa: E402
 from iptparse.batch.captures import Payload  # noqa: E402
 from iptparse.batch.worker import LoadedCapture, Task, cached_load, run_task  # noqa: E402
 from iptparse.concrete import evaluate  # noqa: E402
+from iptparse.ipset import parse_ipset  # noqa: E402
 from iptparse.packet import Packet, parse_packet  # noqa: E402
 from iptparse.parser import parse_iptables  # noqa: E402
 from iptparse.ruleset import Ruleset  # noqa: E402
 from iptparse.sandbox.netns import Netns  # noqa: E402
+from iptparse.synth import calico  # noqa: E402
 from iptparse.trace import trace  # noqa: E402
 
 ROWS: list[tuple[str, str, str, str, str]] = []
@@ -211,7 +217,58 @@ def bench_packets(path: Path, count: int, batch: int) -> None:
             "target >= 1.0x")
 
 
-# --- 5. abstract ---------------------------------------------------------------------------
+# --- 5. a Calico node ----------------------------------------------------------------------
+
+def bench_calico(workloads: int, policies: int, repeat: int, count: int) -> None:
+    """A Calico node (felix's rules and selector ipsets): parse against the kernel's tools
+    loading the same files, and concrete packets from pod to pod."""
+    rules_path, sets_path = calico_dump(workloads, policies)
+    rules, sets_text = rules_path.read_text(), sets_path.read_text()
+    print(f"calico node: {workloads} workloads, {policies} policies, "
+          f"{rules.count(chr(10) + '-A '):,} rules in {rules.count(chr(10) + ':'):,} chains, "
+          f"{sets_text.count('create '):,} ipsets with {sets_text.count(chr(10) + 'add '):,} "
+          f"members ({len(rules) / 1e6:.1f} + {len(sets_text) / 1e6:.1f} MB)")
+    child = [sys.executable, str(HERE / "parse_child.py"), str(rules_path)]
+    calls, tools, set_tools = [], [], []
+    with Netns("iptp-bench") as ns:
+        exec_in = ["ip", "netns", "exec", ns.name]
+        # the rules' set matches look their sets up when loaded, --test too: sets first
+        set_tools.append(run_process([*exec_in, "ipset", "restore"], sets_path))
+        for _ in range(repeat):
+            tools.append(run_process([*exec_in, "iptables-legacy-restore", "--test"],
+                                     rules_path))
+            inner = json.loads(run_process(child).output)
+            calls.append(Figure(inner["wall"], inner["cpu"]))
+    tool_best, call_best = best(tools), best(calls)
+    row("calico: parse rules", seconds(call_best), seconds(tool_best),
+        ratios(call_best, tool_best), "target <= 1.0x (as for kube-proxy)")
+    set_figure, parsed_sets = timed(lambda: parse_ipset(sets_text))
+    row("calico: parse ipsets (reference: ipset restore into the kernel)", seconds(set_figure),
+        seconds(best(set_tools)), ratios(set_figure, best(set_tools)), "for information")
+    ruleset = Ruleset([parse_iptables(rules)], sets={s.name: s for s in parsed_sets})
+    node = calico.random_node(workloads, policies)
+    rng = random.Random(3)
+    packets = []
+    for _ in range(count):
+        a, b = rng.sample(node.workloads, 2)
+        proto, port = rng.choice([("tcp", 80), ("tcp", 443), ("tcp", 5432), ("udp", 53)])
+        packets.append(parse_packet(
+            f"{proto} {a.ip}:{rng.randrange(1024, 65535)} -> {b.ip}:{port} "
+            f"iif={a.interface} oif={b.interface} ctstate=NEW mark=0x0"))
+    median, _ = per_packet(ruleset, packets, by_trace)
+    row("calico: one concrete trace, pod to pod (trace(), median)", f"{median * 1e3:.3f} ms CPU",
+        "target 1 ms", f"{median * 1e3:.2f}x", "target < 1.0x (as for kube-proxy)")
+    median, _ = per_packet(ruleset, packets, by_evaluator)
+    row("calico: one concrete packet (concrete evaluator, median)",
+        f"{median * 1e3:.3f} ms CPU", "target 1 ms", f"{median * 1e3:.2f}x", "for information")
+    verdicts: dict[str, int] = {}
+    for packet in packets:
+        for path in trace(ruleset, packet, "forward", steps=False).paths:
+            verdicts[path.verdict] = verdicts.get(path.verdict, 0) + 1
+    print(f"    paths by verdict: {verdicts}")
+
+
+# --- 6. abstract ---------------------------------------------------------------------------
 
 def bench_abstract() -> None:
     path = tum_firewall()
@@ -231,7 +288,7 @@ def bench_abstract() -> None:
             "target < 1.0x")
 
 
-# --- 6. growth -----------------------------------------------------------------------------
+# --- 7. growth -----------------------------------------------------------------------------
 
 def bench_growth(sizes: list[int], count: int) -> None:
     print("growth")
@@ -272,6 +329,7 @@ def main() -> None:
     bench_parse(kube_dump(10_000), repeat)
     bench_ipset()
     bench_packets(kube_dump(10_000), count, 5_000 if args.quick else 30_000)
+    bench_calico(250, 1_000, repeat, count)
     bench_abstract()
     bench_growth([1_000, 10_000] if args.no_50k else [1_000, 10_000, 50_000], count // 3)
     print("\nsummary")

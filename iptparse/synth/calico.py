@@ -29,6 +29,7 @@ __all__ = [
     "Workload",
     "generate",
     "pool_sets",
+    "random_node",
     "render",
     "render_sets",
 ]
@@ -156,7 +157,13 @@ def _random_rule(rng: random.Random, direction: Direction, set_key: str,
 
 
 def generate(workloads: int, policies: int, seed: int = 0) -> tuple[str, str]:
-    """(iptables-save text, ipset save text) of a random Calico node.
+    """(iptables-save text, ipset save text) of a random Calico node (`random_node`)."""
+    node = random_node(workloads, policies, seed)
+    return render(node).save(), render_sets(node)
+
+
+def random_node(workloads: int, policies: int, seed: int = 0) -> CalicoNode:
+    """A random Calico node: what `generate` renders, with its pods' addresses and interfaces.
 
     `workloads` pods get addresses from one /24 of 10.244.0.0/16 (chosen by the seed);
     `policies` network policies, each in a namespace that has pods on the node (felix only
@@ -189,5 +196,4 @@ def generate(workloads: int, policies: int, seed: int = 0) -> tuple[str, str]:
         rules = tuple(_random_rule(rng, direction, f"{seed}/{i}/{k}", sets)
                       for k in range(rng.randint(1, 3)))
         pols.append(Policy(ns, f"policy-{i}", direction, rules, chosen))
-    node = CalicoNode(pods, tuple(pols), tuple(sets), pools=("10.244.0.0/16",))
-    return render(node).save(), render_sets(node)
+    return CalicoNode(pods, tuple(pols), tuple(sets), pools=("10.244.0.0/16",))
