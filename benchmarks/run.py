@@ -245,6 +245,8 @@ def bench_calico(workloads: int, policies: int, repeat: int, count: int) -> None
     set_figure, parsed_sets = timed(lambda: parse_ipset(sets_text))
     row("calico: parse ipsets (reference: ipset restore into the kernel)", seconds(set_figure),
         seconds(best(set_tools)), ratios(set_figure, best(set_tools)), "for information")
+    # no host routes are given (a capture without `ip route`): the reverse-path check felix
+    # puts before the workload chains is an assumption, and each packet takes both sides
     ruleset = Ruleset([parse_iptables(rules)], sets={s.name: s for s in parsed_sets})
     node = calico.random_node(workloads, policies)
     rng = random.Random(3)
