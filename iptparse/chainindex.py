@@ -290,6 +290,19 @@ class Skipper:
 
     def __init__(self) -> None:
         self.indexes: dict[tuple[str, str], ChainIndex | None] = {}
+        #: the last path's exact values (box, env, lookup): a walk asks again and again with
+        #: states that differ only in where they are, and a mark's value is computed anew
+        self._last: tuple[object, object, Lookup] | None = None
+
+    def _lookup(self, state: PathState) -> Lookup:
+        """`state_lookup`, shared by states with the same box and env (values depend on
+        nothing else; both are replaced, never changed, when a rule changes the packet)."""
+        last = self._last
+        if last is not None and last[0] is state.branch.box and last[1] is state.env:
+            return last[2]
+        lookup = state_lookup(state)
+        self._last = (state.branch.box, state.env, lookup)
+        return lookup
 
     def index(self, table: CompiledTable, chain: CompiledChain) -> ChainIndex | None:
         key = (table.name, chain.name)
@@ -308,7 +321,7 @@ class Skipper:
         """`next`, and whether that rule's conditions all hold on the exact values (True) or
         some need the path's sets to decide (None); False past the last rule."""
         if not callable(lookup):
-            lookup = state_lookup(lookup)
+            lookup = self._lookup(lookup)
         size = len(chain.rules)
         index = self.index(table, chain)
         candidates = index.candidates(lookup) if index is not None else None
