@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
 
-from .domain import IntSet, NameSet
+from .domain import IntSet, NameSet, ValueSet
 from .fields import FieldKind, field_spec
 from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, pinned
 from .nodes import Family
@@ -30,8 +30,9 @@ from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset
 if TYPE_CHECKING:
     from .interp import PathState
 
-__all__ = ["INDEX_MIN", "ChainIndex", "IndexPart", "Lookup", "Skipper", "build_index", "decide",
-           "next_candidate", "skipper_for", "state_lookup"]
+__all__ = ["INDEX_MIN", "ChainIndex", "ExactValues", "IndexPart", "Lookup", "Questions", "Skipper",
+           "build_index", "decide", "decide_rule", "next_candidate", "skipper_for",
+           "state_lookup"]
 
 #: Chains shorter than this are checked rule by rule.
 INDEX_MIN = 16
@@ -43,51 +44,91 @@ MAX_VALUES = 64
 Lookup = Callable[[str], "int | str | None"]
 
 
-def decide(pred: Pred, lookup: Lookup) -> bool | None:
+class Questions(Protocol):
+    """What deciding a predicate on exact values asks of a path; None when it does not know.
+    A path's values answer them (`ExactValues`), and so does the concrete evaluator's walk,
+    which passes each question to its reader so that a memo sees it."""
+
+    def test(self, field: str, values: ValueSet) -> bool | None:
+        """Whether the field's current value is in `values`."""
+
+    def flag(self, var: str) -> int | None:
+        """A draw's or an assumption's value (`?key`): 1 holds, 0 fails."""
+
+    def custom(self, pred: Custom) -> bool | None:
+        """A Custom predicate on the current values of its fields."""
+
+
+def decide(pred: Pred, ask: Questions) -> bool | None:
     """`logic.split` for a path whose fields are single values: whether `pred` holds, checked
     in the order `split` checks it; None at the first part the interpreter would fork on (a
     field not known exactly, a draw not made, an assumption not pinned, a Custom whose fields
     are not all known)."""
     if isinstance(pred, Test):
-        value = lookup(pred.field)
-        return None if value is None else value in pred.values
+        return ask.test(pred.field, pred.values)
     if isinstance(pred, And):
         for part in pred.parts:
-            held = decide(part, lookup)
+            held = decide(part, ask)
             if held is not True:
                 return held
         return True
     if isinstance(pred, Or):
         for part in pred.parts:
-            held = decide(part, lookup)
+            held = decide(part, ask)
             if held is not False:
                 return held
         return False
     if isinstance(pred, Not):
-        held = decide(pred.part, lookup)
+        held = decide(pred.part, ask)
         return None if held is None else not held
     if isinstance(pred, Const):
         return pred.value
     if isinstance(pred, Chance):
-        if pred.p >= 1:
-            return True
-        if pred.p <= 0:
-            return False
-        drawn = lookup(f"?{pred.key}")
+        if pred.p >= 1 or pred.p <= 0:
+            return pred.p >= 1
+        drawn = ask.flag(f"?{pred.key}")
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
-        pin = pinned(pred, lookup)
+        pin = pinned(pred, ask.flag)
         return None if pin is None else pin == 1
     if isinstance(pred, Custom):
+        return ask.custom(pred)
+    return None  # a predicate kind this module does not know: let the interpreter split it
+
+
+def decide_rule(rule: CompiledRule, ask: Questions) -> bool | None:
+    """Whether the rule's conditions hold, checked in order; None at the first undecided."""
+    for condition in rule.conditions:
+        held = decide(condition.pred, ask)
+        if held is not True:
+            return held
+    return True
+
+
+class ExactValues:
+    """`Questions` answered from a lookup of exact values (a path's, or a mapping's `get`)."""
+
+    __slots__ = ("lookup",)
+
+    def __init__(self, lookup: Lookup) -> None:
+        self.lookup = lookup
+
+    def test(self, field: str, values: ValueSet) -> bool | None:
+        value = self.lookup(field)
+        return None if value is None else value in values
+
+    def flag(self, var: str) -> int | None:
+        value = self.lookup(var)
+        return None if value is None else int(value)
+
+    def custom(self, pred: Custom) -> bool | None:
         values = []
         for name in pred.fields:
-            value = lookup(name)
+            value = self.lookup(name)
             if value is None:
                 return None
             values.append(value)
         return bool(pred.fn(tuple(values)))
-    return None  # a predicate kind this module does not know: let the interpreter split it
-
 
 
 class IndexPart:
@@ -290,19 +331,20 @@ class Skipper:
 
     def __init__(self) -> None:
         self.indexes: dict[tuple[str, str], ChainIndex | None] = {}
-        #: the last path's exact values (box, env, lookup): a walk asks again and again with
+        #: the last path's exact values (box, env, values): a walk asks again and again with
         #: states that differ only in where they are, and a mark's value is computed anew
-        self._last: tuple[object, object, Lookup] | None = None
+        self._last: tuple[object, object, ExactValues] | None = None
 
-    def _lookup(self, state: PathState) -> Lookup:
-        """`state_lookup`, shared by states with the same box and env (values depend on
-        nothing else; both are replaced, never changed, when a rule changes the packet)."""
+    def _values(self, state: PathState) -> ExactValues:
+        """The state's exact values, shared by states with the same box and env (values
+        depend on nothing else; both are replaced, never changed, when a rule changes the
+        packet)."""
         last = self._last
         if last is not None and last[0] is state.branch.box and last[1] is state.env:
             return last[2]
-        lookup = state_lookup(state)
-        self._last = (state.branch.box, state.env, lookup)
-        return lookup
+        values = ExactValues(state_lookup(state))
+        self._last = (state.branch.box, state.env, values)
+        return values
 
     def index(self, table: CompiledTable, chain: CompiledChain) -> ChainIndex | None:
         key = (table.name, chain.name)
@@ -320,30 +362,20 @@ class Skipper:
                      lookup: Lookup | PathState) -> tuple[int, bool | None]:
         """`next`, and whether that rule's conditions all hold on the exact values (True) or
         some need the path's sets to decide (None); False past the last rule."""
-        if not callable(lookup):
-            lookup = self._lookup(lookup)
+        values = ExactValues(lookup) if callable(lookup) else self._values(lookup)
         size = len(chain.rules)
         index = self.index(table, chain)
-        candidates = index.candidates(lookup) if index is not None else None
+        candidates = index.candidates(values.lookup) if index is not None else None
         while start < size:
             if candidates is not None:
                 start = next_candidate(candidates, start, size)
                 if start >= size:
                     break
-            held = decide_rule(table.rule(chain, start), lookup)
+            held = decide_rule(table.rule(chain, start), values)
             if held is not False:
                 return start, held
             start += 1
         return start, False
-
-
-def decide_rule(rule: CompiledRule, lookup: Lookup) -> bool | None:
-    """Whether the rule's conditions hold, checked in order; None at the first undecided."""
-    for condition in rule.conditions:
-        held = decide(condition.pred, lookup)
-        if held is not True:
-            return held
-    return True
 
 
 _skippers: WeakKeyDictionary[Ruleset, dict[Family, Skipper]] = WeakKeyDictionary()

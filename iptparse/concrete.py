@@ -1,12 +1,13 @@
 """The fast evaluation of concrete packets: outcomes without the interpreter's states.
 
 A packet whose fields are all exact needs no sets: each condition is decided on plain values
-(as `chainindex.decide` decides them), big chains are entered through their indexes, effects
-are applied to the values directly. The walk follows `interp.Interpreter` step for step
-(stages, conntrack, routing, chain traversal, targets) and reads the predicates and effects the
-extensions give, so it follows their semantics as they change. Every question it asks of the
-packet goes through a `Reader`, which lets `concrete_memo` remember outcomes by their answers.
-Batch evaluation uses it; tests hold it equal to `trace` on corpora and generated rulesets.
+(`chainindex.decide`, the walk answering its questions), big chains are entered through their
+indexes, effects are applied to the values directly. The walk follows `interp.Interpreter` step
+for step (stages, conntrack, routing, chain traversal, targets) and reads the predicates and
+effects the extensions give, so it follows their semantics as they change. Every question it
+asks of the packet goes through a `Reader`, which lets `concrete_memo` remember outcomes by
+their answers. Batch evaluation uses it; tests hold it equal to `trace` on corpora and
+generated rulesets.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .chainindex import IndexPart, skipper_for
+from .chainindex import IndexPart, decide, decide_rule, skipper_for
 from .domain import BitSet, IntSet, NameSet, ValueSet
 from .fields import CT_STATES, FieldKind, field_spec
 from .interp import (
@@ -35,14 +36,11 @@ from .logic import (
     Assume,
     Chance,
     Cond,
-    Const,
     Custom,
     Not,
     Or,
     Pred,
-    Test,
     negate_text,
-    pinned,
 )
 from .nodes import Family
 from .packet import Packet
@@ -196,6 +194,19 @@ class _Walk:
             return None if value is None else value in values  # type: ignore[operator]
         return self.reader.test(origin, values)
 
+    def flag(self, var: str) -> int | None:
+        """A draw's or an assumption's value, once made or pinned (`?key`)."""
+        return self.flags.get(var)
+
+    def custom(self, pred: Custom) -> bool | None:
+        """A Custom predicate, through the reader: input fields by name, constants of the
+        path by value."""
+        args: list[tuple[bool, int | str | None]] = []
+        for name in pred.fields:
+            source = self.input_of(name)
+            args.append((True, source) if source is not None else (False, self.current.get(name)))
+        return self.reader.call(pred, tuple(args))
+
     def known(self, name: str) -> bool:
         """Whether a field (or a `?key` flag) has an exact value now."""
         if name[0] == "?":
@@ -236,57 +247,10 @@ class _Walk:
         self.origin[name] = FIXED if not keep else (source, keep, (xor & ~mask) ^ value)
 
 
-def _decide(pred: Pred, walk: _Walk) -> bool | None:
-    """`chainindex.decide` on the walk: through its reader, so a memo sees every question."""
-    if isinstance(pred, Test):
-        return walk.test(pred.field, pred.values)
-    if isinstance(pred, And):
-        for part in pred.parts:
-            held = _decide(part, walk)
-            if held is not True:
-                return held
-        return True
-    if isinstance(pred, Or):
-        for part in pred.parts:
-            held = _decide(part, walk)
-            if held is not False:
-                return held
-        return False
-    if isinstance(pred, Not):
-        held = _decide(pred.part, walk)
-        return None if held is None else not held
-    if isinstance(pred, Const):
-        return pred.value
-    if isinstance(pred, Chance):
-        if pred.p >= 1 or pred.p <= 0:
-            return pred.p >= 1
-        drawn = walk.flags.get(f"?{pred.key}")
-        return None if drawn is None else drawn == 1
-    if isinstance(pred, Assume):
-        pin = pinned(pred, walk.flags.get)
-        return None if pin is None else pin == 1
-    if isinstance(pred, Custom):
-        args: list[tuple[bool, int | str | None]] = []
-        for name in pred.fields:
-            source = walk.input_of(name)
-            args.append((True, source) if source is not None
-                        else (False, walk.current.get(name)))
-        return walk.reader.call(pred, tuple(args))
-    return None
-
-
-def _decide_rule(rule: CompiledRule, walk: _Walk) -> bool | None:
-    for condition in rule.conditions:
-        held = _decide(condition.pred, walk)
-        if held is not True:
-            return held
-    return True
-
-
 def _decide_or_fork(pred: Pred, walk: _Walk) -> bool:
     """`decide`, where an unset flag raises _Flag (the walk forks) and anything else the
     walk cannot decide raises Undecided."""
-    held = _decide(pred, walk)
+    held = decide(pred, walk)
     if held is not None:
         return held
     # raised without a name: an exception held by a frame of its own traceback is a cycle,
@@ -298,7 +262,7 @@ def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
     """The draw or assumption `decide` stopped at, if that is what it stopped at."""
     if isinstance(pred, And | Or):
         for part in pred.parts:
-            held = _decide(part, walk)
+            held = decide(part, walk)
             if held is None:
                 return _first_flag(part, walk)
             if held is (isinstance(pred, Or)):
@@ -498,7 +462,7 @@ class Evaluator:
                 start = candidates[i] if i < len(candidates) else size
                 if start >= size:
                     break
-            held = _decide_rule(table.rule(chain, start), walk)
+            held = decide_rule(table.rule(chain, start), walk)
             if held is not False:
                 return start, held
             start += 1
