@@ -158,24 +158,21 @@ def _change(o: ConnmarkTarget) -> tuple[Change, str]:
 
         return (SetFrom("ctmark", ("ctmark",), set_shifted),
                 f"ctmark = ((ctmark & {U32 ^ o.ctmask:#x}) ^ {o.ctmark:#x}){shift}")
-    if o.mode is ConnmarkMode.SAVE:
-        text = (f"ctmark = (ctmark & {U32 ^ o.ctmask:#x}) ^ ((mark & {o.nfmask:#x}){shift})"
-                " (save)")
-        if not o.shift_bits:
-            return CopyBits("ctmark", "mark", clear=o.ctmask, take=o.nfmask), text
+    if o.mode is ConnmarkMode.SAVE:  # ctmark gets the mark's bits, restore the other way
+        return _copy("ctmark", "mark", o.ctmask, o.nfmask, o, "save")
+    return _copy("mark", "ctmark", o.nfmask, o.ctmask, o, "restore")
 
-        def save_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
-            moved = BitCube.of(values[1]).and_(o.nfmask).shift(o.shift_bits, o.shift_right)
-            return BitCube.of(values[0]).and_(U32 ^ o.ctmask).xor(moved).bitset()
 
-        return SetFrom("ctmark", ("ctmark", "mark"), save_shifted), text
-    text = (f"mark = (mark & {U32 ^ o.nfmask:#x}) ^ ((ctmark & {o.ctmask:#x}){shift})"
-            " (restore)")
+def _copy(dst: str, src: str, clear: int, take: int, o: ConnmarkTarget,
+          mode: str) -> tuple[Change, str]:
+    """dst = (dst & ~clear) ^ ((src & take) shifted): `--save-mark` and `--restore-mark`."""
+    text = (f"{dst} = ({dst} & {U32 ^ clear:#x}) ^ (({src} & {take:#x}){_shift_text(o)})"
+            f" ({mode})")
     if not o.shift_bits:
-        return CopyBits("mark", "ctmark", clear=o.nfmask, take=o.ctmask), text
+        return CopyBits(dst, src, clear=clear, take=take), text
 
-    def restore_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
-        moved = BitCube.of(values[1]).and_(o.ctmask).shift(o.shift_bits, o.shift_right)
-        return BitCube.of(values[0]).and_(U32 ^ o.nfmask).xor(moved).bitset()
+    def copy_shifted(values: tuple[ValueSet, ...]) -> ValueSet:
+        moved = BitCube.of(values[1]).and_(take).shift(o.shift_bits, o.shift_right)
+        return BitCube.of(values[0]).and_(U32 ^ clear).xor(moved).bitset()
 
-    return SetFrom("mark", ("mark", "ctmark"), restore_shifted), text
+    return SetFrom(dst, (dst, src), copy_shifted), text
