@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .chainindex import IndexPart, decide, decide_rule, skipper_for
-from .domain import BitSet, IntSet, NameSet, ValueSet
-from .fields import CT_STATES, FieldKind, field_spec
+from .domain import IntSet, ValueSet
+from .fields import CT_STATES, field_spec
 from .interp import (
     CONNTRACK,
     DEFAULTS,
@@ -617,15 +617,7 @@ def _change(walk: _Walk, change: Change, family: Family) -> None:
 
 def _as_set(name: str, value: int | str | None, family: Family) -> ValueSet:
     spec = field_spec(name)
-    if value is None:
-        return spec.top(family)
-    if isinstance(value, str):
-        return NameSet.single(value)
-    if spec.kind is FieldKind.BITS:
-        return BitSet.single(value, spec.width)
-    top = spec.top(family)
-    assert isinstance(top, IntSet)
-    return IntSet.single(value, top.top)
+    return spec.top(family) if value is None else spec.single(value, family)
 
 
 class _Decided:

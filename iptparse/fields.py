@@ -72,6 +72,18 @@ class FieldSpec:
             return IntSet.all(len(self.names) - 1)
         return IntSet.all((1 << self.width) - 1)
 
+    def single(self, value: int | str, family: Family) -> ValueSet:
+        """The set of exactly this value (a name for a NAME field, a number otherwise)."""
+        if self.kind is FieldKind.NAME:
+            assert isinstance(value, str), (self.name, value)
+            return NameSet.single(value)
+        assert isinstance(value, int), (self.name, value)
+        if self.kind is FieldKind.BITS:
+            return BitSet.single(value, self.width)
+        top = self.top(family)
+        assert isinstance(top, IntSet)
+        return IntSet.single(value, top.top)
+
 
 def _f(name: str, kind: FieldKind, width: int = 0, description: str = "",
        names: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> FieldSpec:

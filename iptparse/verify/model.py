@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from ..describe import describe_value
-from ..domain import BitSet, IntSet, NameSet, ValueSet
 from ..fields import CT_STATES, FIELDS, PKT_TYPES, field_spec
 from ..host import Host, HostAddress, Route
 from ..nodes import Family
@@ -127,19 +126,6 @@ def kernel_packet_length(packet: KernelPacket) -> int:
     return len(build_frame(packet, dst_mac=bytes(6), src_mac=bytes(6), ident=0)) - 14
 
 
-def _single(name: str, value: int | str, family: Family) -> ValueSet:
-    spec = field_spec(name)
-    top = spec.top(family)
-    if isinstance(top, NameSet):
-        assert isinstance(value, str)
-        return NameSet.single(value)
-    assert isinstance(value, int)
-    if isinstance(top, BitSet):
-        return BitSet.single(value, top.width)
-    assert isinstance(top, IntSet)
-    return IntSet.single(value, top.top)
-
-
 def model_packet(packet: KernelPacket, path: str, *, mark: int = 0) -> Packet:
     """The iptparse packet for a lab packet: every field the lab fixes, exactly."""
     if packet.frag_offset or packet.more_fragments:
@@ -177,7 +163,7 @@ def model_packet(packet: KernelPacket, path: str, *, mark: int = 0) -> Packet:
         values["icmp_type"] = _icmp_type(packet)
         values["icmp_code"] = packet.icmp_code
     values |= {name: value for name, value in _headers(packet).items() if name in FIELDS}
-    fields = {name: _single(name, value, family) for name, value in values.items()}
+    fields = {name: field_spec(name).single(value, family) for name, value in values.items()}
     return Packet(fields, family)
 
 

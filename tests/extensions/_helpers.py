@@ -98,15 +98,7 @@ def field_value(name: str, value: int | str | ValueSet, family: Family) -> Value
     """A packet field's value given as a number or name (a set is taken as it is)."""
     if not isinstance(value, (int, str)):
         return value
-    top = field_spec(name).top(family)
-    if isinstance(top, NameSet):
-        assert isinstance(value, str)
-        return NameSet.single(value)
-    assert isinstance(value, int)
-    if isinstance(top, BitSet):
-        return BitSet.single(value, top.width)
-    assert isinstance(top, IntSet)
-    return IntSet.single(value, top.top)
+    return field_spec(name).single(value, family)
 
 
 def trace_counts(p: PathResult) -> Counts:
