@@ -8,7 +8,6 @@ scenario's questions the way the README shows.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from fractions import Fraction
@@ -16,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.cli import main
-
+from ._cli import run_cli
 from .conftest import PROJECT_CORPORA
 
 SEED = PROJECT_CORPORA / "seed"
@@ -38,9 +36,7 @@ COMMIT
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(list(argv), out, err)
-    return status, out.getvalue(), err.getvalue()
+    return run_cli(argv)
 
 
 @pytest.fixture

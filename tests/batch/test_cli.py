@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from iptparse.cli import main
+from tests._cli import run_cli
 from tests.conftest import PROJECT_CORPORA
 
 F2B = PROJECT_CORPORA / "fail2ban" / "ipset"
@@ -33,9 +34,7 @@ def _main(*argv: str, stdin: bytes | None = None, err: io.StringIO | None = None
     if stdin is not None:
         assert monkeypatch is not None
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    out, err = io.StringIO(), err or io.StringIO()
-    status = main(["batch", *argv], out=out, err=err)
-    return status, out.getvalue(), err.getvalue()
+    return run_cli(["batch", *argv], err=err)
 
 
 @pytest.fixture

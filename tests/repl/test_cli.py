@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.cli import main
-
+from .._cli import run_cli
 from ._drive import RETURNED, RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +26,7 @@ class Stdin(io.StringIO):
 def run(argv: list[str], commands: str, monkeypatch: pytest.MonkeyPatch
         ) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "stdin", Stdin(commands))
-    out, err = io.StringIO(), io.StringIO()
-    status = main(argv, out, err)
-    return status, out.getvalue(), err.getvalue()
+    return run_cli(argv)
 
 
 @pytest.fixture

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
+from typing import Any
 
+import pytest
+
+from iptparse.extensions.tcpudp import Tcp, TcpMatch
 from iptparse.verify.report import VerifyReport, reproduction
 
 
@@ -20,3 +25,14 @@ def disagreements(report: VerifyReport) -> str:
     """Every disagreement's reproduction, for an assertion message."""
     return "\n\n".join(reproduction(c, report.name) for c in report.comparisons
                        if c.outcome == "disagree")
+
+
+def invert_tcp_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inject a wrong model: tcp's --dport read inverted (verify must catch it)."""
+    right = Tcp.predicate
+
+    def inverted(self: Tcp, options: Any, ctx: Any) -> Any:
+        assert isinstance(options, TcpMatch)
+        return right(self, replace(options, dport_invert=not options.dport_invert), ctx)
+
+    monkeypatch.setattr(Tcp, "predicate", inverted)

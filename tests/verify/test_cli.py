@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from iptparse.cli import main
-from iptparse.extensions.tcpudp import Tcp, TcpMatch
 from iptparse.sandbox.lab import Lab
 
+from .._cli import run_cli
 from ..conftest import require_kernel
-from ._lab import lab_namespaces
+from ._lab import invert_tcp_ports, lab_namespaces
 
 RULES = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
          ":web - [0:0]\n"
@@ -29,9 +26,7 @@ RULES = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(["verify", *argv], out, err)
-    return status, out.getvalue(), err.getvalue()
+    return run_cli(["verify", *argv])
 
 
 @pytest.fixture
@@ -93,13 +88,7 @@ def test_json_and_packets_file(rules: Path, tmp_path: Path) -> None:
 def test_disagreement_exit_1_with_a_reproduction(rules: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     require_kernel()
-    right = Tcp.predicate
-
-    def inverted(self: Tcp, options: Any, ctx: Any) -> Any:
-        assert isinstance(options, TcpMatch)
-        return right(self, replace(options, dport_invert=not options.dport_invert), ctx)
-
-    monkeypatch.setattr(Tcp, "predicate", inverted)
+    invert_tcp_ports(monkeypatch)
     packets = tmp_path / "p.txt"
     packets.write_text("tcp 10.5.0.1:1000 -> 10.6.0.9:443 iif=eth3 oif=eth4\n")
     status, out, _ = run(str(rules), "--packets", str(packets), "--path", "forward")

@@ -10,12 +10,8 @@ cannot pass by modelling nothing). A last test proves that a wrong model is caug
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 import pytest
 
-from iptparse.extensions.tcpudp import Tcp, TcpMatch
 from iptparse.nodes import Family
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.verify.generate import generate_ruleset
@@ -23,7 +19,7 @@ from iptparse.verify.report import VerifyReport
 from iptparse.verify.run import verify_dump
 
 from ..conftest import require_kernel
-from ._lab import disagreements, lab_namespaces
+from ._lab import disagreements, invert_tcp_ports, lab_namespaces
 
 pytestmark = pytest.mark.kernel
 
@@ -63,13 +59,7 @@ def test_generated_rulesets_agree_with_the_kernel(family: Family, modelled_only:
 def test_a_wrong_model_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inject a tcp semantics with --dport inverted: verify must report the very rule."""
     require_kernel()
-    right = Tcp.predicate
-
-    def inverted(self: Tcp, options: Any, ctx: Any) -> Any:
-        assert isinstance(options, TcpMatch)
-        return right(self, replace(options, dport_invert=not options.dport_invert), ctx)
-
-    monkeypatch.setattr(Tcp, "predicate", inverted)
+    invert_tcp_ports(monkeypatch)
     rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
              "-A FORWARD -p udp -j ACCEPT\n-A FORWARD -p tcp -m tcp --dport 22 -j ACCEPT\n"
              "COMMIT\n")
@@ -88,5 +78,5 @@ def test_a_wrong_model_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "tcp 10.1.0.1:40000 -> 10.2.0.1:22" in text
     assert report.chains["filter", "FORWARD"].disagree == 2
     assert report.modules["tcp"].disagree == 2
-    monkeypatch.setattr(Tcp, "predicate", right)
+    monkeypatch.undo()  # the right model again
     assert verify_dump(rules, name="right.rules", packets=packets).ok
