@@ -286,17 +286,10 @@ class Evaluator:
         self.ruleset = ruleset
         self.family = family
         self.skipper = skipper_for(ruleset, family)
-        self.tables: dict[str, CompiledTable | None] = {}
         # the interpreter tracks connections only when some rule needs it (nat and the
         # conntrack stage are passed over otherwise); rulesets before that rule track always
         active = getattr(ruleset, "conntrack_active", None)
         self.tracking = bool(active(family)) if active is not None else True
-
-    def table(self, name: str) -> CompiledTable | None:
-        """The ruleset's compiled table (looked up once: its key hashes an enum)."""
-        if name not in self.tables:
-            self.tables[name] = self.ruleset.table(self.family, name)
-        return self.tables[name]
 
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
@@ -417,7 +410,7 @@ class Evaluator:
                     walk.derive("ttl")
             self._next_stage(walk)
             return
-        table = self.table(stage.table)
+        table = self.ruleset.table(self.family, stage.table)
         if table is None or table.chain(stage.hook) is None:
             self._next_stage(walk)
             return
@@ -469,7 +462,7 @@ class Evaluator:
         return start, False
 
     def _step(self, walk: _Walk, stage: Stage) -> None:
-        table = self.table(stage.table)
+        table = self.ruleset.table(self.family, stage.table)
         assert table is not None and walk.chain is not None
         chain = table.chain(walk.chain)
         assert chain is not None

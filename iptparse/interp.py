@@ -237,14 +237,6 @@ class Interpreter:
         #: when given, rules the path's exact fields decide false are passed over in one
         #: RulesSkipped event instead of one RuleEvaluated each (traces; not the stepper)
         self.skipper = skipper
-        self._tables: dict[str, CompiledTable | None] = {}
-
-    def _table(self, name: str) -> CompiledTable | None:
-        """The ruleset's compiled table, looked up once per walk's interpreter (the ruleset's
-        own key hashes the family, an Enum: a Python call per step)."""
-        if name not in self._tables:
-            self._tables[name] = self.ruleset.table(self.family, name)
-        return self._tables[name]
 
     # --- starting ------------------------------------------------------------------------
 
@@ -324,7 +316,7 @@ class Interpreter:
             return (yield from self._conntrack(state))
         if stage.table == ROUTING:
             return (yield from self._routing(state))
-        table = self._table(stage.table)
+        table = self.ruleset.table(self.family, stage.table)
         if table is None or table.chain(stage.hook) is None:
             return self._next_stage(state)
         if stage.table == "nat" and not self.ruleset.conntrack_active(self.family):
@@ -357,7 +349,7 @@ class Interpreter:
     # --- one rule ------------------------------------------------------------------------
 
     def _step(self, state: PathState, stage: Stage) -> Generator[Snapshot, int | None, PathState]:
-        table = self._table(stage.table)
+        table = self.ruleset.table(self.family, stage.table)
         assert table is not None and state.chain is not None
         chain = table.chain(state.chain)
         assert chain is not None

@@ -44,6 +44,10 @@ class Family(enum.Enum):
     INET = "ipv4"
     INET6 = "ipv6"
 
+    # Members are singletons, equal only to themselves: identity hashes them in C, where
+    # Enum's own hash (of the name) is a Python call, paid by every lookup keyed by family
+    __hash__ = object.__hash__
+
     @property
     def bits(self) -> int:
         return 32 if self is Family.INET else 128
