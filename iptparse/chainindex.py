@@ -7,11 +7,12 @@ port in KUBE-NODEPORTS, the interface in Calico's dispatch chains) to the rules 
 it, in their original order; rules that do not test that field are candidates for every value.
 
 Skipping must change nothing but speed. The general interpreter checks a rule's conditions in
-order and forks on the first one the path does not decide, so a rule is skipped only when,
-checked in that order, a condition is decided false before any is left undecided: then the
-general walk would also have found it false without forking. For the index this means the
-indexed test and every test before it are on fields the path knows exactly; any other rule
-is checked condition by condition (`decide`, `logic.split` on exact values).
+order and forks on the first one the path does not decide, except when the rule fails
+whichever way it goes (`interp.either_way`): then the walk goes on whole, unforked. So a rule
+is passed over when its conditions, decided in order on the path's exact values, fail before
+any is undecided, or when one of them fails whichever way the undecided ones go (`kleene`).
+An index needs only its own field exact: a rule whose indexed test (a conjunct) refuses the
+value fails whatever comes before the test. Any other rule is checked condition by condition.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .interp import PathState
 
 __all__ = ["INDEX_MIN", "ChainIndex", "ExactValues", "IndexPart", "Lookup", "Questions", "Skipper",
-           "build_index", "decide", "decide_rule", "next_candidate", "skipper_for",
+           "build_index", "decide", "decide_rule", "kleene", "next_candidate", "skipper_for",
            "state_lookup"]
 
 #: Chains shorter than this are checked rule by rule.
@@ -96,12 +97,38 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     return None  # a predicate kind this module does not know: let the interpreter split it
 
 
+def kleene(pred: Pred, ask: Questions) -> bool | None:
+    """`pred` in three-valued logic: True or False when it is so whichever way the parts the
+    path does not decide go, else None. Unlike `decide` it looks past an undecided part (an
+    And with a false part anywhere is false), which is what a rule that fails whichever way
+    needs: the interpreter does not fork on such a rule (`interp.either_way`)."""
+    if isinstance(pred, And | Or):
+        absorbing = isinstance(pred, Or)  # True absorbs an Or, False an And
+        unknown = False
+        for part in pred.parts:
+            held = kleene(part, ask)
+            if held is absorbing:
+                return absorbing
+            unknown = unknown or held is None
+        return None if unknown else not absorbing
+    if isinstance(pred, Not):
+        held = kleene(pred.part, ask)
+        return None if held is None else not held
+    return decide(pred, ask)  # a leaf: decided or not
+
+
 def decide_rule(rule: CompiledRule, ask: Questions) -> bool | None:
-    """Whether the rule's conditions hold, checked in order; None at the first undecided."""
-    for condition in rule.conditions:
+    """Whether the rule's conditions hold, checked in order; None at the first undecided,
+    unless a condition from there on is false whichever way the undecided ones go (then
+    the rule fails on the whole path, as the interpreter finds without forking)."""
+    conditions = rule.conditions
+    for i, condition in enumerate(conditions):
         held = decide(condition.pred, ask)
-        if held is not True:
-            return held
+        if held is True:
+            continue
+        if held is None and any(kleene(c.pred, ask) is False for c in conditions[i:]):
+            return False
+        return held
     return True
 
 
@@ -133,14 +160,12 @@ class ExactValues:
 
 class IndexPart:
     """The rules of a chain indexed by one field: for each value, those that can match it.
-    `needs` are what a path must know exactly for the part to apply (the field and what the
-    rules test before it); otherwise every rule of the part stays a candidate."""
+    A path that does not know the field exactly keeps every rule of the part a candidate."""
 
-    __slots__ = ("exact", "field", "memo", "needs", "prefixes", "rules")
+    __slots__ = ("exact", "field", "memo", "prefixes", "rules")
 
     def __init__(self, field: str) -> None:
         self.field = field
-        self.needs: frozenset[str] = frozenset({field})
         self.exact: dict[Hashable, list[int]] = {}
         self.prefixes: dict[int, dict[int, list[int]]] = {}  # mask → masked value → rules
         self.rules: tuple[int, ...] = ()  # every rule of the part, in order
@@ -192,7 +217,7 @@ class ChainIndex:
         found = []
         for part in self.parts:
             value = lookup(part.field)
-            if value is None or not all(lookup(name) is not None for name in part.needs):
+            if value is None:
                 found.append(part.rules)
             else:
                 found.append(part.candidates(value))
@@ -210,32 +235,6 @@ def _atoms(pred: Pred) -> list[Pred]:
     if isinstance(pred, And):
         return [atom for part in pred.parts for atom in _atoms(part)]
     return [pred]
-
-
-def _lookups(pred: Pred) -> set[str] | None:
-    """What `concrete.decide` reads to decide a predicate: fields, and `?key` flags for
-    draws and assumptions (decided once drawn or pinned); None for a kind it cannot decide."""
-    if isinstance(pred, Test):
-        return {pred.field}
-    if isinstance(pred, Const):
-        return set()
-    if isinstance(pred, Not):
-        return _lookups(pred.part)
-    if isinstance(pred, And | Or):
-        out: set[str] = set()
-        for part in pred.parts:
-            found = _lookups(part)
-            if found is None:
-                return None
-            out |= found
-        return out
-    if isinstance(pred, Chance):
-        return set() if pred.p >= 1 or pred.p <= 0 else {f"?{pred.key}"}
-    if isinstance(pred, Assume):
-        return {f"?{pred.key}"}
-    if isinstance(pred, Custom):
-        return set(pred.fields)
-    return None
 
 
 def _keys(test: Test) -> tuple[list[Hashable], list[tuple[int, int]]] | None:
@@ -261,22 +260,14 @@ def _keys(test: Test) -> tuple[list[Hashable], list[tuple[int, int]]] | None:
     return None
 
 
-def _index_tests(rule: CompiledRule) -> dict[str, tuple[Test, frozenset[str]]]:
-    """For each field, the first positive test on it, with what must be known for everything
-    before it to be decided (the skipper checks those are exact before using the index)."""
-    out: dict[str, tuple[Test, frozenset[str]]] = {}
-    before: set[str] = set()
+def _index_tests(rule: CompiledRule) -> dict[str, Test]:
+    """For each field, the first positive test on it among the conjuncts of the rule's
+    conditions: a value it refuses makes the rule fail whichever way the others go."""
+    out: dict[str, Test] = {}
     for condition in rule.conditions:
         for atom in _atoms(condition.pred):
-            if not isinstance(atom, Test):
-                needed = _lookups(atom)
-                if needed is None:
-                    return out
-                before |= needed  # decided when these are known: checked at each use
-                continue
-            if atom.field not in out and _keys(atom) is not None:
-                out[atom.field] = (atom, frozenset(before))
-            before.add(atom.field)
+            if isinstance(atom, Test) and atom.field not in out and _keys(atom) is not None:
+                out[atom.field] = atom
     return out
 
 
@@ -290,7 +281,7 @@ def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None
     keys: dict[str, set[Hashable]] = {}
     counts: dict[str, int] = {}
     for found in tests:
-        for name, (test, _) in found.items():
+        for name, test in found.items():
             exact, prefixes = _keys(test) or ([], [])
             keys.setdefault(name, set()).update(exact, prefixes)
             counts[name] = counts.get(name, 0) + 1
@@ -304,11 +295,10 @@ def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None
             always.append(i)
             continue
         name = min(found, key=lambda n: (spread[n], n))
-        test, before = found[name]
+        test = found[name]
         part = parts.get(name)
         if part is None:
             part = parts[name] = IndexPart(name)
-        part.needs |= before
         exact, prefixes = _keys(test) or ([], [])
         for value in exact:
             part.exact.setdefault(value, []).append(i)

@@ -258,6 +258,33 @@ def _decide_or_fork(pred: Pred, walk: _Walk) -> bool:
     raise _first_flag(pred, walk) or Undecided()
 
 
+def _rule_holds(rule: CompiledRule, walk: _Walk) -> bool:
+    """Whether the rule's conditions hold, checked in order. A draw or an assumption not
+    made yet forks the walk (_Flag), unless the rule fails whichever way it goes: then the
+    interpreter does not fork either (`interp.either_way`)."""
+    try:
+        return all(_decide_or_fork(condition.pred, walk) for condition in rule.conditions)
+    except _Flag as flag:
+        if _fails_whichever(rule, walk, flag.var):
+            return False
+        raise
+
+
+def _fails_whichever(rule: CompiledRule, walk: _Walk, var: str) -> bool:
+    """Whether the rule fails with the flag `var` made either way (and any other flag the
+    rule reaches after it)."""
+    for value in (1, 0):
+        walk.flags[var] = value
+        try:
+            if _rule_holds(rule, walk):
+                return False
+        except _Flag:
+            return False  # it holds for some choice of a later flag
+        finally:
+            del walk.flags[var]
+    return True
+
+
 def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
     """The draw or assumption `decide` stopped at, if that is what it stopped at."""
     if isinstance(pred, And | Or):
@@ -439,7 +466,7 @@ class Evaluator:
             found = []
             for part in index.parts:
                 answer = None
-                if all(walk.known(name) for name in part.needs):
+                if walk.known(part.field):
                     source = walk.input_of(part.field)
                     if source is None:
                         value = walk.current.get(part.field)
@@ -471,11 +498,10 @@ class Evaluator:
             self._leave(walk, stage, table)
             return
         rule = table.rule(chain, walk.index)
-        if held is None:  # a draw, an assumption, or what only the interpreter can decide
-            for condition in rule.conditions:
-                if not _decide_or_fork(condition.pred, walk):
-                    walk.index += 1
-                    return
+        # held None: a draw, an assumption, or what only the interpreter can decide
+        if held is None and not _rule_holds(rule, walk):
+            walk.index += 1
+            return
         action = rule.action
         # the target's own condition first: a fork there re-runs this rule on each side
         effect = _chosen(action, walk) if isinstance(action, Effect) else None

@@ -70,8 +70,11 @@ class ChainEnter:
 
 @dataclass(frozen=True, slots=True)
 class ConditionResult:
+    """A condition's result on the piece of the branch an event describes. None: the path
+    does not decide it, and the rule failed whichever way it went (the walk did not fork)."""
+
     condition: Condition
-    holds: bool
+    holds: bool | None
 
 
 @dataclass(frozen=True, slots=True)

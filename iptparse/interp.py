@@ -200,6 +200,20 @@ class PathState:
         return self.box.get(target)
 
 
+def either_way(results: list[tuple[ConditionResult, ...]]) -> tuple[ConditionResult, ...]:
+    """One rule's condition results over pieces of a branch that all failed: the conditions
+    every piece agreed on, then the first on which they parted (`holds` None: undecided,
+    and the rule fails whichever way it goes)."""
+    out: list[ConditionResult] = []
+    for i, first in enumerate(results[0]):
+        if all(len(r) > i and r[i].holds == first.holds for r in results[1:]):
+            out.append(first)
+            continue
+        out.append(ConditionResult(first.condition, None))
+        break
+    return tuple(out)
+
+
 def replace(obj: _T, **changes: Any) -> _T:
     """`dataclasses.replace`, fast for PathState: a walk makes one per step, and the generic
     version (fields read one by one, `__init__` re-run) was a third of a concrete trace.
@@ -382,6 +396,13 @@ class Interpreter:
                 outcomes.append((branch, matched, results, effect))
         if len(outcomes) == 1:
             branch, matched, results, chosen_effect = outcomes[0]
+        elif not any(matched for _, matched, _, _ in outcomes):
+            # The rule fails on every piece, and the pieces make up the branch again (each
+            # split is a partition, a draw's weights add up): the walk goes on whole, as the
+            # kernel does whatever the undecided condition is. A fork here would give paths
+            # that differ only by a condition nothing downstream depended on.
+            branch, matched, chosen_effect = state.branch, False, None
+            results = either_way([r for _, _, r, _ in outcomes])
         else:
             shells = []
             for o in outcomes:

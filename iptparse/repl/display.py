@@ -55,8 +55,11 @@ def event_lines(out: Output, event: Event, state: PathState) -> list[str]:
             head = f"{rule.table}:{rule.chain} #{rule.number} {_glyph(out, matched)}"
             if matched:
                 return [f"{head} matched:  {out.rule(rule.text)}"]
-            failed = next((r.condition.source for r in results if not r.holds), "")
-            return [f"{head} no match ({failed or 'a condition failed'})"]
+            failed = next((r for r in results if r.holds is not True), None)
+            if failed is not None and failed.holds is None:
+                return [f"{head} no match, whichever way `{failed.condition.source}' goes"]
+            reason = failed.condition.source if failed is not None else "a condition failed"
+            return [f"{head} no match ({reason})"]
         case TargetApplied(rule, changes, verdict, note):
             lines = [f"   {name}: {before.removeprefix('= ')} → {after.removeprefix('= ')}"
                      for name, before, after in changes]

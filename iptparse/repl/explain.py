@@ -136,13 +136,16 @@ def explain_rule(rule: CompiledRule, state: PathState, results: tuple[ConditionR
             out.append(ConditionWhy(condition, None, False,
                                     "not checked: an earlier condition failed"))
             continue
-        if results is not None:
-            outcome: bool | None = results[i].holds if i < len(results) else None
-            if i >= len(results):
-                out.append(ConditionWhy(condition, None, False,
-                                        "not checked: an earlier condition failed"))
-                continue
+        outcome: bool | None
+        if results is not None and i < len(results):
+            outcome = results[i].holds
+        elif results is not None and not (results and results[-1].holds is None):
+            out.append(ConditionWhy(condition, None, False,
+                                    "not checked: an earlier condition failed"))
+            continue
         else:
+            # not checked yet; or past a condition the path left undecided (the rule failed
+            # whichever way it went): decided now on the path's values
             outcome = _outcome(condition.pred, state)
         why = _why(condition, options, state, family, sets, outcome)
         out.append(ConditionWhy(condition, outcome, True, why))

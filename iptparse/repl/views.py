@@ -89,9 +89,11 @@ def _glyphs(shell: Shell, matched: bool | None, results: tuple[ConditionResult, 
     head = out.paint("✓", "held") if matched else out.paint("✗", "failed")
     marks = []
     for i in range(count):
-        if i < len(results):
+        if i < len(results) and results[i].holds is not None:
             marks.append(out.paint("✓", "held") if results[i].holds else
                          out.paint("✗", "failed"))
+        elif i < len(results):
+            marks.append(out.paint("?", "unknown"))  # undecided: the rule failed either way
         else:
             marks.append(out.paint("·", "unknown"))
     return f"{head} {''.join(marks)}"

@@ -80,7 +80,8 @@ class Evaluation:
     rule: CompiledRule
     matched: bool
     decided: bool
-    conditions: tuple[tuple[str, str, bool, bool], ...]  # (module, source, holds, decided)
+    #: (module, source, holds, decided); holds None: undecided, the rule failed either way
+    conditions: tuple[tuple[str, str, bool | None, bool], ...]
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Divergence:
     text: str  # the rule as iptables-save prints it, or what differs
     kernel: int
     model: int
-    conditions: tuple[tuple[str, bool], ...] = ()  # the trace's evaluation of the rule
+    conditions: tuple[tuple[str, bool | None], ...] = ()  # the trace's evaluation of the rule
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from .compare import AGREE, DISAGREE, NOT_MODELLED, Comparison, ModelPath, effec
 __all__ = ["Tally", "VerifyReport"]
 
 _OUTCOMES = (AGREE, NOT_MODELLED, DISAGREE)
+#: a condition's result in a divergence (None: undecided, the rule failed whichever way)
+_HELD = {True: "holds", False: "fails", None: "undecided"}
 
 
 @dataclass
@@ -206,7 +208,7 @@ def reproduction(c: Comparison, rules_name: str) -> str:
         lines.append(f"          the kernel counted {d.kernel}, iptparse {d.model}")
         if d.conditions:
             lines.append("          iptparse: " + "; ".join(
-                f"{source} {'holds' if holds else 'fails'}" for source, holds in d.conditions))
+                f"{source} {_HELD[holds]}" for source, holds in d.conditions))
     k = c.kernel
     lines.append(f"kernel:   hits {_counts(k.hits)}; policies {_counts(k.policies)}; "
                  f"{'delivered' if k.accepted else 'not delivered'}")

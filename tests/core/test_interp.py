@@ -3,7 +3,9 @@ against real counters)."""
 
 from __future__ import annotations
 
-from iptparse.interp import RuleRef
+from iptparse.events import RuleEvaluated
+from iptparse.interp import Interpreter, RuleRef
+from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
@@ -115,3 +117,51 @@ def test_rule_without_target_only_counts() -> None:
     r = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", NAT)
     assert r.paths[0].hits == (RuleRef("nat", "PREROUTING", 1),)
     assert r.paths[0].verdict == "ACCEPT"
+
+
+# Rules 1-4 fail whichever way what the packet leaves open goes (dst-local, src, a draw, and
+# an assumption and its negation); rule 5 is decided by dst-local for port 80 only.
+EITHER_WAY = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 30000 -j DROP
+-A FORWARD -s 10.0.0.0/8 -p udp -j DROP
+-A FORWARD -p tcp -m statistic --mode random --probability 0.5 -m tcp --dport 30001 -j DROP
+-A FORWARD -m addrtype --dst-type LOCAL -m addrtype ! --dst-type LOCAL -j DROP
+-A FORWARD -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 80 -j REJECT
+COMMIT
+"""
+
+
+def test_a_rule_that_fails_whichever_way_does_not_fork() -> None:
+    for skip in (True, False):
+        result = trace(Ruleset([parse_iptables(EITHER_WAY)]),
+                       parse_packet("tcp dst=1.1.1.1 dport=8080 iif=eth0 oif=eth1"),
+                       skip=skip)
+        (path,) = result.paths
+        assert (path.verdict, path.probability, path.conditions) == ("ACCEPT", 1, [])
+        assert len(path.alternatives) == 1 and path.hits == ()
+
+
+def test_the_walk_still_forks_where_the_outcome_depends() -> None:
+    result = run("tcp dst=1.1.1.1 dport=80 iif=eth0 oif=eth1", EITHER_WAY)
+    assert sorted((p.verdict, p.probability, tuple(p.conditions)) for p in result.paths) == [
+        ("ACCEPT", 1, ("dst is not a local address of this host",)),
+        ("REJECT", 1, ("dst is a local address of this host",)),
+    ]
+
+
+def test_the_event_says_which_condition_was_left_undecided() -> None:
+    interpreter = Interpreter(Ruleset([parse_iptables(EITHER_WAY)]), Family.INET)
+    walk = interpreter.walk(interpreter.start(
+        parse_packet("tcp dst=1.1.1.1 dport=8080 iif=eth0 oif=eth1"), "forward"))
+    events = [e for e, _ in walk if isinstance(e, RuleEvaluated)]  # no Fork to answer
+    assert [e.rule.number for e in events] == [1, 2, 3, 4, 5]
+    assert not any(e.matched for e in events)
+    shown = [[(r.condition.source, r.holds) for r in e.results] for e in events]
+    assert shown[0] == [("-p tcp", True), ("-m addrtype --dst-type LOCAL", None)]
+    assert shown[1] == [("-s 10.0.0.0/8", None)]  # 10/8 or not, udp fails
+    assert shown[2] == [("-p tcp", True),
+                        ("-m statistic --mode random --probability 0.50000000000", None)]
+    assert shown[3] == [("-m addrtype --dst-type LOCAL", None)]

@@ -16,12 +16,13 @@ import pytest
 from iptparse import concrete_memo
 from iptparse.concrete import ConcretePath, evaluate
 from iptparse.nodes import Family
-from iptparse.packet import Packet
+from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
 from iptparse.synth import kube_proxy
 from iptparse.trace import trace
 
+from ..core.test_interp import EITHER_WAY
 from ._packets import packets
 
 Walk = Callable[[Ruleset, Packet], int]  # a walk and how many paths it found
@@ -63,4 +64,17 @@ def test_walks_leave_no_cycles(name: str, no_collector: None) -> None:
     for packet in sample[10:]:
         forked += walk(ruleset, packet) > 1
     assert forked  # some walks forked on a draw (the case that once left cycles)
+    assert gc.collect() == 0
+
+
+@pytest.mark.parametrize("name", WALKS)
+def test_trying_both_pins_leaves_no_cycles(name: str, no_collector: None) -> None:
+    # rule 4 of EITHER_WAY: the evaluator raises and catches its flag on each side
+    ruleset = Ruleset([parse_iptables(EITHER_WAY)])
+    sample = [parse_packet(f"tcp 10.1.1.1:5 -> 1.1.1.1:{port} iif=eth0 oif=eth1 ctstate=NEW")
+              for port in (8080, 80, 30001)]
+    walk = WALKS[name]
+    walk(ruleset, sample[0])
+    assert gc.collect() == 0
+    assert [walk(ruleset, packet) for packet in sample] == [1, 2, 2]
     assert gc.collect() == 0

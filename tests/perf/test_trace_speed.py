@@ -29,6 +29,7 @@ from iptparse.trace import TraceResult, trace
 from iptparse.verify.generate import generate_ruleset
 
 from ..conftest import PROJECT_CORPORA
+from ..core.test_interp import EITHER_WAY
 from ._packets import packets
 
 PATHS = ("in", "forward", "out")
@@ -198,3 +199,16 @@ def test_a_kind_pin_decides_every_rule_of_the_kind_alike() -> None:
         [path] = trace(ruleset, packet, "in", assumptions=pins).paths
         assert path.verdict == verdict
     assert len(trace(ruleset, packet, "in").paths) == 3  # unpinned: under/over each
+
+
+def test_rules_that_fail_whichever_way_alike() -> None:
+    # the last rule of these is undecided for port 80, 30000 and 30001 only; rule 4 (an
+    # assumption and its negation) is left to the evaluator's trial of both pins
+    ruleset = Ruleset([parse_iptables(EITHER_WAY)])
+    for spec in ("tcp 10.1.1.1:5 -> 1.1.1.1:8080", "tcp 10.1.1.1:5 -> 1.1.1.1:80",
+                 "tcp 10.1.1.1:5 -> 1.1.1.1:30000", "tcp 10.1.1.1:5 -> 1.1.1.1:30001",
+                 "udp 10.1.1.1:5 -> 1.1.1.1:53", "udp 11.1.1.1:5 -> 1.1.1.1:53"):
+        packet = parse_packet(f"{spec} iif=eth0 oif=eth1 ctstate=NEW")
+        assert _check(ruleset, packet, "forward")
+    found = evaluate(ruleset, parse_packet("tcp 10.1.1.1:5 -> 1.1.1.1:8080 iif=eth0 oif=eth1"))
+    assert found is not None and [(p.verdict, p.conditions) for p in found] == [("ACCEPT", ())]

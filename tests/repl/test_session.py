@@ -346,3 +346,21 @@ def test_explain_at_a_fork_shows_the_undecided_condition() -> None:
     text = out.getvalue()
     assert "filter:pi-policy #2 (line 21): not checked yet" in text
     assert "? -s 10.1.0.0/16  —  src (∈ 10.0.0.0/8) ∈ 10.1.0.0/16?" in text
+
+
+def test_a_rule_that_fails_whichever_way_is_stepped_over_without_a_fork() -> None:
+    sh, out = shell("tcp 10.1.2.3:4000 -> 10.9.9.9:9090 iif=eth0 oif=podd1 ctstate=NEW")
+    sh.execute("set src 128.0.0.0/1")  # 192.168/16 inside or not: --dport 8080 fails anyway
+    sh.execute("break pi-policy")
+    sh.execute("continue")
+    sh.execute("next")
+    text = out.getvalue()
+    assert "fork" not in text
+    assert "filter:pi-policy #1 ✗ no match, whichever way `-s 192.168.0.0/16' goes" in text
+    sh.execute("explain")
+    text = out.getvalue()
+    assert "? -s 192.168.0.0/16  —  src (∈ 128.0.0.0/1) ∈ 192.168.0.0/16?" in text
+    assert "✓ -p tcp  —  proto tcp = tcp" in text  # decided on the path as it is
+    assert "✗ -m tcp --dport 8080  —  fragment 0 = 0; dport 9090 ≠ 8080" in text
+    sh.execute("list")
+    assert "1 ✗ ?··  -A pi-policy -s 192.168.0.0/16" in out.getvalue()
