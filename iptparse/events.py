@@ -7,11 +7,16 @@ counts) so any consumer can show the rule as it appears in the dump.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .describe import describe_set
+
 if TYPE_CHECKING:
+    from .domain import ValueSet
     from .interp import PathState
+    from .nodes import Family
     from .ruleset import CompiledRule, Condition
 
 __all__ = [
@@ -19,6 +24,7 @@ __all__ = [
     "ChainReturn",
     "ConditionResult",
     "Event",
+    "FieldChange",
     "Finished",
     "Fork",
     "Note",
@@ -102,12 +108,55 @@ class RulesSkipped:
         return self.last - self.first + 1
 
 
+class FieldChange:
+    """A field a target changed, read as `field, before, after` (texts). The texts are
+    rendered when first read: a trace without steps never reads them, and rendering them
+    was a fifth of what a DNAT cost such a trace."""
+
+    __slots__ = ("_after", "_before", "_family", "_texts", "field")
+
+    def __init__(self, field: str, before: ValueSet, after: ValueSet, family: Family) -> None:
+        self.field = field
+        self._before = before
+        self._after = after
+        self._family = family
+        self._texts: tuple[str, str] | None = None
+
+    def texts(self) -> tuple[str, str]:
+        if self._texts is None:
+            self._texts = (describe_set(self.field, self._before, self._family),
+                           describe_set(self.field, self._after, self._family))
+        return self._texts
+
+    @property
+    def before(self) -> str:
+        return self.texts()[0]
+
+    @property
+    def after(self) -> str:
+        return self.texts()[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.field, *self.texts()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldChange):
+            return NotImplemented
+        return (self.field, *self.texts()) == (other.field, *other.texts())
+
+    def __hash__(self) -> int:
+        return hash((self.field, *self.texts()))
+
+    def __repr__(self) -> str:
+        return f"FieldChange{(self.field, *self.texts())!r}"
+
+
 @dataclass(frozen=True, slots=True)
 class TargetApplied:
-    """A matching rule's target took effect; `changes` are (field, before, after) texts."""
+    """A matching rule's target took effect; each change reads as (field, before, after)."""
 
     rule: CompiledRule
-    changes: tuple[tuple[str, str, str], ...]
+    changes: tuple[FieldChange, ...]
     verdict: str | None
     note: str = ""
 

@@ -19,13 +19,13 @@ from dataclasses import replace as _replace_fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .describe import describe_set
 from .domain import BitSet, IntSet, NameSet, ValueSet
 from .events import (
     ChainEnter,
     ChainReturn,
     ConditionResult,
     Event,
+    FieldChange,
     Finished,
     Fork,
     Note,
@@ -239,18 +239,30 @@ def _bits_value(expr: BitsExpr, box: Box) -> BitSet:
     return BitSet.cube(value, mask, expr.width)
 
 
+#: tests and values the walk makes at every packet, made once
+_IS_NEW = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
+               "ctstate ≠ NEW")
+_TTL_EXPIRES = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
+_FORWARDABLE_TTL = IntSet.range(2, 255, 255)
+_ORIGINAL = IntSet.single(ORIGINAL, 1)
+
+
 class Interpreter:
     """Walks packets through one family of a ruleset along one path kind."""
 
     def __init__(self, ruleset: Ruleset, family: Family, *,
                  assumptions: Mapping[str, bool] | None = None,
-                 skipper: Skipper | None = None) -> None:
+                 skipper: Skipper | None = None, events: bool = True) -> None:
         self.ruleset = ruleset
         self.family = family
         self.assumptions = dict(assumptions or {})
         #: when given, rules the path's exact fields decide false are passed over in one
         #: RulesSkipped event instead of one RuleEvaluated each (traces; not the stepper)
         self.skipper = skipper
+        #: False: the walk reports only its forks, its notes and its end, not each stage,
+        #: chain and rule (a trace without steps reads nothing else, and making and passing
+        #: on those events was a tenth of its time)
+        self.events = events
 
     # --- starting ------------------------------------------------------------------------
 
@@ -338,9 +350,7 @@ class Interpreter:
                                "is never consulted"), state
             return self._next_stage(state)
         if stage.table == "nat":
-            is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1),
-                          "ctstate = NEW", "ctstate ≠ NEW")
-            holds, fails = self._split_state(state, is_new)
+            holds, fails = self._split_state(state, _IS_NEW)
             if not holds:
                 yield StageSkipped(stage.hook, stage.table,
                                    "nat chains see only the first packet of a connection"), state
@@ -356,8 +366,9 @@ class Interpreter:
                     return state
         state = replace(state, chain=stage.hook, index=0, stack=(),
                         trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
-        yield StageStart(stage.hook, stage.table), state
-        yield ChainEnter(stage.table, stage.hook, "hook"), state
+        if self.events:
+            yield StageStart(stage.hook, stage.table), state
+            yield ChainEnter(stage.table, stage.hook, "hook"), state
         return state
 
     # --- one rule ------------------------------------------------------------------------
@@ -375,7 +386,8 @@ class Interpreter:
             if after > state.index:
                 first = state.index + 1
                 state = replace(state, index=after)
-                yield RulesSkipped(table.name, chain.name, first, after), state
+                if self.events:
+                    yield RulesSkipped(table.name, chain.name, first, after), state
                 if after >= len(chain.rules):
                     return (yield from self._leave_chain(state, stage, table, explicit=False))
         rule = table.rule(chain, state.index)
@@ -412,8 +424,10 @@ class Interpreter:
             chosen = yield from self._fork(state, rule, shells)
             index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
             branch, matched, results, chosen_effect = outcomes[index]
-        state = replace(state, branch=branch)
-        yield RuleEvaluated(rule, matched, results), state
+        if branch is not state.branch:
+            state = replace(state, branch=branch)
+        if self.events:
+            yield RuleEvaluated(rule, matched, results), state
         if not matched:
             return replace(state, index=state.index + 1)
         state = replace(state, hits=(*state.hits, RuleRef(rule.table, rule.chain, rule.number)))
@@ -459,8 +473,9 @@ class Interpreter:
             trail = (*state.trail, TrailEntry(table.name, action.chain,
                                              "goto" if goto else "jump", rule.number))
             state = replace(state, chain=action.chain, index=0, stack=stack, trail=trail)
-            yield ChainEnter(table.name, action.chain, "goto" if goto else "jump", rule.chain,
-                             rule.number, len(stack)), state
+            if self.events:
+                yield ChainEnter(table.name, action.chain, "goto" if goto else "jump",
+                                 rule.chain, rule.number, len(stack)), state
             return state
         if isinstance(action, Return):
             return (yield from self._leave_chain(state, stage, table, explicit=True))
@@ -470,22 +485,23 @@ class Interpreter:
                ) -> Generator[Snapshot, int | None, PathState]:
         changes = []
         for change in effect.changes:
-            state, before, after = self._change(state, change, rule)
-            changes.append((_field_of(change), before, after))
-        yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note), state
+            name = _field_of(change)
+            before = state.current(name)
+            state = self._change(state, change, rule)
+            changes.append(FieldChange(name, before, state.current(name), self.family))
+        if self.events:
+            yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note), state
         verdict = effect.verdict
         if verdict is None:
             return replace(state, index=state.index + 1)
         state = replace(state, decisions=(*state.decisions, (rule.table, rule.chain, rule.number)))
         if verdict == "ACCEPT":
-            yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
+            if self.events:
+                yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
             return self._next_stage(state)
         return replace(state, verdict=verdict)
 
-    def _change(self, state: PathState, change: Change,
-                rule: CompiledRule) -> tuple[PathState, str, str]:
-        name = _field_of(change)
-        before = self._show(state, name)
+    def _change(self, state: PathState, change: Change, rule: CompiledRule) -> PathState:
         env = dict(state.env)
         box = state.box
         fresh = state.fresh
@@ -522,12 +538,9 @@ class Interpreter:
                 env[change.field] = BitsExpr.var(var, values.width)
             else:
                 env[change.field] = var
-        state = replace(state, env=env, branch=replace(state.branch, box=box), fresh=fresh,
-                        labels=labels)
-        return state, before, self._show(state, name)
-
-    def _show(self, state: PathState, name: str) -> str:
-        return describe_set(name, state.current(name), self.family)
+        branch = state.branch
+        return replace(state, env=env, branch=Branch(box, branch.weight, branch.conditions),
+                       fresh=fresh, labels=labels)
 
     def _leave_chain(self, state: PathState, stage: Stage, table: CompiledTable,
                      explicit: bool) -> Generator[Snapshot, int | None, PathState]:
@@ -537,16 +550,20 @@ class Interpreter:
             from_chain = state.chain
             state = replace(state, chain=frame.chain, index=frame.index, stack=state.stack[:-1],
                             trail=state.trail[: frame.trail])
-            yield ChainReturn(table.name, from_chain, frame.chain, frame.rule, explicit), state
+            if self.events:
+                yield (ChainReturn(table.name, from_chain, frame.chain, frame.rule, explicit),
+                       state)
             return state
         builtin = table.chain(stage.hook)
         assert builtin is not None and builtin.policy is not None
         policy = builtin.policy
         state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)),
                         decisions=(*state.decisions, (table.name, stage.hook, 0)))
-        yield PolicyApplied(table.name, stage.hook, policy), state
+        if self.events:
+            yield PolicyApplied(table.name, stage.hook, policy), state
+            if policy == "ACCEPT":
+                yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
         if policy == "ACCEPT":
-            yield StageEnd(stage.hook, stage.table, "ACCEPT"), state
             return self._next_stage(state)
         return replace(state, verdict=policy)
 
@@ -566,9 +583,7 @@ class Interpreter:
             # the lookup decides now (raw saw no connection, or a CT template's NEW)
             env["ctstate"] = "ctstate"
             state = replace(state, env=env)
-        is_new = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
-                      "ctstate ≠ NEW")
-        holds, fails = self._split_state(state, is_new)
+        holds, fails = self._split_state(state, _IS_NEW)
         options = [(self._next_stage(self._bind_new_connection(s)), "ctstate = NEW")
                    for s in holds]
         options += [(self._next_stage(s), "ctstate ≠ NEW") for s in fails]
@@ -593,9 +608,10 @@ class Interpreter:
             alias(ct_field, packet_field)
         env["ctmark"] = BitsExpr((), 0, 32)
         env["ctstatus"] = BitsExpr((), 0, 8)
-        box = box.with_("ctdir@new", IntSet.single(ORIGINAL, 1))
+        box = box.with_("ctdir@new", _ORIGINAL)
         env["ctdir"] = "ctdir@new"
-        return replace(state, env=env, branch=replace(state.branch, box=box))
+        branch = state.branch
+        return replace(state, env=env, branch=Branch(box, branch.weight, branch.conditions))
 
     def _routing(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         host = self.ruleset.host
@@ -621,10 +637,10 @@ class Interpreter:
         router forwards, as DEFAULTS take it whole: no path for that corner case."""
         target = routed.env.get("ttl", "ttl")
         if isinstance(target, str) and target not in routed.box.values:
-            box = routed.box.with_(target, IntSet.range(2, 255, 255))
-            routed = replace(routed, branch=replace(routed.branch, box=box))
-        expired = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
-        holds, fails = self._split_state(routed, expired)
+            box = routed.box.with_(target, _FORWARDABLE_TTL)
+            branch = routed.branch
+            routed = replace(routed, branch=Branch(box, branch.weight, branch.conditions))
+        holds, fails = self._split_state(routed, _TTL_EXPIRES)
         if holds and fails:
             # fork options resume before routing (which decides the same way again), so that
             # the decrement below is applied once on every path

@@ -257,7 +257,8 @@ def trace(
     the path's exact fields decide false (the result is the same; tests compare the two)."""
     family = choose_family(ruleset, packet)
     interpreter = Interpreter(ruleset, family, assumptions=assumptions,
-                              skipper=skipper_for(ruleset, family) if skip else None)
+                              skipper=skipper_for(ruleset, family) if skip else None,
+                              events=steps)
     start = interpreter.start(packet, path)
     pending: list[tuple[PathState, _Recorder | None]] = [(start, _Recorder() if steps else None)]
     finished: list[tuple[PathState, _Recorder | None]] = []

@@ -44,6 +44,7 @@ __all__ = ["dnat_effect", "masquerade_effect", "netmap_effect", "redirect_effect
 
 #: Protocols whose ports the nat core maps (ICMP maps its echo id, which is no packet field).
 PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
+_PORT_PROTOCOLS = IntSet.values(PORT_PROTOCOLS, 0xFF)
 _STATUS = dict(CT_STATUS_BITS)
 _LOOPBACK = {Family.INET: 0x7F000001, Family.INET6: 1}
 
@@ -74,7 +75,7 @@ def _ports_change(field: str, ports: tuple[int, int], keep: bool) -> SetFrom:
     def choose(values: tuple[ValueSet, ...]) -> ValueSet:
         proto, port = values
         assert isinstance(proto, IntSet) and isinstance(port, IntSet)
-        if proto.isdisjoint(IntSet.values(PORT_PROTOCOLS, 0xFF)):
+        if proto.isdisjoint(_PORT_PROTOCOLS):
             return port
         if keep and port.issubset(wanted):
             return port
@@ -100,7 +101,7 @@ def _source_port(ports: Ports, random: tuple[bool, bool]) -> SetFrom | None:
     def redraw(values: tuple[ValueSet, ...]) -> ValueSet:
         proto, port = values
         assert isinstance(proto, IntSet) and isinstance(port, IntSet)
-        if proto.isdisjoint(IntSet.values(PORT_PROTOCOLS, 0xFF)):
+        if proto.isdisjoint(_PORT_PROTOCOLS):
             return port
         out = IntSet.empty(0xFFFF)
         for lo, hi, first, last in _PORT_CLASSES:
@@ -172,8 +173,8 @@ def _snat_address(addresses: tuple[int, int], ports: Ports, keep: bool,
         src, proto, sport = values
         assert isinstance(src, IntSet) and isinstance(proto, IntSet)
         assert isinstance(sport, IntSet)
-        ports_fit = port_range is None or sport.issubset(port_range) or proto.isdisjoint(
-            IntSet.values(PORT_PROTOCOLS, 0xFF))
+        ports_fit = (port_range is None or sport.issubset(port_range)
+                     or proto.isdisjoint(_PORT_PROTOCOLS))
         if keep and ports_fit and src.issubset(wanted):
             return src
         return wanted

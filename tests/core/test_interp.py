@@ -165,3 +165,22 @@ def test_the_event_says_which_condition_was_left_undecided() -> None:
     assert shown[2] == [("-p tcp", True),
                         ("-m statistic --mode random --probability 0.50000000000", None)]
     assert shown[3] == [("-m addrtype --dst-type LOCAL", None)]
+
+
+def test_a_walk_without_events_reports_only_its_forks_notes_and_end() -> None:
+    from iptparse.events import Finished, Fork, Note
+
+    interpreter = Interpreter(Ruleset([parse_iptables(EITHER_WAY)]), Family.INET, events=False)
+    walk = interpreter.walk(interpreter.start(
+        parse_packet("tcp dst=1.1.1.1 dport=80 iif=eth0 oif=eth1 ctstate=NEW"), "forward"))
+    kinds = []
+    event, _ = next(walk)
+    try:
+        while True:
+            kinds.append(type(event))
+            event, _ = walk.send(0)
+    except StopIteration as stop:
+        assert stop.value.verdict == "REJECT"  # the first option: dst is local
+    # conntrack (not active) and routing say what they did; rule 5 forks on dst-local; no
+    # stage, chain or rule event
+    assert kinds == [Note, Note, Fork, Finished]

@@ -1,7 +1,8 @@
 """Chain indexes and the concrete evaluator change nothing but speed.
 
 `trace(skip=True)` (indexes, rules decided false passed over) must equal `trace(skip=False)`
-(every rule checked), `concrete.evaluate` must report what `trace` reports, and
+(every rule checked), and `trace(steps=False)` (a walk that reports only its forks) the same
+without the steps; `concrete.evaluate` must report what `trace` reports, and
 `concrete_memo.evaluate` what `concrete.evaluate` reports (when it records a walk and when it
 answers from its tree), on the project corpora, on kube-proxy-shaped dumps and on generated
 rulesets, with packets drawn from each ruleset's own values.
@@ -58,6 +59,9 @@ def _check(ruleset: Ruleset, packet: Packet, path: str,
     general = trace(ruleset, packet, path, assumptions=assumptions, skip=False)
     skipping = trace(ruleset, packet, path, assumptions=assumptions)
     assert _full(skipping) == _full(general)
+    # without steps the walk reports only forks (Interpreter(events=False)): the same paths
+    quiet = trace(ruleset, packet, path, assumptions=assumptions, steps=False)
+    assert _full(quiet) == [(*p[:4], (), *p[5:]) for p in _full(general)]
     fast = evaluate(ruleset, packet, path, assumptions=assumptions)
     # the memo: a walk that records its questions, then the same outcome from the tree
     for _ in range(2):
