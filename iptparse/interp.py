@@ -332,9 +332,10 @@ class Interpreter:
 
     def _split_state(self, state: PathState, pred: Pred
                      ) -> tuple[list[PathState], list[PathState]]:
-        holds, fails = split(pred, state.branch, state.env)
-        return ([replace(state, branch=b) for b in holds],
-                [replace(state, branch=b) for b in fails])
+        branch = state.branch
+        holds, fails = split(pred, branch, state.env)
+        return ([state if b is branch else replace(state, branch=b) for b in holds],
+                [state if b is branch else replace(state, branch=b) for b in fails])
 
     def _begin_stage(self, state: PathState, stage: Stage
                      ) -> Generator[Snapshot, int | None, PathState]:

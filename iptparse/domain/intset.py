@@ -93,7 +93,10 @@ class IntSet:
             return False
         ranges = self.ranges
         if len(ranges) <= 4:
-            return any(lo <= value <= hi for lo, hi in ranges)
+            for lo, hi in ranges:  # sorted and disjoint: past `value` nothing holds it
+                if value <= hi:
+                    return lo <= value
+            return False
         starts = self._starts
         if starts is None:
             starts = self._starts = tuple(lo for lo, _ in ranges)
