@@ -189,15 +189,71 @@ class PathState:
 
     def current(self, name: str) -> ValueSet:
         """The set of values a packet field may hold now on this path."""
-        spec = field_spec(name)
-        target = self.env.get(spec.name, spec.name)
-        if isinstance(target, BitsExpr):
-            return _bits_value(target, self.box)
-        if isinstance(target, Shifted):
-            values = self.box.get(target.var)
-            assert isinstance(values, IntSet)
-            return target.of(values)
-        return self.box.get(target)
+        return _current(self.env, self.box, name)
+
+
+def _current(env: Mapping[str, str | BitsExpr | Shifted], box: Box, name: str) -> ValueSet:
+    spec = field_spec(name)
+    target = env.get(spec.name, spec.name)
+    if isinstance(target, BitsExpr):
+        return _bits_value(target, box)
+    if isinstance(target, Shifted):
+        values = box.get(target.var)
+        assert isinstance(values, IntSet)
+        return target.of(values)
+    return box.get(target)
+
+
+class _Draft:
+    """A path's packet while a target changes it, field after field (one copy of the
+    state's maps for all of a target's changes, not one per change)."""
+
+    __slots__ = ("box", "env", "fresh", "labels")
+
+    def __init__(self, env: dict[str, str | BitsExpr | Shifted], box: Box,
+                 labels: dict[str, str], fresh: int) -> None:
+        self.env = env
+        self.box = box
+        self.labels = labels
+        self.fresh = fresh
+
+    def current(self, name: str) -> ValueSet:
+        return _current(self.env, self.box, name)
+
+    def apply(self, change: Change, rule: CompiledRule) -> None:
+        env, labels = self.env, self.labels
+        if isinstance(change, SetBits):
+            expr = _bits_expr(env, change.field)
+            env[change.field] = expr.xmark(change.value, change.mask)
+        elif isinstance(change, CopyBits):
+            dst = _known(_bits_expr(env, change.dst).xmark(0, change.clear), self.box)
+            src = _known(_bits_expr(env, change.src), self.box)
+            expr, clash = _xor_bits(dst, src, change.take)
+            if clash:
+                # bits that XOR two unknowns: a fresh unknown bit keeps the result sound
+                self.fresh += 1
+                var = f"{change.dst}@{self.fresh}"
+                labels[var] = f"{change.dst} bits mixed by {rule.table}:{rule.chain}:{rule.number}"
+                expr = BitsExpr((*expr.sources, (var, clash)), expr.xor & ~clash, expr.width)
+            env[change.dst] = expr
+        elif isinstance(change, SetFrom) and change.fn is None:
+            env[change.field] = env.get(change.sources[0], change.sources[0])
+        else:
+            if isinstance(change, SetFrom):
+                assert change.fn is not None
+                values = change.fn(tuple(self.current(s) for s in change.sources))
+            else:
+                values = change.values
+            self.fresh += 1
+            var = f"{change.field}@{self.fresh}"
+            self.box = self.box.with_(var, values)
+            labels[var] = change.text or (
+                f"{change.field} after {rule.table}:{rule.chain}:{rule.number}")
+            if field_spec(change.field).kind is FieldKind.BITS:
+                assert isinstance(values, BitSet)
+                env[change.field] = BitsExpr.var(var, values.width)
+            else:
+                env[change.field] = var
 
 
 def either_way(results: list[tuple[ConditionResult, ...]]) -> tuple[ConditionResult, ...]:
@@ -245,6 +301,11 @@ _IS_NEW = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW
 _TTL_EXPIRES = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
 _FORWARDABLE_TTL = IntSet.range(2, 255, 255)
 _ORIGINAL = IntSet.single(ORIGINAL, 1)
+_FLAG = {True: IntSet.single(1, 1), False: IntSet.single(0, 1)}
+_NO_CONNECTION = IntSet.single(INVALID, len(CT_STATES) - 1)
+_NO_SOCKET = IntSet.single(0, 1)
+_SOME_INTERFACE = NameSet.all().without([("", False)])
+_NO_INTERFACE = NameSet.single("")
 
 
 class Interpreter:
@@ -273,22 +334,22 @@ class Interpreter:
         for name, value in packet.fields.items():
             values[name] = value
         for key, holds in self.assumptions.items():
-            values[f"?{key}"] = IntSet.single(1 if holds else 0, 1)
+            values[f"?{key}"] = _FLAG[holds]
         env: dict[str, str | BitsExpr] = {}
         labels: dict[str, str] = {}
         # Before conntrack has run, state matches see no connection: INVALID.
-        values["ctstate@raw"] = IntSet.single(INVALID, len(CT_STATES) - 1)
+        values["ctstate@raw"] = _NO_CONNECTION
         env["ctstate"] = "ctstate@raw"
         for name, value in DEFAULTS.items():
             if name not in values:
                 values[name] = value
         if path != "out" and "socket" not in values:
             # from the wire: no local socket (say socket=1 for INPUT's early demux)
-            values["socket"] = IntSet.single(0, 1)
+            values["socket"] = _NO_SOCKET
         if path != "out" and "iif" not in values:
             # a received packet came in on some interface: never the empty name
-            values["iif"] = NameSet.all().without([("", False)])
-        none = NameSet.single("")
+            values["iif"] = _SOME_INTERFACE
+        none = _NO_INTERFACE
         if path == "out":
             values["iif@none"] = none
             env["iif"] = "iif@none"
@@ -344,7 +405,8 @@ class Interpreter:
         if stage.table == ROUTING:
             return (yield from self._routing(state))
         table = self.ruleset.table(self.family, stage.table)
-        if table is None or table.chain(stage.hook) is None:
+        hook = table.chain(stage.hook) if table is not None else None
+        if table is None or hook is None:
             return self._next_stage(state)
         if stage.table == "nat" and not self.ruleset.conntrack_active(self.family):
             yield StageSkipped(stage.hook, stage.table, "conntrack is not active, so nat "
@@ -365,6 +427,15 @@ class Interpreter:
                 state = yield from self._fork(state, None, options)
                 if state.stage != options[0][0].stage:
                     return state
+        if not hook.rules and not self.events:
+            # a chain with only its policy (mangle's, often): what its walk would leave, in
+            # one step; with events, the walk goes through it as through any other
+            assert hook.policy is not None
+            state = replace(state, policies=(*state.policies, (table.name, hook.name,
+                                                                 hook.policy)),
+                            decisions=(*state.decisions, (table.name, hook.name, 0)))
+            return self._next_stage(state) if hook.policy == "ACCEPT" else replace(
+                state, verdict=hook.policy)
         state = replace(state, chain=stage.hook, index=0, stack=(),
                         trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
         if self.events:
@@ -484,14 +555,12 @@ class Interpreter:
 
     def _apply(self, state: PathState, stage: Stage, rule: CompiledRule, effect: Effect
                ) -> Generator[Snapshot, int | None, PathState]:
-        changes = []
-        for change in effect.changes:
-            name = _field_of(change)
-            before = state.current(name)
-            state = self._change(state, change, rule)
-            changes.append(FieldChange(name, before, state.current(name), self.family))
+        if effect.changes:
+            state, changes = self._changed(state, rule, effect.changes)
+        else:
+            changes = ()
         if self.events:
-            yield TargetApplied(rule, tuple(changes), effect.verdict, effect.note), state
+            yield TargetApplied(rule, changes, effect.verdict, effect.note), state
         verdict = effect.verdict
         if verdict is None:
             return replace(state, index=state.index + 1)
@@ -502,46 +571,24 @@ class Interpreter:
             return self._next_stage(state)
         return replace(state, verdict=verdict)
 
-    def _change(self, state: PathState, change: Change, rule: CompiledRule) -> PathState:
-        env = dict(state.env)
-        box = state.box
-        fresh = state.fresh
-        labels = dict(state.labels)
-        if isinstance(change, SetBits):
-            expr = _bits_expr(env, change.field)
-            env[change.field] = expr.xmark(change.value, change.mask)
-        elif isinstance(change, CopyBits):
-            dst = _known(_bits_expr(env, change.dst).xmark(0, change.clear), box)
-            src = _known(_bits_expr(env, change.src), box)
-            expr, clash = _xor_bits(dst, src, change.take)
-            if clash:
-                # bits that XOR two unknowns: a fresh unknown bit keeps the result sound
-                fresh += 1
-                var = f"{change.dst}@{fresh}"
-                labels[var] = f"{change.dst} bits mixed by {rule.table}:{rule.chain}:{rule.number}"
-                expr = BitsExpr((*expr.sources, (var, clash)), expr.xor & ~clash, expr.width)
-            env[change.dst] = expr
-        elif isinstance(change, SetFrom) and change.fn is None:
-            env[change.field] = env.get(change.sources[0], change.sources[0])
-        else:
-            if isinstance(change, SetFrom):
-                assert change.fn is not None
-                values = change.fn(tuple(state.current(s) for s in change.sources))
-            else:
-                values = change.values
-            fresh += 1
-            var = f"{change.field}@{fresh}"
-            box = box.with_(var, values)
-            labels[var] = change.text or (
-                f"{change.field} after {rule.table}:{rule.chain}:{rule.number}")
-            if field_spec(change.field).kind is FieldKind.BITS:
-                assert isinstance(values, BitSet)
-                env[change.field] = BitsExpr.var(var, values.width)
-            else:
-                env[change.field] = var
+    def _changed(self, state: PathState, rule: CompiledRule, changes: tuple[Change, ...]
+                 ) -> tuple[PathState, tuple[FieldChange, ...]]:
+        """The state after a target's changes, made in order (a change reads the fields as
+        the ones before it left them), and each field's values before and after (for the
+        event; not computed when the walk makes no events)."""
+        draft = _Draft(dict(state.env), state.box, dict(state.labels), state.fresh)
+        out = []
+        for change in changes:
+            name = _field_of(change)
+            before = draft.current(name) if self.events else None
+            draft.apply(change, rule)
+            if before is not None:
+                out.append(FieldChange(name, before, draft.current(name), self.family))
         branch = state.branch
-        return replace(state, env=env, branch=Branch(box, branch.weight, branch.conditions),
-                       fresh=fresh, labels=labels)
+        state = replace(state, env=draft.env, branch=Branch(draft.box, branch.weight,
+                                                            branch.conditions),
+                        fresh=draft.fresh, labels=draft.labels)
+        return state, tuple(out)
 
     def _leave_chain(self, state: PathState, stage: Stage, table: CompiledTable,
                      explicit: bool) -> Generator[Snapshot, int | None, PathState]:
