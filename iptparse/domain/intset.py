@@ -49,6 +49,8 @@ class IntSet:
 
     @classmethod
     def range(cls, lo: int, hi: int, top: int) -> IntSet:
+        if 0 <= lo <= hi <= top:  # already normal: one range inside the space
+            return cls(((lo, hi),), top, _normal=True)
         return cls(((lo, hi),), top)
 
     @classmethod
