@@ -65,8 +65,13 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     in the order `split` checks it; None at the first part the interpreter would fork on (a
     field not known exactly, a draw not made, an assumption not pinned, a Custom whose fields
     are not all known)."""
+    # the commonest kinds first: every comment is a Const, most matches a Test
+    if isinstance(pred, Const):
+        return pred.value
     if isinstance(pred, Test):
         return ask.test(pred.field, pred.values)
+    if isinstance(pred, Custom):
+        return ask.custom(pred)
     if isinstance(pred, And):
         for part in pred.parts:
             held = decide(part, ask)
@@ -82,8 +87,6 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     if isinstance(pred, Not):
         held = decide(pred.part, ask)
         return None if held is None else not held
-    if isinstance(pred, Const):
-        return pred.value
     if isinstance(pred, Chance):
         if pred.p >= 1 or pred.p <= 0:
             return pred.p >= 1
@@ -92,8 +95,6 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     if isinstance(pred, Assume):
         pin = pinned(pred, ask.flag)
         return None if pin is None else pin == 1
-    if isinstance(pred, Custom):
-        return ask.custom(pred)
     return None  # a predicate kind this module does not know: let the interpreter split it
 
 

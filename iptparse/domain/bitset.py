@@ -55,7 +55,12 @@ class BitSet:
     # queries ---------------------------------------------------------------------------
 
     def __contains__(self, value: object) -> bool:
-        return isinstance(value, int) and any(value & m == v for v, m in self.cubes)
+        if not isinstance(value, int):
+            return False
+        for v, m in self.cubes:  # noqa: SIM110 (a loop: marks are tested at every Calico rule)
+            if value & m == v:
+                return True
+        return False
 
     def __bool__(self) -> bool:
         return bool(self.cubes)
