@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace_fields
 from fractions import Fraction
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .domain import BitSet, IntSet, NameSet, ValueSet
@@ -100,6 +101,7 @@ class Stage:
     table: str  # a table name, CONNTRACK or ROUTING
 
 
+@cache
 def stages_for(hooks: tuple[str, ...]) -> tuple[Stage, ...]:
     out = []
     for hook in hooks:
@@ -470,7 +472,8 @@ class Interpreter:
         # a rule the exact values decide (the skipper just did) holds on the whole branch:
         # splitting would give the branch back, condition by condition
         evaluated = ([(state.branch, True, tuple([ConditionResult(c, True)
-                                                  for c in rule.conditions]))]
+                                                  for c in rule.conditions])
+                       if self.events else ())]
                      if decided else self._evaluate(rule, state))
         for branch, matched, results in evaluated:
             if matched and effect is not None and effect.when is not None:
