@@ -238,7 +238,11 @@ def _atoms(pred: Pred) -> list[Pred]:
     return [pred]
 
 
-def _keys(test: Test) -> tuple[list[Hashable], list[tuple[int, int]]] | None:
+#: the exact values and (mask, value) prefixes a test holds for
+Keys = tuple[list[Hashable], list[tuple[int, int]]]
+
+
+def _keys(test: Test) -> Keys | None:
     """The exact values and (mask, value) prefixes a test holds for, if few enough."""
     kind = field_spec(test.field).kind
     values = test.values
@@ -261,14 +265,16 @@ def _keys(test: Test) -> tuple[list[Hashable], list[tuple[int, int]]] | None:
     return None
 
 
-def _index_tests(rule: CompiledRule) -> dict[str, Test]:
-    """For each field, the first positive test on it among the conjuncts of the rule's
-    conditions: a value it refuses makes the rule fail whichever way the others go."""
-    out: dict[str, Test] = {}
+def _index_tests(rule: CompiledRule) -> dict[str, Keys]:
+    """For each field, the keys of the first positive test on it among the conjuncts of the
+    rule's conditions: a value it refuses makes the rule fail whichever way the others go."""
+    out: dict[str, Keys] = {}
     for condition in rule.conditions:
         for atom in _atoms(condition.pred):
-            if isinstance(atom, Test) and atom.field not in out and _keys(atom) is not None:
-                out[atom.field] = atom
+            if isinstance(atom, Test) and atom.field not in out:
+                keys = _keys(atom)
+                if keys is not None:
+                    out[atom.field] = keys
     return out
 
 
@@ -282,8 +288,7 @@ def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None
     keys: dict[str, set[Hashable]] = {}
     counts: dict[str, int] = {}
     for found in tests:
-        for name, test in found.items():
-            exact, prefixes = _keys(test) or ([], [])
+        for name, (exact, prefixes) in found.items():
             keys.setdefault(name, set()).update(exact, prefixes)
             counts[name] = counts.get(name, 0) + 1
     # rules per key: how many candidates a field leaves for one value, on average
@@ -296,11 +301,10 @@ def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None
             always.append(i)
             continue
         name = min(found, key=lambda n: (spread[n], n))
-        test = found[name]
+        exact, prefixes = found[name]
         part = parts.get(name)
         if part is None:
             part = parts[name] = IndexPart(name)
-        exact, prefixes = _keys(test) or ([], [])
         for value in exact:
             part.exact.setdefault(value, []).append(i)
         for mask, value in prefixes:
