@@ -91,6 +91,10 @@ DEFAULTS: dict[str, ValueSet] = {
 }
 
 
+#: One way a rule can go: a piece of the branch, whether the rule matched there, its
+#: conditions' results and the effect that applies.
+Outcome = tuple[Branch, bool, tuple[ConditionResult, ...], Effect | None]
+
 #: What the walk yields: an event and the path's state right after it.
 Snapshot = tuple[Event, "PathState"]
 
@@ -429,15 +433,12 @@ class Interpreter:
                 state = yield from self._fork(state, None, options)
                 if state.stage != options[0][0].stage:
                     return state
-        if not hook.rules and not self.events:
-            # a chain with only its policy (mangle's, often): what its walk would leave, in
-            # one step; with events, the walk goes through it as through any other
-            assert hook.policy is not None
-            state = replace(state, policies=(*state.policies, (table.name, hook.name,
-                                                                 hook.policy)),
+        if not hook.rules and hook.policy == "ACCEPT" and not self.events:
+            # a chain with only its policy ACCEPT (mangle's, often): the state its walk would
+            # leave, in one step; with events, the walk goes through it as through any other
+            state = replace(state, policies=(*state.policies, (table.name, hook.name, "ACCEPT")),
                             decisions=(*state.decisions, (table.name, hook.name, 0)))
-            return self._next_stage(state) if hook.policy == "ACCEPT" else replace(
-                state, verdict=hook.policy)
+            return self._next_stage(state)
         state = replace(state, chain=stage.hook, index=0, stack=(),
                         trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
         if self.events:
@@ -468,37 +469,32 @@ class Interpreter:
         # Every choice this rule makes is split here, before any effect, so each fork option is
         # a state a new walk can resume from: its box decides the rule the same way again.
         effect = rule.action if isinstance(rule.action, Effect) else None
-        outcomes: list[tuple[Branch, bool, tuple[ConditionResult, ...], Effect | None]] = []
-        # a rule the exact values decide (the skipper just did) holds on the whole branch:
-        # splitting would give the branch back, condition by condition
-        evaluated = ([(state.branch, True, tuple([ConditionResult(c, True)
-                                                  for c in rule.conditions])
-                       if self.events else ())]
-                     if decided else self._evaluate(rule, state))
-        for branch, matched, results in evaluated:
-            if matched and effect is not None and effect.when is not None:
-                outcomes += [(b, True, results, e) for b, e in _resolve(effect, branch,
-                                                                        state.env)]
-            else:
-                outcomes.append((branch, matched, results, effect))
-        if len(outcomes) == 1:
-            branch, matched, results, chosen_effect = outcomes[0]
-        elif not any(matched for _, matched, _, _ in outcomes):
-            # The rule fails on every piece, and the pieces make up the branch again (each
-            # split is a partition, a draw's weights add up): the walk goes on whole, as the
-            # kernel does whatever the undecided condition is. A fork here would give paths
-            # that differ only by a condition nothing downstream depended on.
-            branch, matched, chosen_effect = state.branch, False, None
-            results = either_way([r for _, _, r, _ in outcomes])
+        if decided and (effect is None or effect.when is None):
+            # a rule the exact values decide (the skipper just did) holds on the whole
+            # branch: splitting would give the branch back, condition by condition
+            branch, matched, chosen_effect = state.branch, True, effect
+            results = (tuple([ConditionResult(c, True) for c in rule.conditions])
+                       if self.events else ())
         else:
-            shells = []
-            for o in outcomes:
-                label = "; ".join(c.text for c in o[0].conditions[len(state.conditions):])
-                shells.append((replace(state, branch=o[0]), label or (
-                    "matches" if o[1] else "does not match")))
-            chosen = yield from self._fork(state, rule, shells)
-            index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
-            branch, matched, results, chosen_effect = outcomes[index]
+            outcomes = self._outcomes(rule, state, effect, bool(decided))
+            if len(outcomes) == 1:
+                branch, matched, results, chosen_effect = outcomes[0]
+            elif not any(matched for _, matched, _, _ in outcomes):
+                # The rule fails on every piece, and the pieces make up the branch again
+                # (each split is a partition, a draw's weights add up): the walk goes on
+                # whole, as the kernel does whatever the undecided condition is. A fork here
+                # would give paths that differ only by a condition nothing downstream read.
+                branch, matched, chosen_effect = state.branch, False, None
+                results = either_way([r for _, _, r, _ in outcomes])
+            else:
+                shells = []
+                for o in outcomes:
+                    label = "; ".join(c.text for c in o[0].conditions[len(state.conditions):])
+                    shells.append((replace(state, branch=o[0]), label or (
+                        "matches" if o[1] else "does not match")))
+                chosen = yield from self._fork(state, rule, shells)
+                index = next(i for i, (s, _) in enumerate(shells) if s is chosen)
+                branch, matched, results, chosen_effect = outcomes[index]
         if branch is not state.branch:
             state = replace(state, branch=branch)
         if self.events:
@@ -511,6 +507,23 @@ class Interpreter:
                 return replace(state, index=state.index + 1)
             return (yield from self._apply(state, stage, rule, chosen_effect))
         return (yield from self._act(state, stage, table, rule))
+
+    def _outcomes(self, rule: CompiledRule, state: PathState, effect: Effect | None,
+                  decided: bool) -> list[Outcome]:
+        """Every way the rule can go on the path: the pieces of its branch, whether the rule
+        matched there, its conditions' results, and the effect that applies (a target's own
+        condition splits a matching piece further)."""
+        evaluated = ([(state.branch, True, tuple([ConditionResult(c, True)
+                                                  for c in rule.conditions]))]
+                     if decided else self._evaluate(rule, state))
+        outcomes: list[Outcome] = []
+        for branch, matched, results in evaluated:
+            if matched and effect is not None and effect.when is not None:
+                outcomes += [(b, True, results, e) for b, e in _resolve(effect, branch,
+                                                                        state.env)]
+            else:
+                outcomes.append((branch, matched, results, effect))
+        return outcomes
 
     def _evaluate(self, rule: CompiledRule, state: PathState
                   ) -> list[tuple[Branch, bool, tuple[ConditionResult, ...]]]:
