@@ -3,6 +3,8 @@ against real counters)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from iptparse.events import RuleEvaluated
 from iptparse.interp import Interpreter, RuleRef
 from iptparse.nodes import Family
@@ -140,15 +142,15 @@ def test_a_rule_that_fails_whichever_way_does_not_fork() -> None:
                        parse_packet("tcp dst=1.1.1.1 dport=8080 iif=eth0 oif=eth1"),
                        skip=skip)
         (path,) = result.paths
-        assert (path.verdict, path.probability, path.conditions) == ("ACCEPT", 1, [])
+        assert (path.verdict, path.probability, path.conditions) == ("ACCEPT", Fraction(1), [])
         assert len(path.alternatives) == 1 and path.hits == ()
 
 
 def test_the_walk_still_forks_where_the_outcome_depends() -> None:
     result = run("tcp dst=1.1.1.1 dport=80 iif=eth0 oif=eth1", EITHER_WAY)
     assert sorted((p.verdict, p.probability, tuple(p.conditions)) for p in result.paths) == [
-        ("ACCEPT", 1, ("dst is not a local address of this host",)),
-        ("REJECT", 1, ("dst is a local address of this host",)),
+        ("ACCEPT", Fraction(1), ("dst is not a local address of this host",)),
+        ("REJECT", Fraction(1), ("dst is a local address of this host",)),
     ]
 
 
