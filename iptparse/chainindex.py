@@ -26,10 +26,11 @@ from .domain import IntSet, NameSet, ValueSet
 from .fields import FieldKind, field_spec
 from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, pinned
 from .nodes import Family
-from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset
+from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset, destination_test
 
 if TYPE_CHECKING:
     from .interp import PathState
+    from .nodes import Rule
 
 __all__ = ["INDEX_MIN", "ChainIndex", "ExactValues", "IndexPart", "Lookup", "Questions", "Skipper",
            "build_index", "decide", "decide_rule", "kleene", "next_candidate", "skipper_for",
@@ -278,13 +279,39 @@ def _index_tests(rule: CompiledRule) -> dict[str, Keys]:
     return out
 
 
+def _head_tests(rule: Rule) -> dict[str, Keys] | None:
+    """The keys of the rule's `-d` when it is a plain conjunct, read off the rule as parsed:
+    the same test its compiled conditions start with, without compiling the rest."""
+    test = destination_test(rule)
+    keys = _keys(test) if test is not None else None
+    return {"dst": keys} if keys is not None else None
+
+
 def build_index(table: CompiledTable, chain: CompiledChain) -> ChainIndex | None:
     """A chain's index, or None when it is short or too few of its rules would be passed
-    over for a typical packet."""
+    over for a typical packet.
+
+    Rules with a plain `-d` are first indexed by it alone, uncompiled: kube-proxy's
+    KUBE-SERVICES has ten thousand, and compiling them all cost the first trace of a big node
+    seconds (the walk compiles the few it enters). When that leaves too many candidates (a
+    chain of one address and many ports), every rule is compiled and all its tests weighed."""
     size = len(chain.rules)
     if size < INDEX_MIN:
         return None
-    tests = [_index_tests(table.rule(chain, i)) for i in range(size)]
+    heads = [_head_tests(rule) for rule in chain.rules]
+    if any(heads):
+        index = _index_of([head if head is not None else _index_tests(table.rule(chain, i))
+                           for i, head in enumerate(heads)])
+        if index is not None:
+            return index
+    return _index_of([_index_tests(table.rule(chain, i)) for i in range(size)])
+
+
+def _index_of(tests: list[dict[str, Keys]]) -> ChainIndex | None:
+    """The index of a chain whose rules have these tests (in order), each rule filed under
+    the field that leaves the fewest candidates; None when a typical packet would still have
+    half the chain to check."""
+    size = len(tests)
     keys: dict[str, set[Hashable]] = {}
     counts: dict[str, int] = {}
     for found in tests:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .domain import IntSet, NameSet
@@ -27,6 +28,7 @@ __all__ = [
     "Jump",
     "Return",
     "Ruleset",
+    "destination_test",
 ]
 
 
@@ -122,6 +124,16 @@ class CompiledChain:
     @property
     def builtin(self) -> bool:
         return self.policy is not None
+
+
+def destination_test(rule: Rule) -> Test | None:
+    """The test of the rule's `-d` when it is not inverted: a conjunct of its conditions
+    (`_ip_conditions` makes the same), for indexes that read it before compiling."""
+    if rule.dst is None or rule.dst_invert:
+        return None
+    test = _address_test("dst", rule.dst, False)
+    assert isinstance(test, Test)
+    return test
 
 
 def _address_test(name: str, address: Address, invert: bool) -> Pred:
@@ -258,7 +270,7 @@ class CompiledTable:
     def _compile(self, chain: CompiledChain, index: int) -> CompiledRule:
         rule = chain.rules[index]
         ctx = CompileContext(self.family, self.name, chain.name, index + 1, self.sets, self.host,
-                             self.hooks(chain.name))
+                             partial(self.hooks, chain.name))
         conditions = _ip_conditions(rule, self.family)
         conditions.extend(_match_condition(m, ctx, self.family) for m in rule.matches)
         action = _action(rule.target, ctx, self.chains)

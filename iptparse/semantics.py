@@ -48,8 +48,15 @@ class CompileContext:
     rule_number: int
     sets: Mapping[str, Any] = field(default_factory=dict)
     host: HostView | None = None
-    #: hook names whose chains can reach this rule (e.g. {"PREROUTING"}); empty when unknown
-    hooks: frozenset[str] = frozenset()
+    #: the hook names whose chains can reach this rule, worked out when first asked (the
+    #: graph of a big table's jumps is seconds of work only NETMAP needs); None: unknown
+    reach: Callable[[], frozenset[str]] | None = None
+
+    @property
+    def hooks(self) -> frozenset[str]:
+        """Hook names whose chains can reach this rule (e.g. {"PREROUTING"}); empty when
+        unknown."""
+        return self.reach() if self.reach is not None else frozenset()
 
     @property
     def where(self) -> str:
