@@ -436,9 +436,7 @@ class Interpreter:
         if not hook.rules and hook.policy == "ACCEPT" and not self.events:
             # a chain with only its policy ACCEPT (mangle's, often): the state its walk would
             # leave, in one step; with events, the walk goes through it as through any other
-            state = replace(state, policies=(*state.policies, (table.name, hook.name, "ACCEPT")),
-                            decisions=(*state.decisions, (table.name, hook.name, 0)))
-            return self._next_stage(state)
+            return self._next_stage(_with_policy(state, table.name, hook.name, "ACCEPT"))
         state = replace(state, chain=stage.hook, index=0, stack=(),
                         trail=(TrailEntry(stage.table, stage.hook, "hook", None),))
         if self.events:
@@ -473,8 +471,7 @@ class Interpreter:
             # a rule the exact values decide (the skipper just did) holds on the whole
             # branch: splitting would give the branch back, condition by condition
             branch, matched, chosen_effect = state.branch, True, effect
-            results = (tuple([ConditionResult(c, True) for c in rule.conditions])
-                       if self.events else ())
+            results = self._all_held(rule)
         else:
             outcomes = self._outcomes(rule, state, effect, bool(decided))
             if len(outcomes) == 1:
@@ -508,14 +505,17 @@ class Interpreter:
             return (yield from self._apply(state, stage, rule, chosen_effect))
         return (yield from self._act(state, stage, table, rule))
 
+    def _all_held(self, rule: CompiledRule) -> tuple[ConditionResult, ...]:
+        """The results of a rule whose conditions all held (none when no event reads them)."""
+        return tuple([ConditionResult(c, True) for c in rule.conditions]) if self.events else ()
+
     def _outcomes(self, rule: CompiledRule, state: PathState, effect: Effect | None,
                   decided: bool) -> list[Outcome]:
         """Every way the rule can go on the path: the pieces of its branch, whether the rule
         matched there, its conditions' results, and the effect that applies (a target's own
         condition splits a matching piece further)."""
-        evaluated = ([(state.branch, True, tuple([ConditionResult(c, True)
-                                                  for c in rule.conditions]))]
-                     if decided else self._evaluate(rule, state))
+        evaluated = ([(state.branch, True, self._all_held(rule))] if decided
+                     else self._evaluate(rule, state))
         outcomes: list[Outcome] = []
         for branch, matched, results in evaluated:
             if matched and effect is not None and effect.when is not None:
@@ -621,8 +621,7 @@ class Interpreter:
         builtin = table.chain(stage.hook)
         assert builtin is not None and builtin.policy is not None
         policy = builtin.policy
-        state = replace(state, policies=(*state.policies, (table.name, stage.hook, policy)),
-                        decisions=(*state.decisions, (table.name, stage.hook, 0)))
+        state = _with_policy(state, table.name, stage.hook, policy)
         if self.events:
             yield PolicyApplied(table.name, stage.hook, policy), state
             if policy == "ACCEPT":
@@ -726,6 +725,12 @@ class Interpreter:
             assert isinstance(target, str)
             env["ttl"] = Shifted(target, -1)
         return replace(routed, env=env)
+
+
+def _with_policy(state: PathState, table: str, hook: str, policy: str) -> PathState:
+    """A builtin chain ended on its policy: the chain counter it moves, and what decided."""
+    return replace(state, policies=(*state.policies, (table, hook, policy)),
+                   decisions=(*state.decisions, (table, hook, 0)))
 
 
 def _resolve(effect: Effect, branch: Branch, env: Mapping[str, str | BitsExpr | Shifted]
