@@ -125,7 +125,7 @@ def describe_set(field: str, values: IntSet | BitSet | NameSet,
         return "∈ ∅"
     rest = values.complement()
     if 0 < len(rest.ranges) < len(values.ranges) or (
-        rest and len(rest.ranges) == len(values.ranges) and len(rest) < len(values)
+        rest and len(rest.ranges) == len(values.ranges) and rest.size() < values.size()
         and field_spec(field.split("@")[0]).kind is not FieldKind.ENUM
     ):
         items, count, summary = _int_items(field, rest, family)

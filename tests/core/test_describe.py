@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from iptparse.describe import describe_set
 from iptparse.domain import IntSet, NameSet
+from iptparse.nodes import Family
 
 
 def test_interface_sets_read_as_iptables_writes_them() -> None:
@@ -26,3 +27,17 @@ def test_protocols_in_sets_read_by_name() -> None:
     assert describe_set("proto", tcp_udp) == "∈ {tcp, udp}"
     assert describe_set("proto", tcp_udp.complement()) == "∉ {tcp, udp}"
     assert describe_set("dport", IntSet.values([22, 80], 65535)) == "∈ {22, 80}"
+
+
+def test_ipv6_sets_too_big_for_len_are_described() -> None:
+    """An abstract trace through ip6tables rules describes sets of more than 2**63
+    addresses; comparing their sizes with len() raised OverflowError mid-trace."""
+    top = (1 << 128) - 1
+    low = IntSet.prefix(0x2001_0DB8 << 96, 32, 128)  # 2001:db8::/32
+    high = IntSet.prefix(0xFD << 120, 8, 128)  # fd00::/8
+    addresses = IntSet([(0, low.ranges[0][1]), high.ranges[0]], top)
+    # as many ranges as its complement, and both sizes beyond sys.maxsize
+    assert len(addresses.complement().ranges) == len(addresses.ranges)
+    v6 = Family.INET6
+    assert describe_set("dst", addresses, v6).startswith("∈ {")
+    assert describe_set("dst", addresses.complement(), v6).startswith("∉ {")
