@@ -62,6 +62,10 @@ class Shell:
     def __init__(self, ruleset: Ruleset, output: Output, *, packet: Packet | None = None,
                  path: str = "forward", assumptions: Mapping[str, bool] | None = None,
                  source: str = "") -> None:
+        # The commands register themselves when their modules load, and they import this one:
+        # loaded here, a Shell made through `iptparse.repl.Shell` alone knows every command.
+        from . import commands, views  # noqa: F401
+
         self.ruleset = ruleset
         self.output = output
         self.source = source

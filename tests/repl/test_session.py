@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -364,3 +367,26 @@ def test_a_rule_that_fails_whichever_way_is_stepped_over_without_a_fork() -> Non
     assert "✗ -m tcp --dport 8080  —  fragment 0 = 0; dport 9090 ≠ 8080" in text
     sh.execute("list")
     assert "1 ✗ ?··  -A pi-policy -s 192.168.0.0/16" in out.getvalue()
+
+
+def test_a_shell_made_through_the_package_alone_knows_every_command() -> None:
+    """`iptparse.repl.Shell` is the library's way in; its commands register when their
+    modules load, which only the interactive front end did."""
+    program = (
+        "import io\n"
+        "from iptparse.parser import parse_iptables\n"
+        "from iptparse.repl import Shell\n"
+        "from iptparse.repl.output import Output\n"
+        "from iptparse.ruleset import Ruleset\n"
+        "rules = '*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -j ACCEPT\\nCOMMIT\\n'\n"
+        "out = io.StringIO()\n"
+        "shell = Shell(Ruleset([parse_iptables(rules)]), Output(out), path='in')\n"
+        "shell.execute('packet tcp 10.0.0.1:1 -> 10.0.0.2:22')\n"
+        "shell.execute('continue')\n"
+        "print(out.getvalue())\n"
+    )
+    root = Path(__file__).resolve().parents[2]  # the checkout, whether installed or not
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=root)
+    assert "unknown command" not in done.stdout
+    assert "ACCEPT" in done.stdout
