@@ -6,7 +6,8 @@
   loaded into a throwaway network namespace with iptables-legacy-restore and read back with
   iptables-legacy-save, so the benchmarks parse the kernel's own text, in save layout.
 - `calico_dump(workloads, policies)`: a Calico node's iptables-save and ipset save texts.
-- `tum_firewall()`: the largest dump of the shared corpora (the TUM chair's firewall).
+- `tum_firewalls()`: the largest dumps of the shared corpora (the TUM chair's firewall, its IPv4
+  and IPv6 rules).
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from iptparse.sandbox.netns import Netns  # noqa: E402
 from iptparse.sandbox.oracle import strip_save_comments  # noqa: E402
 from iptparse.synth import calico, kube_proxy  # noqa: E402
 
-__all__ = ["OUT", "calico_dump", "kube_dump", "kube_restore", "tum_firewall"]
+__all__ = ["OUT", "calico_dump", "kube_dump", "kube_restore", "tum_firewalls"]
 
-TUM = (ROOT.parent / "shared" / "corpora" / "net-network" /
-       "configs_chair_for_Network_Architectures_and_Services__iptables-save-2016-06-27_16-29-01")
+_NET = ROOT.parent / "shared" / "corpora" / "net-network"
+_TUM = "configs_chair_for_Network_Architectures_and_Services__"
+TUM = _NET / f"{_TUM}iptables-save-2016-06-27_16-29-01"
+#: the largest dump of the shared corpora (3,940 rules read, 630 kB): the same firewall's IPv6
+#: rules
+TUM6 = _NET / f"{_TUM}ip6tables-save-2016-03-16_13-53-28"
 
 
 def kube_restore(services: int) -> Path:
@@ -64,8 +69,9 @@ def calico_dump(workloads: int = 200, policies: int = 100) -> tuple[Path, Path]:
     return rules, sets
 
 
-def tum_firewall() -> Path:
-    return TUM
+def tum_firewalls() -> list[Path]:
+    """The two largest shared dumps, IPv4 and IPv6 rules of one firewall."""
+    return [TUM, TUM6]
 
 
 if __name__ == "__main__":

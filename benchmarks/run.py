@@ -22,8 +22,8 @@ namespace takes minutes the first time.
    rules and selector ipsets): parse against `iptables-legacy-restore --test` after
    `ipset restore` in a throwaway namespace (the set matches look their sets up), ipset parse
    against `ipset restore`, and pod-to-pod packets by `trace()` and the concrete evaluator.
-6. abstract: a packet with every field unknown through the TUM firewall (lenient parse; target
-   10 s), on each path.
+6. abstract: a packet with every field unknown through the TUM firewall, the largest dumps of
+   ../shared/corpora (its IPv4 and IPv6 rules; lenient parse; target 10 s), on each path.
 7. growth: parse time per rule and trace time per packet for 1k, 10k and 50k services.
 """
 
@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from inputs import calico_dump, kube_dump, tum_firewall  # noqa: E402
+from inputs import calico_dump, kube_dump, tum_firewalls  # noqa: E402
 from measure import Figure, best, run_process, timed  # noqa: E402
 
 from iptparse import concrete_memo  # noqa: E402
@@ -52,6 +52,7 @@ from iptparse.batch.captures import Payload  # noqa: E402
 from iptparse.batch.worker import LoadedCapture, Task, cached_load, run_task  # noqa: E402
 from iptparse.concrete import evaluate  # noqa: E402
 from iptparse.ipset import parse_ipset  # noqa: E402
+from iptparse.nodes import Family  # noqa: E402
 from iptparse.packet import Packet, parse_packet  # noqa: E402
 from iptparse.parser import parse_iptables  # noqa: E402
 from iptparse.ruleset import Ruleset  # noqa: E402
@@ -276,21 +277,26 @@ def bench_calico(workloads: int, policies: int, repeat: int, count: int) -> None
 # --- 6. abstract ---------------------------------------------------------------------------
 
 def bench_abstract() -> None:
-    path = tum_firewall()
+    for path in tum_firewalls():
+        bench_abstract_dump(path)
+
+
+def bench_abstract_dump(path: Path) -> None:
     print(f"abstract trace on {path.name}")
     text = path.read_text(errors="surrogateescape")
     warnings: list[object] = []
     dump = parse_iptables(text, errors="skip", warnings=warnings)  # type: ignore[arg-type]
     rules = sum(len(c.rules) for t in dump.tables for c in t.chains)
-    print(f"    {rules} rules read, {len(warnings)} lines skipped (anonymised MACs)")
+    family = "IPv6" if dump.family is Family.INET6 else "IPv4"
+    print(f"    {rules} {family} rules read, {len(warnings)} lines skipped (anonymised MACs)")
     for path_kind in ("in", "forward", "out"):
         figure, result = timed(lambda k=path_kind: trace(Ruleset([dump]), Packet(), k,  # type: ignore[misc]
                                                          steps=False))
         note = f", {len(result.paths)} paths" + (" (stopped at the path bound)"
                                                    if result.truncated else "")
-        row(f"abstract trace, every field unknown, {path_kind}", seconds(figure) + note,
-            "target 10 s", f"{figure.wall / 10:.2f}x wall, {figure.cpu / 10:.2f}x CPU",
-            "target < 1.0x")
+        row(f"abstract trace, every field unknown, TUM {family}, {path_kind}",
+            seconds(figure) + note, "target 10 s",
+            f"{figure.wall / 10:.2f}x wall, {figure.cpu / 10:.2f}x CPU", "target < 1.0x")
 
 
 # --- 7. growth -----------------------------------------------------------------------------
