@@ -33,10 +33,11 @@ from .events import (
 )
 from .fields import FIELDS
 from .interp import Interpreter, PathState, RuleRef
-from .logic import Box, Cond, negate_text
+from .logic import Box, Cond
 from .nodes import Family
 from .packet import Packet
 from .ruleset import Ruleset
+from .simplify import simplify
 
 __all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "simplify", "trace"]
 
@@ -204,30 +205,6 @@ class _Recorder:
             chunks.append(node.items)
             node = node.parent
         return tuple(step for chunk in reversed(chunks) for step in chunk)
-
-
-def simplify(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """Merge alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)` until none remain."""
-    items = list(dict.fromkeys(alternatives))
-    changed = True
-    while changed:
-        changed = False
-        for i, a in enumerate(items):
-            for j in range(i + 1, len(items)):
-                b = items[j]
-                if len(a) != len(b):
-                    continue
-                diff = [k for k in range(len(a)) if a[k] != b[k]]
-                if len(diff) == 1 and (negate_text(a[diff[0]]) == b[diff[0]]
-                                       or negate_text(b[diff[0]]) == a[diff[0]]):
-                    merged = a[: diff[0]] + a[diff[0] + 1:]
-                    items = [x for k, x in enumerate(items) if k not in (i, j)] + [merged]
-                    items = list(dict.fromkeys(items))
-                    changed = True
-                    break
-            if changed:
-                break
-    return items
 
 
 def choose_family(ruleset: Ruleset, packet: Packet) -> Family:
