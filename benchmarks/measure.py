@@ -32,12 +32,14 @@ class Figure:
     output: str = ""
 
 
-def run_process(argv: Sequence[str], stdin: Path | None = None) -> Figure:
+def run_process(argv: Sequence[str], stdin: Path | None = None,
+                cwd: Path | None = None) -> Figure:
     """Run a command to its end; its wall time, CPU time, peak RSS and standard output."""
     with (open(stdin or os.devnull, "rb") as source, tempfile.TemporaryFile("w+") as out,
           tempfile.TemporaryFile("w+") as err):
         start = time.perf_counter()
-        child = subprocess.Popen(list(argv), stdin=source, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(list(argv), stdin=source, stdout=out, stderr=err, text=True,
+                                 cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)

@@ -23,7 +23,8 @@ namespace takes minutes the first time.
    `ipset restore` in a throwaway namespace (the set matches look their sets up), ipset parse
    against `ipset restore`, and pod-to-pod packets by `trace()` and the concrete evaluator.
 6. abstract: a packet with every field unknown through the TUM firewall, the largest dumps of
-   ../shared/corpora (its IPv4 and IPv6 rules; lenient parse; target 10 s), on each path.
+   ../shared/corpora (its IPv4 and IPv6 rules; lenient parse; target 10 s), on each path; and
+   the whole `iptparse trace` command for the same question, which also prints the answer.
 7. growth: parse time per rule and trace time per packet for 1k, 10k and 50k services.
 """
 
@@ -297,6 +298,14 @@ def bench_abstract_dump(path: Path) -> None:
         row(f"abstract trace, every field unknown, TUM {family}, {path_kind}",
             seconds(figure) + note, "target 10 s",
             f"{figure.wall / 10:.2f}x wall, {figure.cpu / 10:.2f}x CPU", "target < 1.0x")
+        # what a user waits for: `iptparse trace` from start to the last line of its answer
+        # (the walk with its steps, and the paths as text)
+        command = run_process([sys.executable, "-m", "iptparse.cli", "trace", "--lenient",
+                               "--packet", "", "--path", path_kind, str(path)],
+                              cwd=HERE.parent)  # the checkout's iptparse, installed or not
+        row(f"  the same as `iptparse trace` (whole command, text answer), {path_kind}",
+            seconds(command) + f", {len(command.output) / 1e6:.1f} MB of text", "target 10 s",
+            f"{command.wall / 10:.2f}x wall, {command.cpu / 10:.2f}x CPU", "for information")
 
 
 # --- 7. growth -----------------------------------------------------------------------------
