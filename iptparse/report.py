@@ -128,8 +128,12 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
                    f"{decision_text(path.state, result)}{_rule_line(path.state, result, lookup)}")
         _final(out, path)
         return "\n".join(out) + "\n"
+    if result.truncated:
+        # said before the summary too: a summary of the paths found so far is not the answer
+        out.append("")
+        out.append(f"warning: {result.message}; below are only the paths found before it")
     out.append("")
-    out.extend(summary_lines(paths, color))
+    out.extend(summary_lines(paths, color, complete=not result.truncated))
     out.extend(projection_lines(paths, result))
     for number, path in enumerate(paths, 1):
         out.append("")
@@ -149,7 +153,8 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
     return "\n".join(out) + "\n"
 
 
-def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
+def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = True
+                  ) -> list[str]:
     """`VERDICT if … or …` per verdict, then `— VERDICT otherwise` for the other of exactly two.
 
     A verdict's probability is summed per condition on the packet (random draws left out): a
@@ -157,7 +162,8 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
     twice, and verdicts under disjoint conditions are never added up. Conditions with
     different shares get a line each. "otherwise" is said only when both verdicts are certain
     under their conditions; with a share below 1 the other verdict happens under the same
-    conditions too, and each is spelled out.
+    conditions too, and each is spelled out. Nor when the paths are not `complete` (the walk
+    stopped at its bound): packets on the paths not walked may meet either verdict.
     """
     groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
     for verdict in dict.fromkeys(p.verdict for p in paths):
@@ -171,7 +177,7 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool) -> list[str]:
             by_share.setdefault(share, []).append(key)
         groups[verdict] = by_share
     otherwise = None
-    if len(groups) == 2 and all(set(g) == {Fraction(1)} for g in groups.values()):
+    if complete and len(groups) == 2 and all(set(g) == {Fraction(1)} for g in groups.values()):
         otherwise = max(groups, key=lambda v: len(groups[v][Fraction(1)]))
     lines = []
     for verdict, by_share in groups.items():

@@ -191,6 +191,30 @@ def test_probabilities_are_summed_per_condition_never_across(tmp_path: Path) -> 
                             "DROP if proto = tcp (probability 0.1)"]
 
 
+def test_a_trace_stopped_at_its_bound_says_so_first_and_claims_no_otherwise(
+        tmp_path: Path) -> None:
+    """With the walk stopped at --max-paths, the paths shown are not every way the packet can
+    go: the warning comes before the summary, and no verdict is said to hold `otherwise`
+    (here the walk stops with UDP dropped and sources 10.0.0.1-3 accepted; 10.0.0.4-10 are
+    accepted too, every other source dropped)."""
+    rules = tmp_path / "hosts.txt"
+    rules.write_text("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                     "-A INPUT -p udp -j DROP\n"
+                     + "".join(f"-A INPUT -s 10.0.0.{n}/32 -j ACCEPT\n" for n in range(1, 11))
+                     + "COMMIT\n")
+    status, out, _ = cli("trace", str(rules), "-p", "", "--path", "in", "--max-paths", "4",
+                         "--color", "never")
+    assert status == 0
+    blocks = out.split("\n\n")
+    assert blocks[1].startswith("warning: stopped at 4 paths")
+    assert blocks[1].endswith("below are only the paths found before it")
+    assert all("otherwise" not in line for line in summary("\n\n".join(blocks[1:])))
+    assert out.rstrip().endswith("give more fields or raise --max-paths")
+    assert "DROP if proto = udp" in summary("\n\n".join(blocks[1:]))  # both verdicts seen
+    _, whole, _ = cli("trace", str(rules), "-p", "", "--path", "in", "--color", "never")
+    assert "warning" not in whole and summary(whole)[-1] == "— ACCEPT otherwise"
+
+
 def test_a_service_over_three_endpoints_is_accepted_always(tmp_path: Path) -> None:
     addrs = tmp_path / "addrs.txt"
     addrs.write_text("cni0 10.244.0.1/16\n")
