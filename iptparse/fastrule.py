@@ -37,7 +37,7 @@ from .nodes import (
     Rule,
     Target,
 )
-from .rulespec import STANDARD_TARGETS
+from .rulespec import MODULE_NAME_MAX, STANDARD_TARGETS
 from .source import Span
 
 if TYPE_CHECKING:
@@ -550,8 +550,8 @@ class FastRules:
         self.serial += 1
         key = self.serial
         if ext is None:
-            if not name or name[0] in "-!" or '"' in name:
-                raise _Fallback
+            if not name or name[0] in "-!" or '"' in name or len(name) > MODULE_NAME_MAX:
+                raise _Fallback  # the general parser reads it, or says why it cannot
             args = split_args(options) if options else []
             if any((a.value.startswith("-") and (a.quoted or not a.value.startswith("--")))
                    or (a.value == "!" and not a.quoted) for a in args):

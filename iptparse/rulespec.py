@@ -103,6 +103,22 @@ def _split_joined(arg: Arg) -> list[Arg] | None:
     return None
 
 
+#: XT_EXTENSION_MAXNAMELEN less its terminating NUL: what libxtables accepts as a module name
+MODULE_NAME_MAX = 28
+
+
+def _check_module_name(name: Arg) -> None:
+    """Refuse an unknown module's name that iptables could not load either: too long (its
+    own check), or empty or holding a space or a quote (no extension is called that; kept
+    verbatim, it would print back as other words than it was read from)."""
+    value = name.value
+    if len(value) > MODULE_NAME_MAX:
+        raise RuleSpecError(f'Invalid match name "{value}" ({MODULE_NAME_MAX} chars max)',
+                            name.column)
+    if not value or '"' in value or any(ch.isspace() for ch in value):
+        raise RuleSpecError(f"Couldn't load match `{value}': no such extension", name.column)
+
+
 def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -> RuleArgs:
     """Assign every argument to its owner; raise RuleSpecError at the first bad one.
 
@@ -150,6 +166,8 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
                 (name_arg,) = take(1, word, arg)
                 if basic == "match":
                     ext = find_match(name_arg.value)
+                    if ext is None:
+                        _check_module_name(name_arg)
                     group = Group(name_arg.value, ext, arg.column)
                     out.matches.append(group)
                     loaded.append(group)
