@@ -689,6 +689,8 @@ class _Parser:
         if given is None:
             return None
         name, invert, column = given
+        if not name:
+            raise self.fail("Empty interface is likely to be undesired", column)
         if len(name) >= IFNAMSIZ:
             raise self.fail(f"interface name `{name}' must be shorter than {IFNAMSIZ} characters",
                             column)

@@ -56,16 +56,21 @@ def test_restore_commands() -> None:
     assert [r.target.name for r in table.chain("b").rules] == ["DROP"]  # type: ignore[union-attr]
 
 
-#: match module names no extension can have (rule after `-A INPUT `, message, column of the
-#: name, what iptables-restore says): kept verbatim as unknown modules, they printed back as
-#: other words than they were read from
-BAD_MODULE_NAMES = [
+#: names iptables-restore refuses (rule after `-A INPUT `, message, column of the name, what
+#: iptables-restore says). Match module names no extension can have, kept verbatim as unknown
+#: modules, printed back as other words than they were read from; an empty interface printed
+#: as nothing at all.
+BAD_NAMES = [
     ('-m "foo bar"', "Couldn't load match `foo bar'", 13, "Couldn't load match `foo bar'"),
     ('-m ""', "Couldn't load match `'", 13, "Couldn't load match `'"),
     ('-p tcp -m " tcp --dport 53 -j ACCEPT', "Couldn't load match ` tcp --dport 53 -j ACCEPT'",
      20, "Couldn't load match ` tcp --dport 53 -j ACCEPT"),
     ("-m " + "a" * 29, f'Invalid match name "{"a" * 29}" (28 chars max)', 13,
      "Invalid match name"),
+    ('-i "" -j DROP', "Empty interface is likely to be undesired", 13,
+     "Empty interface is likely to be undesired"),
+    ('-o "" -j DROP', "Empty interface is likely to be undesired", 13,
+     "Empty interface is likely to be undesired"),
 ]
 
 
@@ -80,7 +85,7 @@ BAD_MODULE_NAMES = [
     ("*nosuch\nCOMMIT\n", "unknown table", 1, 2),
     ("*filter\n:INPUT\nCOMMIT\n", "expected", 2, 7),
     *[(f"*filter\n-A INPUT {rule}\nCOMMIT\n", message, 2, column)
-      for rule, message, column, _ in BAD_MODULE_NAMES],
+      for rule, message, column, _ in BAD_NAMES],
 ])
 def test_errors_name_the_problem_and_position(text: str, message: str, line: int,
                                               column: int) -> None:
@@ -155,11 +160,11 @@ def test_family_detection() -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("rule, _message, _column, kernel_says", BAD_MODULE_NAMES,
-                         ids=[r[0] for r in BAD_MODULE_NAMES])
-def test_iptables_refuses_the_bad_module_names_too(netns: Netns, rule: str, _message: str,
+@pytest.mark.parametrize("rule, _message, _column, kernel_says", BAD_NAMES,
+                         ids=[r[0] for r in BAD_NAMES])
+def test_iptables_refuses_the_bad_names_too(netns: Netns, rule: str, _message: str,
                                                    _column: int, kernel_says: str) -> None:
-    text = f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n"
+    text = f"*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n"
     with pytest.raises(KernelRejected) as refused:
         kernel_canonical(text, Family.INET, netns=netns)
     assert kernel_says in str(refused.value)
