@@ -119,6 +119,18 @@ def _check_module_name(name: Arg) -> None:
         raise RuleSpecError(f"Couldn't load match `{value}': no such extension", name.column)
 
 
+def _check_target_name(name: Arg) -> None:
+    """iptables' parse_target(): a -j/-g name is not empty, not too long and has no space."""
+    value = name.value
+    if not value:
+        raise RuleSpecError("Invalid target name (too short)", name.column)
+    if len(value) > MODULE_NAME_MAX:
+        raise RuleSpecError(f"Invalid target name `{value}' ({MODULE_NAME_MAX} chars max)",
+                            name.column)
+    if any(ch.isspace() for ch in value):
+        raise RuleSpecError(f"Invalid target name `{value}'", name.column)
+
+
 def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -> RuleArgs:
     """Assign every argument to its owner; raise RuleSpecError at the first bad one.
 
@@ -174,6 +186,7 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
                 else:
                     if out.target is not None:
                         raise RuleSpecError("multiple -j or -g flags not allowed", arg.column)
+                    _check_target_name(name_arg)
                     ext = find_target(name_arg.value) if basic == "jump" else None
                     group = Group(name_arg.value, ext, name_arg.column, kind="target",
                                   goto=basic == "goto")

@@ -57,9 +57,9 @@ def test_restore_commands() -> None:
 
 
 #: names iptables-restore refuses (rule after `-A INPUT `, message, column of the name, what
-#: iptables-restore says). Match module names no extension can have, kept verbatim as unknown
-#: modules, printed back as other words than they were read from; an empty interface printed
-#: as nothing at all.
+#: iptables-restore says). Match module and target names no extension can have, kept verbatim
+#: as unknown extensions, printed back as other words than they were read from; an empty
+#: interface printed as nothing at all.
 BAD_NAMES = [
     ('-m "foo bar"', "Couldn't load match `foo bar'", 13, "Couldn't load match `foo bar'"),
     ('-m ""', "Couldn't load match `'", 13, "Couldn't load match `'"),
@@ -71,6 +71,13 @@ BAD_NAMES = [
      "Empty interface is likely to be undesired"),
     ('-o "" -j DROP', "Empty interface is likely to be undesired", 13,
      "Empty interface is likely to be undesired"),
+    # and -j/-g names, as iptables' parse_target() checks them
+    ('-j REJEC"a b" --reject-with icmp-net-unreachable', "Invalid target name `REJECa b'", 13,
+     "Invalid target name `REJECa b'"),
+    ('-j ""', "Invalid target name (too short)", 13, "Invalid target name (too short)"),
+    ("-j " + "B" * 29, f"Invalid target name `{'B' * 29}' (28 chars max)", 13,
+     "Invalid target name"),
+    ('-g "a b"', "Invalid target name `a b'", 13, "Invalid target name `a b'"),
 ]
 
 
