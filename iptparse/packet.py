@@ -206,7 +206,7 @@ def parse_value(spec: FieldSpec, text: str, family: Family) -> ValueSet:
     if text in ("*", "any"):
         return top
     if spec.kind is FieldKind.NAME:
-        if text in ("", "none", "-"):
+        if text in ("", "none", "-", "(none)"):  # "(none)": how the name is printed back
             return NameSet.single("")
         return NameSet.of(*text.split(","))
     if spec.kind is FieldKind.BITS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -105,3 +107,14 @@ def test_the_text_form_reads_back_what_it_prints(src: str, dst: str, sport: int,
     again = parse_packet(str(packet))
     assert again.fields == packet.fields and again.family == packet.family
     assert Packet(dict(packet.fields), packet.family) == packet
+
+
+@pytest.mark.parametrize("written", ["iif=", "iif=none", "iif=-", "iif=(none)"])
+def test_no_interface_reads_back_as_it_is_printed(written: str) -> None:
+    """The empty name (a locally made packet has no iif) prints as `(none)`, in text and in
+    JSON; both read back as the empty name, not as an interface called `(none)`."""
+    packet = parse_packet(f"tcp 10.0.0.1:1 -> 10.0.0.2:2 {written}")
+    assert packet.fields["iif"] == NameSet.single("")
+    assert str(packet).endswith("iif=(none)")
+    assert parse_packet(str(packet)).fields == packet.fields
+    assert parse_packet(json.dumps(packet.to_json())).fields == packet.fields
