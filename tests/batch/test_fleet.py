@@ -115,11 +115,11 @@ def run(fleet: Fleet, packets: list[Packet]) -> tuple[list[Any], dict[str, list[
         loads += 1
         return original(payload)
 
-    batch_worker.load_payload = counting  # type: ignore[assignment]
+    batch_worker.load_payload = counting
     try:
         records = list(evaluate([fleet.root], packets, "in"))
     finally:
-        batch_worker.load_payload = original  # type: ignore[assignment]
+        batch_worker.load_payload = original
     direct: dict[str, list[Expected]] = {}
     by_bytes: dict[str, list[Expected]] = {}
     for name in fleet.nodes:

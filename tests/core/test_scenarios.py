@@ -129,7 +129,7 @@ def test_kube_proxy_cluster_ip_spreads_over_its_endpoints() -> None:
     rs = corpus("kube-proxy/iptables-save.txt", node(("cni0", 0x0AF40001, 16)))
     result = trace(rs, parse_packet(
         "tcp 10.244.9.9:40000 -> 10.96.41.17:80 iif=cni0 ctstate=NEW mark=0x0"))
-    finals = {}
+    finals: dict[int | str | None, Fraction] = {}
     for path in result.paths:
         assert path.verdict == "ACCEPT"
         dst = path.state.current("dst").single_value()

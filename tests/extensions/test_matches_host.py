@@ -597,7 +597,8 @@ def _corpus_rules() -> list[tuple[str, Family, str, tuple[str, ...], str]]:
         if not _USES_MODULE.search(text):
             continue
         family = detect_family(text)
-        table, chains = "", []
+        table = ""
+        chains: list[str] = []
         for raw in text.splitlines():
             line = raw.rstrip("\r")
             if line.startswith("*"):

@@ -10,7 +10,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from pygments.token import Error, Generic, Keyword, Name, Number, Operator, String
+from pygments.token import (  # type: ignore[import-untyped, unused-ignore]
+    Error,
+    Generic,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    String,
+)
 
 from iptparse.repl.lexer import IptablesSaveLexer
 from iptparse.repl.output import Output
