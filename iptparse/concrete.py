@@ -26,6 +26,7 @@ from .interp import (
     MAX_STEPS,
     PATHS,
     ROUTING,
+    TTL_EXPIRED,
     PathState,
     RuleRef,
     Stage,
@@ -141,13 +142,16 @@ class ConcretePath:
     policies: tuple[tuple[str, str, str], ...]
     decision: tuple[str, str, int] | None
     conditions: tuple[Cond, ...]
+    #: what gave the verdict when no rule did (`PathState.stopped`)
+    stopped: str | None = None
 
 
 class _Walk:
     """A path on exact values: mutable, copied where the walk forks."""
 
     __slots__ = ("chain", "conditions", "current", "decisions", "flags", "hits", "index",
-                 "origin", "policies", "reader", "stack", "stage", "verdict", "weight")
+                 "origin", "policies", "reader", "stack", "stage", "stopped", "verdict",
+                 "weight")
 
     def __init__(self, current: dict[str, int | str], flags: dict[str, int], reader: Reader,
                  origin: dict[str, Origin]) -> None:
@@ -163,6 +167,7 @@ class _Walk:
         self.policies: list[tuple[str, str, str]] = []
         self.decisions: list[tuple[str, str, int]] = []
         self.verdict: str | None = None
+        self.stopped: str | None = None
         self.stage = 0
         self.chain: str | None = None
         self.index = 0
@@ -176,6 +181,7 @@ class _Walk:
         other.policies = list(self.policies)
         other.decisions = list(self.decisions)
         other.verdict = self.verdict
+        other.stopped = self.stopped
         other.stage = self.stage
         other.chain = self.chain
         other.index = self.index
@@ -431,6 +437,7 @@ class Evaluator:
                 expires = walk.test("ttl", _EXPIRES)
                 if expires:
                     walk.verdict = "DROP"
+                    walk.stopped = TTL_EXPIRED
                     return
                 if expires is not None:
                     current["ttl"] = int(current["ttl"]) - 1
@@ -642,19 +649,22 @@ def _as_set(name: str, value: int | str | None, family: Family) -> ValueSet:
 class _Decided:
     """What PathState.decision reads, so both report the same rule."""
 
-    __slots__ = ("decisions", "verdict")
+    __slots__ = ("decisions", "stopped", "verdict")
 
-    def __init__(self, decisions: tuple[tuple[str, str, int], ...], verdict: str) -> None:
+    def __init__(self, decisions: tuple[tuple[str, str, int], ...], verdict: str,
+                 stopped: str | None) -> None:
         self.decisions = decisions
         self.verdict = verdict
+        self.stopped = stopped
 
 
 def _result(walk: _Walk) -> ConcretePath:
     verdict = walk.verdict or "UNKNOWN"
     decisions = tuple(walk.decisions)
-    decision = PathState.decision.fget(_Decided(decisions, verdict))  # type: ignore[attr-defined]
+    decision = PathState.decision.fget(  # type: ignore[attr-defined]
+        _Decided(decisions, verdict, walk.stopped))
     return ConcretePath(verdict, walk.weight, tuple(walk.hits), tuple(walk.policies), decision,
-                        tuple(walk.conditions))
+                        tuple(walk.conditions), walk.stopped)
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, path: str = "forward", *,

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes"]
 
+#: `PathState.stopped` of routing's own drops
+MARTIAN = "routing (a martian address)"
+NO_ROUTE = "routing (no route to dst)"
+
 _LOOPBACK = IntSet.prefix(0x7F000000, 8, 32)
 _MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | IntSet.single(0xFFFFFFFF,
                                                                              0xFFFFFFFF)
@@ -262,8 +266,8 @@ class Host:
                                 "dst is not a loopback address"))
             martian = And((Not(Test("iif", NameSet.single("lo"))), Or(tuple(bad))))
             dropped, pieces = interp._split_state(state, martian)
-            options += [(replace(s, verdict="DROP"), "martian address: dropped by routing")
-                        for s in dropped]
+            options += [(replace(s, verdict="DROP", stopped=MARTIAN),
+                         "martian address: dropped by routing") for s in dropped]
         local = self.local_addresses(family) | self.broadcast_addresses(family)
         in_stages = stages_for(PATHS["in"][2:])
         fwd_stages = stages_for(PATHS["forward"][2:])
@@ -284,7 +288,7 @@ class Host:
             oif = describe_set("oif", state.current("oif"), family)
             yield Note(f"routing: forwarded, oif {oif}"), state
         else:
-            yield Note("routing: dropped (a martian address, or no route for dst)"), state
+            yield Note(f"dropped by {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
 
     def _lookup(self, interp: Interpreter, state: PathState
@@ -304,12 +308,12 @@ class Host:
             if not remaining:
                 break
         for s in remaining:
-            out.append((replace(s, verdict="DROP"), "no route to host"))
+            out.append((replace(s, verdict="DROP", stopped=NO_ROUTE), "no route to host"))
         return out
 
     def _via(self, state: PathState, route: Route) -> PathState:
         if route.kind != "unicast" or route.interface is None:
-            return replace(state, verdict="DROP")
+            return replace(state, verdict="DROP", stopped=f"routing (the route `{route.text()}')")
         env = dict(state.env)
         fresh = state.fresh + 1
         var = f"oif@{fresh}"

@@ -76,6 +76,10 @@ PATHS: dict[str, tuple[str, ...]] = {
 
 MAX_STEPS = 1_000_000
 
+#: `PathState.stopped` of the forwarding drop (`host` has routing's, `receive` IPv6 input's);
+#: each reads after "by"
+TTL_EXPIRED = "forwarding (the TTL expires: ICMP time exceeded)"
+
 #: Fields with a value by the packet's nature when the user does not give one: netfilter sees
 #: reassembled packets once conntrack is loaded (nf_defrag runs before every table), and a packet
 #: is bridged only on a bridge (say bridged=1 to ask about br_netfilter traffic). Likewise a
@@ -163,13 +167,17 @@ class PathState:
     path: str = "forward"
     #: what ended each table's traversal so far: (table, chain, rule number or 0: the policy)
     decisions: tuple[tuple[str, str, int], ...] = ()
+    #: what gave the verdict when no rule or policy did: the stack (routing, an expired TTL),
+    #: as "by …" reads it; the tables passed before then decided nothing about the verdict
+    stopped: str | None = None
 
     @property
     def decision(self) -> tuple[str, str, int] | None:
         """What decided the verdict. DROP/REJECT/QUEUE: the rule or policy that said so. ACCEPT
         (every table let the packet through): the filter table's decision, the one users ask
-        about, else the last rule that accepted, else the last policy."""
-        if not self.decisions:
+        about, else the last rule that accepted, else the last policy. None when the stack
+        gave the verdict (`stopped`) or no table was passed."""
+        if not self.decisions or self.stopped is not None:
             return None
         if self.verdict not in (None, "ACCEPT"):
             return self.decisions[-1]
@@ -716,7 +724,7 @@ class Interpreter:
             holds = holds if index < len(holds) else []
         if holds:
             yield Note("forwarding: the TTL expires (ICMP time exceeded): dropped"), routed
-            return replace(routed, verdict="DROP")
+            return replace(routed, verdict="DROP", stopped=TTL_EXPIRED)
         env = dict(routed.env)
         target = env.get("ttl", "ttl")
         if isinstance(target, Shifted):

@@ -42,9 +42,9 @@ def verdict_text(verdict: str, color: bool) -> str:
 
 def decision_text(state: PathState, result: TraceResult) -> str:
     """`by filter:CHAIN #8 (line 345): <rule>` or `by the policy of filter:FORWARD`."""
+    if state.stopped is not None:
+        return f"by {state.stopped}"
     if state.decision is None:
-        if state.verdict not in (None, "ACCEPT"):
-            return "by routing (a martian address, or no route for dst)"
         return "no rule decided: the packet went through every table"
     table, chain, number = state.decision
     if number == 0:

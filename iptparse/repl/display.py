@@ -101,7 +101,9 @@ def fork_lines(out: Output, fork: Fork, state: PathState) -> list[str]:
 def verdict_lines(out: Output, verdict: str, state: PathState,
                   rule_text: str | None) -> list[str]:
     decision = state.decision
-    if decision is None:
+    if state.stopped is not None:
+        by = f"by {state.stopped}"
+    elif decision is None:
         by = "no rule decided: the packet went through every table"
     elif decision[2] == 0:
         by = f"by the policy of {decision[0]}:{decision[1]}"

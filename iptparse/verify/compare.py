@@ -286,6 +286,8 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
 
 def _decision_text(path: ModelPath) -> str:
     decision = path.state.decision
+    if path.state.stopped is not None:
+        return f"by {path.state.stopped}"
     if decision is None:
         return "no rule decided"
     table, chain, number = decision

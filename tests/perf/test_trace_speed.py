@@ -39,18 +39,19 @@ PATHS = ("in", "forward", "out")
 def _full(result: TraceResult) -> list[Any]:
     """Everything a trace reports, paths in order."""
     return [(p.verdict, p.probability, p.hits, p.policies, p.steps,
-             [(a.conditions, a.box, a.state.env, a.state.labels, a.state.decisions)
+             [(a.conditions, a.box, a.state.env, a.state.labels, a.state.decisions, a.state.stopped)
               for a in p.alternatives]) for p in result.paths]
 
 
 def _outcomes_of_trace(result: TraceResult) -> list[Any]:
     return sorted(((p.verdict, p.probability, p.hits, p.policies, a.state.decision,
-                    a.conditions) for p in result.paths for a in p.alternatives), key=repr)
+                    a.state.stopped, a.conditions) for p in result.paths
+                   for a in p.alternatives), key=repr)
 
 
 def _outcomes(paths: list[ConcretePath]) -> list[Any]:
-    return sorted(((p.verdict, p.probability, p.hits, p.policies, p.decision, p.conditions)
-                   for p in paths), key=repr)
+    return sorted(((p.verdict, p.probability, p.hits, p.policies, p.decision, p.stopped,
+                    p.conditions) for p in paths), key=repr)
 
 
 def _check(ruleset: Ruleset, packet: Packet, path: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import subprocess
@@ -11,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from iptparse.debug import Stepper
+from iptparse.parser import parse_iptables
+from iptparse.repl import Shell
+from iptparse.repl.output import Output
+from iptparse.ruleset import Ruleset
 
 from ._drive import ACCEPTED, RETURNED, drive, shell
 
@@ -390,3 +395,16 @@ def test_a_shell_made_through_the_package_alone_knows_every_command() -> None:
                           check=True, timeout=60, cwd=root)
     assert "unknown command" not in done.stdout
     assert "ACCEPT" in done.stdout
+
+
+def test_a_ttl_drop_is_the_stacks_verdict_not_a_rules() -> None:
+    """FORWARD's packet expires before the FORWARD hook: the verdict line names no rule of
+    the tables it went through (PREROUTING accepted it)."""
+    rules = "*filter\n:FORWARD DROP [0:0]\nCOMMIT\n*raw\n:PREROUTING ACCEPT [0:0]\n" \
+            "-A PREROUTING -p tcp -j ACCEPT\nCOMMIT\n"
+    out = io.StringIO()
+    sh = Shell(Ruleset([parse_iptables(rules)]), Output(out), path="forward")
+    sh.execute("packet tcp 10.0.0.1:1 -> 10.0.0.2:22 ttl=1 iif=eth0 oif=eth1")
+    sh.execute("continue")
+    assert "verdict: DROP by forwarding (the TTL expires: ICMP time exceeded)" in out.getvalue()
+    assert "verdict: DROP by raw" not in out.getvalue()

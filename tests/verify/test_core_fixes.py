@@ -3,6 +3,8 @@ the kernel or a crash on its traces):
 
 - ip_forward / ip6_forward decrement the TTL (hop limit) before the FORWARD hook, and drop a
   packet whose TTL is 1 or less there (interp.Interpreter._forward_ttl, logic.Shifted);
+- a packet the stack drops (an expired TTL, routing) names no rule: the tables it passed
+  before let it through (PathState.stopped);
 - value sets of IPv6 addresses are counted without overflowing (IntSet.size, describe);
 - IPv6 installs a new address's local route asynchronously: the lab waits for it before
   sending an `in` packet (sandbox.lab.Lab._await_local_route).
@@ -12,14 +14,17 @@ from __future__ import annotations
 
 import pytest
 
+from iptparse.concrete import evaluate
 from iptparse.describe import describe_set
 from iptparse.domain import IntSet
 from iptparse.events import Note, StageStart
-from iptparse.interp import Interpreter, PathState
+from iptparse.host import MARTIAN, NO_ROUTE, Host, parse_addrs, parse_routes
+from iptparse.interp import TTL_EXPIRED, Interpreter, PathState
 from iptparse.logic import Test, split
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
+from iptparse.report import format_trace
 from iptparse.ruleset import Ruleset
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.lab import Lab
@@ -77,6 +82,42 @@ def test_a_ttl_of_one_expires_before_forward() -> None:
     inbound = trace(ruleset, parse_packet("tcp 10.0.0.1:1 -> 10.0.0.2:2 ttl=64 iif=eth0"), "in")
     (path,) = inbound.paths
     assert [(h.chain, h.rule) for h in path.hits] == [("PREROUTING", 1), ("INPUT", 1)]
+
+
+def test_a_packet_the_stack_drops_names_no_rule() -> None:
+    """PREROUTING let the packet through (here by its policy) and the stack dropped it after:
+    the answer must say so, not name PREROUTING's policy, nor a rule that ACCEPTed there."""
+    rules = RULES.replace("-A PREROUTING -m ttl --ttl-eq 64\n",
+                          "-A PREROUTING -m ttl --ttl-eq 1 -j ACCEPT\n")
+    ruleset = Ruleset([parse_iptables(rules)])
+    for spec, hits in (("ttl=1", [("PREROUTING", 1)]), ("ttl=0", [])):
+        packet = parse_packet(f"tcp 10.0.0.1:1 -> 10.0.0.2:2 {spec} iif=eth0 oif=eth1")
+        result = trace(ruleset, packet)
+        (path,) = result.paths
+        assert [(h.chain, h.rule) for h in path.hits] == hits
+        assert (path.verdict, path.state.decision, path.state.stopped) == (
+            "DROP", None, TTL_EXPIRED)
+        verdicts = [line for line in format_trace(result).splitlines()
+                    if line.startswith("DROP")]
+        assert verdicts == ["DROP by forwarding (the TTL expires: ICMP time exceeded)"]
+        fast_paths = evaluate(ruleset, packet)
+        assert fast_paths is not None
+        (fast,) = fast_paths
+        assert (fast.verdict, fast.decision, fast.stopped) == ("DROP", None, TTL_EXPIRED)
+
+
+def test_a_packet_routing_drops_names_no_rule() -> None:
+    host = Host(parse_addrs("eth0 10.0.0.1/24\neth1 10.0.1.1/24"), parse_routes(
+        "10.0.0.0/24 dev eth0\n10.0.1.0/24 dev eth1\nblackhole 10.9.0.0/16\n"))
+    ruleset = Ruleset([parse_iptables(RULES)], host=host)
+    blackhole = "routing (the route `blackhole 10.9.0.0/16')"
+    for dst, src, stopped in (("10.0.1.5", "127.0.0.1", MARTIAN),
+                              ("192.0.2.1", "10.0.0.5", NO_ROUTE),
+                              ("10.9.1.1", "10.0.0.5", blackhole)):
+        result = trace(ruleset, parse_packet(f"tcp {src}:1 -> {dst}:2 ttl=64 iif=eth0"))
+        (path,) = result.paths
+        assert (path.verdict, path.state.decision, path.state.stopped) == ("DROP", None, stopped)
+        assert f"DROP by {stopped}" in format_trace(result)
 
 
 def test_ipv6_sets_are_counted_without_overflow() -> None:
