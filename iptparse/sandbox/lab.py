@@ -40,7 +40,7 @@ from ..parser import parse_iptables
 from .frames import DecodedFrame, KernelPacket, build_frame, decode_frame, parse_mac
 from .netns import Netns, SandboxUnavailable, missing_tools
 from .nsthread import call_in_netns, open_proc_net, read_whole
-from .observe import CounterReader, Snapshot, in_delivers, tx_packets
+from .observe import CounterReader, Snapshot, local_deliveries, tx_packets
 from .oracle import KernelRejected
 
 __all__ = ["Backend", "Egress", "KernelResult", "Lab", "LabError", "LabPath"]
@@ -81,7 +81,8 @@ class KernelResult:
 
     `hits` maps (table, chain, rule number from 1) to the packets each rule counted, `policies`
     (table, builtin chain) to the packets its policy took; only counters that moved appear.
-    `local` is true when R's IP layer delivered the packet to a local protocol (InDelivers),
+    `local` is true when the packet passed INPUT to R's local delivery (InDelivers, or
+    InUnknownProtos for a protocol R has no handler for),
     `egress` lists the frames R sent out; `delivered` is `local` on the `in` path and "some
     frame left R" on the forward path (on whichever interface: NAT may change the route).
     `save` is `iptables-save -c` after the packet; its counters add up over the lab's life.
@@ -388,7 +389,7 @@ class Lab:
         self._flush_conntrack()
         self._drain()
         tx_before = tx_packets(read_whole(self._proc["dev"]))
-        delivered_before = in_delivers(read_whole(self._proc[self._snmp]), self.family)
+        delivered_before = local_deliveries(read_whole(self._proc[self._snmp]), self.family)
 
         sequence = next(self._sequence)
         link = self._links[packet.iif]
@@ -397,7 +398,8 @@ class Lab:
         self._transmit(link, frame, sequence)
 
         tx_after = tx_packets(read_whole(self._proc["dev"]))
-        local = in_delivers(read_whole(self._proc[self._snmp]), self.family) > delivered_before
+        local = (local_deliveries(read_whole(self._proc[self._snmp]), self.family)
+                 > delivered_before)
         egress = self._collect({name: tx_after.get(name, 0) - tx_before.get(name, 0)
                                 for name in self._links})
         after, save = self._snapshot()

@@ -15,7 +15,7 @@ from typing import TypeVar
 from ..nodes import Family
 from ..parser import parse_iptables
 
-__all__ = ["CounterReader", "Snapshot", "in_delivers", "tx_packets"]
+__all__ = ["CounterReader", "Snapshot", "in_delivers", "local_deliveries", "tx_packets"]
 
 RuleKey = tuple[str, str, int]
 PolicyKey = tuple[str, str]
@@ -93,17 +93,25 @@ def _grown(after: dict[K, int], before: dict[K, int]) -> dict[K, int]:
             if count > before.get(key, 0)}
 
 
-def in_delivers(snmp: str, family: Family) -> int:
-    """InDelivers of /proc/net/snmp (IPv4) or Ip6InDelivers of /proc/net/snmp6 (IPv6)."""
+def in_delivers(snmp: str, family: Family, counter: str = "InDelivers") -> int:
+    """InDelivers (or another Ip counter) of /proc/net/snmp (IPv4), or Ip6InDelivers of
+    /proc/net/snmp6 (IPv6)."""
     if family is Family.INET6:
         for line in snmp.splitlines():
             name, _, value = line.partition(" ")
-            if name == "Ip6InDelivers":
+            if name == f"Ip6{counter}":
                 return int(value)
-        raise ValueError("no Ip6InDelivers in snmp6")
+        raise ValueError(f"no Ip6{counter} in snmp6")
     ip_lines = [line.split()[1:] for line in snmp.splitlines() if line.startswith("Ip:")]
     names, values = ip_lines[0], ip_lines[1]
-    return int(values[names.index("InDelivers")])
+    return int(values[names.index(counter)])
+
+
+def local_deliveries(snmp: str, family: Family) -> int:
+    """Packets that passed INPUT to the IP layer's local delivery: those it handed to a
+    protocol (InDelivers) and those of a protocol it has no handler for (InUnknownProtos,
+    counted there instead: SCTP, GRE, DCCP while their modules are not loaded)."""
+    return in_delivers(snmp, family) + in_delivers(snmp, family, "InUnknownProtos")
 
 
 def tx_packets(dev: str) -> dict[str, int]:

@@ -32,7 +32,6 @@ from ..ruleset import CompiledRule, Ruleset
 from ..sandbox.frames import KernelPacket
 from ..sandbox.lab import KernelResult
 from ..semantics import Effect
-from .model import delivery_observable
 
 __all__ = [
     "AGREE",
@@ -62,14 +61,13 @@ class Observation:
 
     hits: Mapping[RuleKey, int]
     policies: Mapping[PolicyKey, int]
-    accepted: bool | None  # None: the lab cannot tell (see `delivery_observable`)
+    accepted: bool
 
     @classmethod
-    def of(cls, result: KernelResult, packet: KernelPacket, path: str) -> Observation:
-        accepted: bool | None = result.local or bool(result.egress)
-        if not accepted and not delivery_observable(packet, path):
-            accepted = None
-        return cls(dict(result.hits), dict(result.policies), accepted)
+    def of(cls, result: KernelResult) -> Observation:
+        # local delivery is seen whatever the protocol and whichever path the lab sent the
+        # packet on (NAT may make a forwarded packet local)
+        return cls(dict(result.hits), dict(result.policies), result.local or bool(result.egress))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +230,7 @@ def _consistent(path: ModelPath, kernel: Observation) -> bool:
         return (all(kernel.hits.get(k, 0) >= n for k, n in hits.items())
                 and all(kernel.policies.get(k, 0) >= n for k, n in policies.items()))
     return (hits == Counter(kernel.hits) and policies == Counter(kernel.policies)
-            and (kernel.accepted is None or (path.verdict == "ACCEPT") == kernel.accepted))
+            and (path.verdict == "ACCEPT") == kernel.accepted)
 
 
 def _rank(path: ModelPath) -> tuple[int, int, int]:
@@ -245,7 +243,7 @@ def _rank(path: ModelPath) -> tuple[int, int, int]:
 def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
             result: KernelResult, *, max_walks: int = MAX_WALKS) -> Comparison:
     """Judge one packet (see the module docstring)."""
-    kernel = Observation.of(result, packet, path)
+    kernel = Observation.of(result)
     interpreter = Interpreter(ruleset, packet.family)
     start = interpreter.start(model, path)
     paths, truncated = explore(interpreter, start, kernel, max_walks=max_walks)
@@ -348,7 +346,7 @@ def divergences(path: ModelPath, kernel: Observation, ruleset: Ruleset,
     if out:
         return tuple(out)
     return (Divergence("delivery", f"iptparse's verdict is {path.verdict}",
-                       int(bool(kernel.accepted)), int(path.verdict == "ACCEPT")),)
+                       int(kernel.accepted), int(path.verdict == "ACCEPT")),)
 
 
 def _rule_text(ruleset: Ruleset, packet: KernelPacket, key: RuleKey) -> str:

@@ -39,7 +39,6 @@ __all__ = [
     "LabSetup",
     "ModelError",
     "conntrack_state",
-    "delivery_observable",
     "kernel_packet",
     "kernel_packet_length",
     "lab_host",
@@ -87,15 +86,6 @@ def conntrack_state(packet: KernelPacket) -> str:
     if number == _UDPLITE:
         return "INVALID"  # the lab sends no UDP-Lite header
     return "NEW"
-
-
-def delivery_observable(packet: KernelPacket, path: str) -> bool:
-    """Whether the lab sees a packet accepted on the `in` path: R's stack counts delivery
-    (InDelivers) only for protocols it has a handler for; the rest it counts as unknown."""
-    if path != "in":
-        return True
-    icmp = ICMP if packet.family is Family.INET else ICMPV6
-    return packet.number in (TCP, UDP, icmp)
 
 
 def _icmp_type(packet: KernelPacket) -> int:

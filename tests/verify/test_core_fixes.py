@@ -5,6 +5,9 @@ the kernel or a crash on its traces):
   packet whose TTL is 1 or less there (interp.Interpreter._forward_ttl, logic.Shifted);
 - a packet the stack drops (an expired TTL, routing) names no rule: the tables it passed
   before let it through (PathState.stopped);
+- the lab sees local delivery of a protocol it has no handler for (SCTP, GRE…): the stack
+  counts it as InUnknownProtos, not InDelivers, and NAT may make a forwarded packet local
+  (sandbox.observe.local_deliveries; a generated ruleset's REDIRECT of SCTP showed it);
 - value sets of IPv6 addresses are counted without overflowing (IntSet.size, describe);
 - IPv6 installs a new address's local route asynchronously: the lab waits for it before
   sending an `in` packet (sandbox.lab.Lab._await_local_route).
@@ -29,6 +32,7 @@ from iptparse.ruleset import Ruleset
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.lab import Lab
 from iptparse.trace import trace
+from iptparse.verify.compare import Observation
 from iptparse.verify.run import verify_dump
 
 from ..conftest import require_kernel
@@ -134,6 +138,34 @@ def test_the_kernel_decrements_and_expires_as_modelled() -> None:
                 path) for ttl in (64, 65, 2, 1) for path in ("forward", "in")]
     report = verify_dump(RULES, name="ttl.rules", packets=packets)
     assert report.ok and report.packets.agree == len(packets), report.format()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("family", [Family.INET, Family.INET6])
+def test_local_delivery_of_a_protocol_without_a_handler_is_seen(family: Family) -> None:
+    """INPUT accepts SCTP and GRE and drops UDP-Lite: the kernel delivers the first two to no
+    handler, and verify sees it. Sent on the forward path, REDIRECT makes the SCTP packet
+    local (to the address of its interface): the lab sees that too."""
+    require_kernel()
+    v6 = family is Family.INET6
+    src, dst = ("fd00::1", "fd00:9::9") if v6 else ("10.0.0.1", "10.0.9.9")
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p sctp -m sctp --dport 7 -j REDIRECT\n"
+             "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             f"-A INPUT -s {src} -p udplite -j DROP\nCOMMIT\n")
+    packets = [(KernelPacket(src=src, dst=dst, protocol=p, dport=9, iif="eth0"), "in")
+               for p in ("sctp", 47, "udplite")]
+    report = verify_dump(rules, name="unknown-protocols.rules", packets=packets)
+    assert report.ok and report.packets.agree == len(packets), report.format()
+    assert [c.kernel.accepted for c in report.comparisons] == [True, True, False]
+    own = "fd00::fe/64" if v6 else "10.0.0.254/24"
+    with Lab(rules, family, path="forward", addresses=[("eth0", own)]) as lab:
+        result = lab.send(KernelPacket(src=src, dst=dst, protocol="sctp", dport=7, iif="eth0",
+                                       oif="eth1"))
+        # delivered to no handler: seen by the count, whatever R sent after (with an
+        # address, its ICMP error asks ARP/ND for the sender first)
+        assert ("nat", "PREROUTING", 1) in result.hits and result.local
+        assert Observation.of(result).accepted
 
 
 @pytest.mark.kernel

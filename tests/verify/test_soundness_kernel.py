@@ -61,7 +61,7 @@ def test_paths_are_what_the_kernel_does(family: Family, path: LabPath,
             continue
         with Lab(generated.rules, family, path="forward", ipsets=generated.ipsets or None) as lab:
             for abstract, alternative, packet in draws:
-                kernel = Observation.of(lab.send(packet, path=path), packet, path)
+                kernel = Observation.of(lab.send(packet, path=path))
                 where = f"seed {seed}: {packet} from {' and '.join(alternative.readable())}"
                 hits = Counter((h.table, h.chain, h.rule) for h in abstract.hits)
                 assert Counter(kernel.hits) == hits, where
