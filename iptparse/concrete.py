@@ -45,6 +45,7 @@ from .logic import (
 )
 from .nodes import Family
 from .packet import Packet
+from .receive import RECEIPT_DROP, receipt
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
 from .semantics import Change, CopyBits, Effect, SetBits, SetValue
 
@@ -323,6 +324,8 @@ class Evaluator:
         # conntrack stage are passed over otherwise); rulesets before that rule track always
         active = getattr(ruleset, "conntrack_active", None)
         self.tracking = bool(active(family)) if active is not None else True
+        checks = receipt(family)
+        self.dropped_on_receipt = checks.pred() if checks is not None else None
 
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
@@ -411,6 +414,14 @@ class Evaluator:
     def _begin(self, walk: _Walk, stage: Stage, inputs: Mapping[str, int | str],
                path: str) -> None:
         current = walk.current
+        if walk.stage == 0 and path != "out" and self.dropped_on_receipt is not None:
+            dropped = decide(self.dropped_on_receipt, walk)
+            if dropped is None:
+                raise Undecided
+            if dropped:
+                walk.verdict = "DROP"
+                walk.stopped = RECEIPT_DROP
+                return
         if stage.table == CONNTRACK:
             if not self.tracking or walk.test("ctstate", _IS_UNTRACKED):
                 self._next_stage(walk)

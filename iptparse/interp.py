@@ -42,6 +42,7 @@ from .fields import CT_STATES, FieldKind, field_spec
 from .logic import BitsExpr, Box, Branch, Cond, Pred, Shifted, Test, split
 from .nodes import Family
 from .packet import Packet
+from .receive import LOOPBACK_IFACE, RECEIPT_DROP, Receipt, receipt
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
 from .semantics import Change, CopyBits, Effect, SetBits, SetFrom
 
@@ -414,6 +415,12 @@ class Interpreter:
 
     def _begin_stage(self, state: PathState, stage: Stage
                      ) -> Generator[Snapshot, int | None, PathState]:
+        if state.stage == 0 and state.path != "out":
+            checks = receipt(self.family)
+            if checks is not None:
+                state = yield from self._receive(state, checks)
+                if state.verdict is not None:
+                    return state
         if stage.table == CONNTRACK:
             return (yield from self._conntrack(state))
         if stage.table == ROUTING:
@@ -451,6 +458,31 @@ class Interpreter:
             yield StageStart(stage.hook, stage.table), state
             yield ChainEnter(stage.table, stage.hook, "hook"), state
         return state
+
+    def _receive(self, state: PathState, checks: Receipt
+                 ) -> Generator[Snapshot, int | None, PathState]:
+        """The drops of the stack on receipt (`receive`). The path splits on the interface
+        only when its packet may carry an address dropped off loopback alone, so the packets
+        that pass stay one piece per kind of interface, and most paths do not split at all."""
+        pieces = [(state, False)]
+        if checks.depends_on_interface(state.current("src"), state.current("dst")):
+            on, off = self._split_state(state, LOOPBACK_IFACE)
+            pieces = [(s, True) for s in on] + [(s, False) for s in off]
+        options: list[tuple[PathState, str]] = []
+        dropped: list[PathState] = []
+        for piece, on_loopback in pieces:
+            drop, keep = self._split_state(piece, checks.test(on_loopback))
+            dropped += drop
+            for s, outcome in [(s, "dropped on receipt") for s in drop] + [
+                    (s, "passes receipt") for s in keep]:
+                since = "; ".join(c.text for c in s.conditions[len(state.conditions):])
+                options.append((s, f"{since}: {outcome}" if since else outcome))
+        chosen = yield from self._fork(state, None, options)
+        if any(chosen is s for s in dropped):
+            state = replace(chosen, verdict="DROP", stopped=RECEIPT_DROP)
+            yield Note(f"dropped by {RECEIPT_DROP}: no hook sees the packet"), state
+            return state
+        return chosen
 
     # --- one rule ------------------------------------------------------------------------
 

@@ -512,7 +512,8 @@ def test_ttl_and_hop_limit() -> None:
     some = only(run(rules, "tcp 1.1.1.1:1 -> 2.2.2.2:2 ttl=1-10,100", "in"))
     assert some.state.current("ttl") == IntSet([(0, 5), (95, 95)], 0xFF)
     hl = table("mangle", "-A PREROUTING -j HL --hl-dec 2\n")
-    path = only(run(ruleset(hl, V6), "udp [::1]:1 -> [::2]:2 ttl=64", "in", family=V6))
+    path = only(run(ruleset(hl, V6), "udp [2001:db8::99]:1 -> [2001:db8::2]:2 ttl=64", "in",
+                    family=V6))
     assert final(path, "ttl") == 62 and notes(path) == ["hop limit -= 2 (stops at 0)"]
 
 
@@ -662,8 +663,8 @@ def test_tcpmss_adds_an_option_to_a_syn_without_one_when_it_has_room() -> None:
     kept = only(run(rules, spec, assumptions={key: False}))
     assert final(kept, "tcp_options") == 0 and final(kept, "length") == 40
     assert len(run(rules, spec).paths) == 1  # same hits and verdict: merged alternatives
-    v6 = only(run(ruleset(rules, V6), "tcp [::1]:1 -> [::2]:2 tcp_flags=0x02 tcp_options=0 "
-                  "iif=eth0 oif=eth1", family=V6, assumptions={key: True}))
+    v6 = only(run(ruleset(rules, V6), "tcp [2001:db8::99]:1 -> [2001:db8::2]:2 tcp_flags=0x02 "
+                  "tcp_options=0 iif=eth0 oif=eth1", family=V6, assumptions={key: True}))
     assert final(v6, "tcp_mss") == 1200  # IPv6's default MSS (1220) is larger
 
 
