@@ -271,10 +271,11 @@ def trace(
 def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[PathResult, ...]:
     groups: dict[tuple[Any, ...], list[tuple[PathState, _Recorder | None]]] = {}
     for state, recorder in finished:
-        key = (state.verdict, state.hits, state.policies, state.probability)
+        # drops by the stack for different reasons stay apart: each path says why
+        key = (state.verdict, state.hits, state.policies, state.probability, state.stopped)
         groups.setdefault(key, []).append((state, recorder))
     out = []
-    for (verdict, hits, policies, probability), members in groups.items():
+    for (verdict, hits, policies, probability, _), members in groups.items():
         alternatives = tuple(Alternative(s.conditions, s.box, s) for s, _ in members)
         recorder = members[0][1]
         out.append(PathResult(verdict or "UNKNOWN", probability, hits, policies, alternatives,
@@ -354,6 +355,7 @@ def trace_json(result: TraceResult) -> dict[str, Any]:
             "constraint": [_constraint(a.box, a.state.labels) for a in p.alternatives],
             "hits": [{"table": h.table, "chain": h.chain, "rule": h.rule} for h in p.hits],
             "policies": [{"table": t, "chain": c, "policy": pol} for t, c, pol in p.policies],
+            "stopped": state.stopped,
             "steps": [step_json(s) for s in p.steps],
             "packet": _final_packet(state, result.packet),
         })

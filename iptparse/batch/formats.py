@@ -75,7 +75,7 @@ class JsonlWriter(Writer):
 # --- csv -----------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("node", "packet", "status", "family", "verdict", "probability", "table", "chain",
-               "rule", "rule_text", "conditions", "hits", "capture", "error")
+               "rule", "rule_text", "conditions", "hits", "capture", "error", "stopped")
 
 
 def _hits_text(path: PathOutcome) -> str:
@@ -96,7 +96,7 @@ class CsvWriter(Writer):
         ev = record.evaluation
         if ev.error is not None:
             self._csv.writerow([record.node, record.packet, "error", ev.family or "", "", "",
-                                "", "", "", "", "", "", record.capture, ev.error])
+                                "", "", "", "", "", "", record.capture, ev.error, ""])
             return
         for path in ev.paths:
             d = path.decision
@@ -104,7 +104,8 @@ class CsvWriter(Writer):
                 record.node, record.packet, "ok", ev.family or "", path.verdict,
                 _probability(path), d.table if d else "", d.chain if d else "",
                 d.rule if d else "", d.text if d else "", " or ".join(path.conditions),
-                _hits_text(path), record.capture, ev.message if ev.truncated else ""])
+                _hits_text(path), record.capture, ev.message if ev.truncated else "",
+                path.stopped or ""])
 
     def finish(self, summary: Summary) -> None:
         """Rows only: a spreadsheet cannot hold the summary (the shell prints it apart)."""
@@ -153,7 +154,8 @@ class TableWriter(Writer):
         for n, path in enumerate(ev.paths):
             prob = "" if path.probability == 1 else f" {float(path.probability):.4g}"
             d = path.decision
-            rest = "no rule decided" if d is None else f"{d.where}  {d.text}"
+            rest = (f"{d.where}  {d.text}" if d is not None
+                    else f"by {path.stopped}" if path.stopped else "no rule decided")
             node, packet = (record.node, record.packet) if n == 0 else ("", "")
             self._row(node, packet, path.verdict + prob, rest)
             for condition in path.conditions:

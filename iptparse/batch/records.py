@@ -46,6 +46,8 @@ class PathOutcome:
     hits: tuple[RuleHit, ...]
     policies: tuple[tuple[str, str, str], ...]
     conditions: tuple[str, ...]
+    #: why the stack dropped the packet when no rule did (`PathState.stopped`)
+    stopped: str | None = None
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -53,13 +55,14 @@ class PathOutcome:
         numbers may differ: a node with an extra rule earlier in a chain still agrees)."""
         decided = None if self.decision is None else (
             self.decision.table, self.decision.chain, self.decision.text)
-        return (self.verdict, self.probability, decided, self.conditions)
+        return (self.verdict, self.probability, decided, self.stopped, self.conditions)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "probability": float(self.probability),
             "decided_by": None if self.decision is None else self.decision.to_json(),
+            "stopped": self.stopped,
             "hits": [h.to_json() for h in self.hits],
             "policies": [{"table": t, "chain": c, "policy": p} for t, c, p in self.policies],
             "conditions": list(self.conditions),

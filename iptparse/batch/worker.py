@@ -273,7 +273,8 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evalua
                 return Evaluation(family.value, built[1])
             groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
             for p in fast:
-                key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies)
+                key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies,
+                                    p.stopped)
                 groups.setdefault(key, []).append(tuple(c.text for c in p.conditions))
             paths = [_outcome(loaded, family, *key,
                               [" and ".join(c) for c in simplify(alternatives) if c])
@@ -288,24 +289,25 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evalua
     except (TraceError, PacketError) as exc:
         return Evaluation(None, error=str(exc))
     paths = [_outcome(loaded, result.family, p.verdict, p.probability, p.state.decision,
-                      p.hits, p.policies, p.conditions) for p in result.paths]
+                      p.hits, p.policies, p.state.stopped, p.conditions) for p in result.paths]
     return Evaluation(result.family.value, _ordered(paths), result.truncated, result.message)
 
 
 #: what makes two exact paths one outcome: they differ only in the conditions they were taken on
 _OutcomeKey = tuple[str, Fraction, tuple[str, str, int] | None, tuple[RuleRef, ...],
-                    tuple[tuple[str, str, str], ...]]
+                    tuple[tuple[str, str, str], ...], str | None]
 
 
 def _outcome(loaded: LoadedCapture, family: Family, verdict: str, probability: Fraction,
              decision: tuple[str, str, int] | None, hits: Sequence[RuleRef],
-             policies: tuple[tuple[str, str, str], ...], conditions: Sequence[str]
-             ) -> PathOutcome:
+             policies: tuple[tuple[str, str, str], ...], stopped: str | None,
+             conditions: Sequence[str]) -> PathOutcome:
     decided = None if decision is None else RuleHit(*decision,
                                                     loaded.rule_text(family, *decision))
     rules = tuple(RuleHit(h.table, h.chain, h.rule,
                           loaded.rule_text(family, h.table, h.chain, h.rule)) for h in hits)
-    return PathOutcome(verdict, probability, decided, rules, policies, tuple(conditions))
+    return PathOutcome(verdict, probability, decided, rules, policies, tuple(conditions),
+                       stopped)
 
 
 def _ordered(paths: list[PathOutcome]) -> tuple[PathOutcome, ...]:

@@ -201,3 +201,34 @@ def test_progress_bar_only_on_a_terminal(packets: Path, nodes: Path) -> None:
                                      "jsonl", str(nodes))
     assert quiet == "" and quiet_out == out
 
+
+
+def test_a_drop_by_the_stack_is_said_in_every_format(tmp_path: Path) -> None:
+    """An expired TTL (concrete: the evaluator) and one that may expire (the interpreter):
+    the record names no rule, says why, and keeps the two reasons apart from the rules'."""
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "iptables-save.txt").write_text(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A FORWARD -p udp -j DROP\nCOMMIT\n")
+    packets = tmp_path / "packets.txt"
+    packets.write_text("tcp 10.0.0.1:1 -> 10.0.9.9:80 ttl=1 iif=eth0 oif=eth1 id=expired\n"
+                       "tcp 10.0.0.1:1 -> 10.0.9.9:80 ttl=1-2 iif=eth0 oif=eth1 id=maybe\n")
+    ttl = "forwarding (the TTL expires: ICMP time exceeded)"
+    status, out, _ = _main("--packets", str(packets), "--format", "jsonl", str(node))
+    assert status == 0
+    results = [json.loads(line) for line in out.splitlines()]
+    expired, maybe = (r for r in results if r["type"] == "result")
+    assert [(p["verdict"], p["decided_by"], p["stopped"]) for p in expired["paths"]] == [
+        ("DROP", None, ttl)]
+    assert sorted((p["verdict"], p["stopped"]) for p in maybe["paths"]) == [
+        ("ACCEPT", None), ("DROP", ttl)]
+    status, out, _ = _main("--packets", str(packets), "--format", "table", str(node))
+    assert any(line.split()[:3] == ["node", "expired", "DROP"] and line.endswith(f"  by {ttl}")
+               for line in out.splitlines()), out
+    target = tmp_path / "out.csv"
+    _main("--packets", str(packets), "--format", "csv", "--out", str(target), str(node))
+    rows = list(csv.DictReader(target.open(newline="")))
+    assert [(r["packet"], r["verdict"], r["rule"], r["stopped"]) for r in rows
+            if r["verdict"] == "DROP"] == [("expired", "DROP", "", ttl),
+                                           ("maybe", "DROP", "", ttl)]

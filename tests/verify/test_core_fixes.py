@@ -31,7 +31,7 @@ from iptparse.report import format_trace
 from iptparse.ruleset import Ruleset
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.lab import Lab
-from iptparse.trace import trace
+from iptparse.trace import trace, trace_json
 from iptparse.verify.compare import Observation
 from iptparse.verify.run import verify_dump
 
@@ -122,6 +122,12 @@ def test_a_packet_routing_drops_names_no_rule() -> None:
         (path,) = result.paths
         assert (path.verdict, path.state.decision, path.state.stopped) == ("DROP", None, stopped)
         assert f"DROP by {stopped}" in format_trace(result)
+    # the open question keeps the reasons apart, though the paths passed the same rules
+    result = trace(ruleset, parse_packet("tcp 0.0.0.0/0:1 -> 0.0.0.0/0:2 ttl=64 iif=eth0"))
+    reasons = sorted(p.state.stopped or "" for p in result.paths if p.verdict == "DROP")
+    assert reasons == sorted([MARTIAN, NO_ROUTE, blackhole])
+    assert sorted(p["stopped"] or "" for p in trace_json(result)["paths"]
+                  if p["verdict"] == "DROP") == reasons
 
 
 def test_ipv6_sets_are_counted_without_overflow() -> None:
