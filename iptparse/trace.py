@@ -275,7 +275,7 @@ def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[Path
         key = (state.verdict, state.hits, state.policies, state.probability, state.stopped)
         groups.setdefault(key, []).append((state, recorder))
     out = []
-    for (verdict, hits, policies, probability, _), members in groups.items():
+    for (verdict, hits, policies, probability, _stopped), members in groups.items():
         alternatives = tuple(Alternative(s.conditions, s.box, s) for s, _ in members)
         recorder = members[0][1]
         out.append(PathResult(verdict or "UNKNOWN", probability, hits, policies, alternatives,

@@ -94,7 +94,7 @@ def _grown(after: dict[K, int], before: dict[K, int]) -> dict[K, int]:
 
 
 def in_delivers(snmp: str, family: Family, counter: str = "InDelivers") -> int:
-    """InDelivers (or another Ip counter) of /proc/net/snmp (IPv4), or Ip6InDelivers of
+    """InDelivers (or another Ip counter) of /proc/net/snmp (IPv4), or its Ip6 namesake in
     /proc/net/snmp6 (IPv6)."""
     if family is Family.INET6:
         for line in snmp.splitlines():
