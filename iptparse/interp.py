@@ -461,22 +461,27 @@ class Interpreter:
 
     def _receive(self, state: PathState, checks: Receipt
                  ) -> Generator[Snapshot, int | None, PathState]:
-        """The drops of the stack on receipt (`receive`). The path splits on the interface
-        only when its packet may carry an address dropped off loopback alone, so the packets
-        that pass stay one piece per kind of interface, and most paths do not split at all."""
-        pieces = [(state, False)]
-        if checks.depends_on_interface(state.current("src"), state.current("dst")):
-            on, off = self._split_state(state, LOOPBACK_IFACE)
-            pieces = [(s, True) for s in on] + [(s, False) for s in off]
+        """The drops of the stack on receipt (`receive`), split in the order the concrete
+        evaluator decides them: the addresses dropped anywhere, then, for packets that may
+        carry one dropped off loopback alone, the interface. The packets that pass stay one
+        piece per kind of interface, and most paths do not split at all."""
+        dropped, kept = self._split_state(state, checks.anywhere())
+        passing: list[PathState] = []
+        for piece in kept:
+            if not checks.depends_on_interface(piece.current("src"), piece.current("dst")):
+                passing.append(piece)
+                continue
+            on, off = self._split_state(piece, LOOPBACK_IFACE)
+            passing += on
+            for away in off:
+                drop, keep = self._split_state(away, checks.off_loopback())
+                dropped += drop
+                passing += keep
         options: list[tuple[PathState, str]] = []
-        dropped: list[PathState] = []
-        for piece, on_loopback in pieces:
-            drop, keep = self._split_state(piece, checks.test(on_loopback))
-            dropped += drop
-            for s, outcome in [(s, "dropped on receipt") for s in drop] + [
-                    (s, "passes receipt") for s in keep]:
-                since = "; ".join(c.text for c in s.conditions[len(state.conditions):])
-                options.append((s, f"{since}: {outcome}" if since else outcome))
+        for s, outcome in [(s, "dropped on receipt") for s in dropped] + [
+                (s, "passes receipt") for s in passing]:
+            since = "; ".join(c.text for c in s.conditions[len(state.conditions):])
+            options.append((s, f"{since}: {outcome}" if since else outcome))
         chosen = yield from self._fork(state, None, options)
         if any(chosen is s for s in dropped):
             state = replace(chosen, verdict="DROP", stopped=RECEIPT_DROP)

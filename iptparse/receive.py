@@ -14,8 +14,8 @@ veth interface (`tests/core/test_receive.py`). IPv4 has no such check in ip_rcv_
 martian addresses are refused by routing, after PREROUTING (`host.Host.route`).
 
 The checks are kept as sets of source and destination addresses, so that the interpreter can
-split a path on them and keep the packets that pass in one piece (`Receipt.test`), and the
-concrete evaluator can decide them on exact values (`Receipt.pred`).
+split a path on them in the order the concrete evaluator decides them (`Receipt.pred`): the
+addresses dropped anywhere, then those dropped off loopback, and only then the interface.
 """
 
 from __future__ import annotations
@@ -58,19 +58,19 @@ class Receipt:
         return not (src.isdisjoint(self.src_off_loopback)
                     and dst.isdisjoint(self.dst_off_loopback))
 
-    def test(self, on_loopback: bool) -> Pred:
-        """The drop for a packet known to arrive on loopback or not: one test per address,
-        so the packets that pass are one piece (src ∉ S and dst ∉ D)."""
-        src = self.src if on_loopback else self.src | self.src_off_loopback
-        dst = self.dst if on_loopback else self.dst | self.dst_off_loopback
-        return Or((Test("src", src), Test("dst", dst)))
+    def anywhere(self) -> Pred:
+        """The drop wherever the packet came from: one test per address, so the packets
+        that pass are one piece (src ∉ S and dst ∉ D)."""
+        return Or((Test("src", self.src), Test("dst", self.dst)))
+
+    def off_loopback(self) -> Pred:
+        """What is dropped besides when the packet did not come in on loopback."""
+        return Or((Test("src", self.src_off_loopback), Test("dst", self.dst_off_loopback)))
 
     def pred(self) -> Pred:
         """The whole drop, addresses asked first: a packet that does not say where it came
         from is decided by its addresses alone, as nearly every packet is."""
-        return Or((Test("src", self.src), Test("dst", self.dst),
-                   And((Or((Test("src", self.src_off_loopback),
-                            Test("dst", self.dst_off_loopback))), Not(LOOPBACK_IFACE)))))
+        return Or((self.anywhere(), And((self.off_loopback(), Not(LOOPBACK_IFACE)))))
 
 
 _V6 = Receipt(

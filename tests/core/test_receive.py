@@ -63,6 +63,24 @@ def test_exact_packets_follow_ip6_rcv_core(path: str) -> None:
         assert _check(RULESET, packet, path)
 
 
+@pytest.mark.parametrize("path", ["in", "forward"])
+def test_the_interface_splits_a_path_only_where_it_decides(path: str) -> None:
+    """A packet that does not say where it came from: a multicast source is dropped
+    wherever it came from (no condition on the interface, as the concrete evaluator finds);
+    ::1 is dropped only off loopback (two paths); other addresses pass whole."""
+    for src, dst in itertools.product(SOURCES, DESTINATIONS):
+        packet = parse_packet(spec(src, dst, "", path).replace(" iif=", ""), Family.INET6)
+        result = trace(RULESET, packet, path)
+        verdicts = sorted((p.state.stopped == RECEIPT_DROP, p.conditions) for p in result.paths)
+        if dropped(src, dst, "lo"):
+            assert verdicts == [(True, [])], (src, dst)
+        elif dropped(src, dst, "eth0"):
+            assert verdicts == [(False, ["iif = lo"]), (True, ["iif ≠ lo"])], (src, dst)
+        else:
+            assert verdicts == [(False, [])], (src, dst)
+        _check(RULESET, packet, path)  # the evaluator, when it decides, says the same
+
+
 def test_the_report_says_the_stack_dropped_it() -> None:
     text = format_trace(trace(RULESET, parse_packet(spec("ff02::5", "2001:db8:9::1", "eth0",
                                                          "in"), Family.INET6), "in"))
