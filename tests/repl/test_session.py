@@ -284,10 +284,13 @@ def test_ctrl_c_stops_a_running_continue(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(Stepper, "_advance", advance_and_interrupt)
     sh, out = shell()
+    # what the process had before (a background job of a non-interactive shell starts with
+    # SIGINT ignored, a terminal's with Python's default): put back as it was
+    before = signal.getsignal(signal.SIGINT)
     sh.execute("continue")
     assert "interrupted" in out.getvalue().splitlines()
     assert sh.need_stepper().cursor == 3  # stopped after the event it was computing
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
     sh.execute("continue")
     assert "verdict: DROP by the policy of filter:FORWARD" in out.getvalue()
 
