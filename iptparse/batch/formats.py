@@ -50,9 +50,11 @@ def summary_json(summary: Summary) -> list[dict[str, Any]]:
             "counts": dict(p.counts),
             "majority": {"verdict": p.majority, "nodes": p.majority_nodes,
                          "example": p.representative,
-                         "decided_by": [_hit(h) for h in p.decided_by], "error": p.error},
+                         "decided_by": [_hit(h) for h in p.decided_by],
+                         "stopped": list(p.stopped), "error": p.error},
             "differs": [{"node": d.node, "verdict": d.verdict,
                          "decided_by": [_hit(h) for h in d.decided_by],
+                         "stopped": list(d.stopped),
                          "difference": {"kind": d.difference.kind, "text": d.difference.text,
                                         "rule": _hit(d.difference.rule),
                                         "compared_with": d.compared_with}}
@@ -117,8 +119,11 @@ def _probability(path: PathOutcome) -> str:
 
 # --- table ---------------------------------------------------------------------------------
 
-def _decided(hits: Sequence[RuleHit | None]) -> str:
-    wheres = list(dict.fromkeys("no rule" if h is None else h.where for h in hits))
+def _decided(hits: Sequence[RuleHit | None], stopped: Sequence[str | None]) -> str:
+    """What decided each path: a rule or policy, else the stack's reason, else no rule."""
+    reasons = list(stopped) + [None] * (len(hits) - len(stopped))
+    wheres = list(dict.fromkeys(h.where if h is not None else why or "no rule"
+                                for h, why in zip(hits, reasons, strict=True)))
     return ", ".join(wheres)
 
 
@@ -173,7 +178,7 @@ def _group(differs: Sequence[Divergence]) -> list[tuple[list[str], Divergence]]:
     """Nodes that differ the same way, listed once."""
     groups: dict[tuple[object, ...], tuple[list[str], Divergence]] = {}
     for d in differs:
-        key = (d.verdict, d.decided_by, d.difference, d.compared_with)
+        key = (d.verdict, d.decided_by, d.stopped, d.difference, d.compared_with)
         groups.setdefault(key, ([], d))[0].append(d.node)
     return list(groups.values())
 
@@ -181,7 +186,8 @@ def _group(differs: Sequence[Divergence]) -> list[tuple[list[str], Divergence]]:
 def _packet_text(p: PacketSummary) -> list[str]:
     counts = ", ".join(f"{label} {n}" for label, n in p.counts)
     lines = [f"packet {p.packet}: {counts}"]
-    decided = f"by {_decided(p.decided_by)}" if p.error is None else f"({p.error})"
+    decided = (f"by {_decided(p.decided_by, p.stopped)}" if p.error is None
+               else f"({p.error})")
     lines.append(f"  majority ({p.majority_nodes} node{'s' if p.majority_nodes != 1 else ''}, "
                  f"e.g. {p.representative}): {p.majority} {decided}")
     for hit in dict.fromkeys(p.decided_by):
@@ -192,7 +198,7 @@ def _packet_text(p: PacketSummary) -> list[str]:
         return lines
     for nodes, d in _group(p.differs):
         who = ", ".join(nodes) + (f" ({len(nodes)} nodes)" if len(nodes) > 1 else "")
-        decided = f"by {_decided(d.decided_by)}" if d.decided_by else ""
+        decided = f"by {_decided(d.decided_by, d.stopped)}" if d.decided_by else ""
         lines.append(f"  {who}: {d.verdict} {decided}".rstrip())
         lines.append(f"      why (against {d.compared_with}): {d.difference.text}")
     return lines

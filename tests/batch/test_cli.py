@@ -223,9 +223,13 @@ def test_a_drop_by_the_stack_is_said_in_every_format(tmp_path: Path) -> None:
         ("DROP", None, ttl)]
     assert sorted((p["verdict"], p["stopped"]) for p in maybe["paths"]) == [
         ("ACCEPT", None), ("DROP", ttl)]
+    summary = next(r for r in results if r["type"] == "summary" and r["packet"] == "expired")
+    assert summary["majority"]["decided_by"] == [None]
+    assert summary["majority"]["stopped"] == [ttl]
     status, out, _ = _main("--packets", str(packets), "--format", "table", str(node))
     assert any(line.split()[:3] == ["node", "expired", "DROP"] and line.endswith(f"  by {ttl}")
                for line in out.splitlines()), out
+    assert f"  majority (1 node, e.g. node): DROP by {ttl}" in out.splitlines()
     target = tmp_path / "out.csv"
     _main("--packets", str(packets), "--format", "csv", "--out", str(target), str(node))
     rows = list(csv.DictReader(target.open(newline="")))
