@@ -121,9 +121,8 @@ def _probability(path: PathOutcome) -> str:
 
 def _decided(hits: Sequence[RuleHit | None], stopped: Sequence[str | None]) -> str:
     """What decided each path: a rule or policy, else the stack's reason, else no rule."""
-    reasons = list(stopped) + [None] * (len(hits) - len(stopped))
     wheres = list(dict.fromkeys(h.where if h is not None else why or "no rule"
-                                for h, why in zip(hits, reasons, strict=True)))
+                                for h, why in zip(hits, stopped, strict=True)))
     return ", ".join(wheres)
 
 

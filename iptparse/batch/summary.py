@@ -46,10 +46,10 @@ class Divergence:
     node: str
     verdict: str
     decided_by: tuple[RuleHit | None, ...]
+    #: per path, why the stack dropped the packet where no rule decided (`PathOutcome.stopped`)
+    stopped: tuple[str | None, ...]
     difference: Difference
     compared_with: str
-    #: per path, why the stack dropped the packet where no rule decided (`PathOutcome.stopped`)
-    stopped: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +61,10 @@ class PacketSummary:
     majority_nodes: int
     representative: str
     decided_by: tuple[RuleHit | None, ...]
+    #: per path, why the stack dropped the packet where no rule decided (`PathOutcome.stopped`)
+    stopped: tuple[str | None, ...]
     differs: tuple[Divergence, ...]
     error: str | None = None  # why the majority could not trace it
-    #: per path, why the stack dropped the packet where no rule decided (`PathOutcome.stopped`)
-    stopped: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,13 +357,13 @@ class Summariser:
                                      self._files.get(model.node))
                 found = explained[key] = (difference, model.node)
             differs.append(Divergence(r.node, verdict_label(ev),
-                                      tuple(p.decision for p in ev.paths), *found,
-                                      tuple(p.stopped for p in ev.paths)))
+                                      tuple(p.decision for p in ev.paths),
+                                      tuple(p.stopped for p in ev.paths), *found))
         return PacketSummary(rep.packet, rep.index, counts, verdict_label(rep.evaluation),
                              len(majority), rep.node,
-                             tuple(p.decision for p in rep.evaluation.paths), tuple(differs),
-                             rep.evaluation.error,
-                             tuple(p.stopped for p in rep.evaluation.paths))
+                             tuple(p.decision for p in rep.evaluation.paths),
+                             tuple(p.stopped for p in rep.evaluation.paths), tuple(differs),
+                             rep.evaluation.error)
 
 
 def summarise(records: Iterable[Record], captures: Iterable[Capture] | None = None) -> Summary:
