@@ -143,6 +143,10 @@ class Memo:
     def __init__(self, ruleset: Ruleset, family: Family, max_nodes: int = 500_000) -> None:
         self.evaluator = Evaluator(ruleset, family)
         self.roots: dict[tuple[object, ...], _Node] = {}
+        #: one asker per distinct question, shared by every node that asks it: the same few
+        #: questions (ctstate, the mark, a service's port) recur under thousands of nodes,
+        #: and a closure each was a third of what a batch kept per packet
+        self.askers: dict[Question, tuple[Question, Ask]] = {}
         self.nodes = 0
         self.max_nodes = max_nodes
 
@@ -177,8 +181,10 @@ class Memo:
         node = root
         for question, answer in asked:
             if node.question is None and not node.done:
-                node.question = question
-                node.ask = _asker(question)
+                shared = self.askers.get(question)
+                if shared is None:
+                    shared = self.askers[question] = (question, _asker(question))
+                node.question, node.ask = shared
             if node.question != question:
                 return  # cannot happen for a deterministic walk; never guess
             child = node.children.get(answer)
