@@ -523,7 +523,7 @@ class Evaluator:
         action = rule.action
         # the target's own condition first: a fork there re-runs this rule on each side
         effect = _chosen(action, walk) if isinstance(action, Effect) else None
-        walk.hits.append(RuleRef(rule.table, rule.chain, rule.number))
+        walk.hits.append(rule.ref)
         if action is None:
             walk.index += 1
         elif isinstance(action, Jump | Goto):

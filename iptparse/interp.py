@@ -43,7 +43,7 @@ from .logic import BitsExpr, Box, Branch, Cond, Pred, Shifted, Test, split
 from .nodes import Family
 from .packet import Packet
 from .receive import LOOPBACK_IFACE, RECEIPT_DROP, Receipt, receipt
-from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
+from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, RuleRef, Ruleset
 from .semantics import Change, CopyBits, Effect, SetBits, SetFrom
 
 if TYPE_CHECKING:
@@ -119,13 +119,6 @@ def stages_for(hooks: tuple[str, ...]) -> tuple[Stage, ...]:
         else:
             out.extend(Stage(hook, t) for t in HOOK_TABLES[hook])
     return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRef:
-    table: str
-    chain: str
-    rule: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,7 +536,7 @@ class Interpreter:
             yield RuleEvaluated(rule, matched, results), state
         if not matched:
             return replace(state, index=state.index + 1)
-        state = replace(state, hits=(*state.hits, RuleRef(rule.table, rule.chain, rule.number)))
+        state = replace(state, hits=(*state.hits, rule.ref))
         if effect is not None:
             if chosen_effect is None:  # a condition of the target failed, no `otherwise`
                 return replace(state, index=state.index + 1)

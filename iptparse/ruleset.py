@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from .domain import IntSet, NameSet
@@ -27,6 +27,7 @@ __all__ = [
     "Goto",
     "Jump",
     "Return",
+    "RuleRef",
     "Ruleset",
     "destination_test",
 ]
@@ -90,6 +91,15 @@ Action = Jump | Goto | Return | Effect | None
 
 
 @dataclass(frozen=True, slots=True)
+class RuleRef:
+    """A rule by its place, as the hits of a path name the rules it matched."""
+
+    table: str
+    chain: str
+    rule: int
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     table: str
     chain: str
@@ -98,6 +108,12 @@ class CompiledRule:
     conditions: tuple[Condition, ...]
     action: Action
     family: Family
+    #: the rule's place, made once: every path that matches the rule lists it, and a batch
+    #: keeps thousands of such paths (one object per rule, not one per path)
+    ref: RuleRef = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", RuleRef(self.table, self.chain, self.number))
     _text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
@@ -147,6 +163,12 @@ def _address_test(name: str, address: Address, invert: bool) -> Pred:
     return Not(test) if invert else test
 
 
+@cache
+def _protocol_test(number: int) -> Test:
+    """`-p`'s test, one per protocol number (256 at most) for all the rules that name it."""
+    return Test("proto", IntSet.single(number, 255))
+
+
 def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
     """The entry's IP part, in the order ip_packet_match() checks it."""
     out: list[Condition] = []
@@ -164,7 +186,7 @@ def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
                                  family))
     if rule.protocol is not None:
         proto = rule.protocol
-        test = Test("proto", IntSet.single(proto.number, 255))
+        test = _protocol_test(proto.number)
         out.append(Condition(Not(test) if proto.invert else test, ("proto", rule), "ip",
                              family))
     if rule.fragment is not None:
@@ -185,6 +207,9 @@ def _match_condition(match: Match, ctx: CompileContext, family: Family) -> Condi
 
 
 STANDARD_VERDICTS = {"ACCEPT": "ACCEPT", "DROP": "DROP", "QUEUE": "QUEUE"}
+#: the actions of the standard targets, shared by every rule that has one (immutable)
+_VERDICT_EFFECTS = {name: Effect(verdict=verdict) for name, verdict in STANDARD_VERDICTS.items()}
+_RETURN = Return()
 
 #: Extensions whose kernel modules enable connection tracking in the network namespace when a
 #: rule using them is loaded (their checkentry calls nf_ct_netns_get).
@@ -200,9 +225,9 @@ def _action(target: Target | None, ctx: CompileContext, chains: Mapping[str, Any
     if target.goto:
         return Goto(target.name)
     if target.name == "RETURN":
-        return Return()
+        return _RETURN
     if target.name in STANDARD_VERDICTS and target.options is None:
-        return Effect(verdict=STANDARD_VERDICTS[target.name])
+        return _VERDICT_EFFECTS[target.name]
     if target.options is None and target.name in chains:
         return Jump(target.name)
     if target.options is not None and not isinstance(target.options, RawOptions):

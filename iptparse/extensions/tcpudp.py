@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..domain import BitSet, IntSet
@@ -180,17 +181,19 @@ class Udp(Extension):
 
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, PortMatch)
-        return And(tuple(_port_tests(options.sport, options.sport_invert, options.dport,
-                                     options.dport_invert)))
+        return _udp_predicate(options)
 
 
 # --- semantics -----------------------------------------------------------------------------
 # xt_tcpudp: a non-first fragment never matches; ports are inclusive ranges; --tcp-flags holds
 # when (flags & mask) == compare; --tcp-option when the option kind is present.
 
+_FIRST_FRAGMENT = Test("fragment", IntSet.single(0, 1))
+
+
 def _port_tests(sport: PortRange, sport_inv: bool, dport: PortRange,
                 dport_inv: bool) -> list[Pred]:
-    parts: list[Pred] = [Test("fragment", IntSet.single(0, 1))]
+    parts: list[Pred] = [_FIRST_FRAGMENT]
     for name, ports, invert in (("sport", sport, sport_inv), ("dport", dport, dport_inv)):
         if ports != ANY_PORT or invert:
             test: Pred = Test(name, IntSet.range(ports[0], ports[1], 0xFFFF))
@@ -198,6 +201,15 @@ def _port_tests(sport: PortRange, sport_inv: bool, dport: PortRange,
     return parts
 
 
+# One predicate per distinct option set, shared by the rules that have it: a kube-proxy node
+# has thousands of rules with `-m tcp --dport 80`, and a batch that compiles them keeps each.
+@lru_cache(maxsize=4096)
+def _udp_predicate(options: PortMatch) -> Pred:
+    return And(tuple(_port_tests(options.sport, options.sport_invert, options.dport,
+                                 options.dport_invert)))
+
+
+@lru_cache(maxsize=4096)
 def _tcp_predicate(options: TcpMatch) -> Pred:
     parts = _port_tests(options.sport, options.sport_invert, options.dport,
                         options.dport_invert)
