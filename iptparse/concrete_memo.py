@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from .chainindex import IndexPart
 from .concrete import ConcretePath, Evaluator, Reader
@@ -197,7 +196,9 @@ class Memo:
             node.outcome = outcome
 
 
-_memos: WeakKeyDictionary[Ruleset, dict[Family, Memo]] = WeakKeyDictionary()
+#: the memos of a ruleset, per family, in its `caches`: they live and die with it (a memo's
+#: evaluator refers to the ruleset, so a weak-keyed map of them would keep every ruleset)
+_CACHE = "concrete_memo"
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, path: str = "forward", *,
@@ -208,9 +209,9 @@ def evaluate(ruleset: Ruleset, packet: Packet, path: str = "forward", *,
                                else Family.INET)
     if family not in ruleset.dumps:
         return None
-    per_family = _memos.get(ruleset)
+    per_family: dict[Family, Memo] | None = ruleset.caches.get(_CACHE)
     if per_family is None:
-        per_family = _memos[ruleset] = {}
+        per_family = ruleset.caches[_CACHE] = {}
     memo = per_family.get(family)
     if memo is None:
         memo = per_family[family] = Memo(ruleset, family)

@@ -315,6 +315,10 @@ class Ruleset:
         self.host = host
         self._tables: dict[tuple[Family, str], CompiledTable | None] = {}
         self._conntrack: dict[Family, bool] = {}
+        #: what the layers above keep per ruleset (the concrete memo), by their own key: held
+        #: here, it lives and dies with the ruleset. A module's weak-keyed map cannot hold a
+        #: value that refers back to its ruleset: the value would keep its key alive for ever.
+        self.caches: dict[str, Any] = {}
 
     @property
     def families(self) -> tuple[Family, ...]:

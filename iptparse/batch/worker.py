@@ -223,8 +223,8 @@ def cached_load(payload: Payload) -> LoadedCapture | LoadFailure:
         loaded = load_payload(payload)
         _cache[payload.digest] = loaded
         if len(_cache) > _CACHE_SIZE:
-            # an evicted capture may leave reference cycles: thaw the heap so this one
-            # collection can find them
+            # an evicted capture is a reference cycle (its ruleset keeps its memo, whose
+            # evaluator refers back to it): thaw the heap so this one collection finds it
             gc.unfreeze()
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)

@@ -13,6 +13,7 @@ nodes have in common (a port test, a rule's place, the question a node asks) are
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -140,3 +141,16 @@ def test_rules_with_the_same_ports_share_their_predicate() -> None:
     assert third.conditions[-1].pred is fourth.conditions[-1].pred  # -m udp --dport 53
     assert third.action is fourth.action  # RETURN
     assert first.conditions[-1].pred != third.conditions[-1].pred
+
+
+def test_a_ruleset_is_freed_with_its_memo() -> None:
+    # the memo's evaluator refers to its ruleset: kept anywhere but in the ruleset itself,
+    # it would keep the ruleset alive for good (a fleet batch would keep every node)
+    ruleset = Ruleset([parse_iptables(kube_proxy.node_restore(5, seed=3), family=Family.INET)])
+    for packet in packets(kube_proxy.node_restore(5, seed=3), 5, seed=5):
+        concrete_memo.evaluate(ruleset, packet, "forward")
+        trace(ruleset, packet, "forward")
+    alive = weakref.ref(ruleset)
+    del ruleset
+    gc.collect()
+    assert alive() is None
