@@ -168,13 +168,17 @@ class IndexPart:
 
     def __init__(self, field: str) -> None:
         self.field = field
-        self.exact: dict[Hashable, list[int]] = {}
+        self.exact: dict[Hashable, tuple[int, ...]] = {}  # value → rules, in chain order
         self.prefixes: dict[int, dict[int, list[int]]] = {}  # mask → masked value → rules
         self.rules: tuple[int, ...] = ()  # every rule of the part, in order
         self.memo: dict[Hashable, tuple[int, ...]] = {}
 
     def candidates(self, value: Hashable) -> tuple[int, ...]:
         """The part's rules that can match when the field holds `value`, in chain order."""
+        if not self.prefixes:
+            # exact values only (kube-proxy's service addresses): the answer is there as it
+            # is, and a memo of recent values would only be thrashed by 10,000 services
+            return self.exact.get(value, ())
         found = self.memo.get(value)
         if found is None:
             rules = list(self.exact.get(value, ()))
@@ -321,6 +325,7 @@ def _index_of(tests: list[dict[str, Keys]]) -> ChainIndex | None:
     # rules per key: how many candidates a field leaves for one value, on average
     spread = {name: counts[name] / max(len(keys[name]), 1) for name in counts}
     parts: dict[str, IndexPart] = {}
+    exacts: dict[str, dict[Hashable, list[int]]] = {}
     members: dict[str, list[int]] = {}
     always = []
     for i, found in enumerate(tests):
@@ -332,8 +337,9 @@ def _index_of(tests: list[dict[str, Keys]]) -> ChainIndex | None:
         part = parts.get(name)
         if part is None:
             part = parts[name] = IndexPart(name)
+        by_value = exacts.setdefault(name, {})
         for value in exact:
-            part.exact.setdefault(value, []).append(i)
+            by_value.setdefault(value, []).append(i)
         for mask, value in prefixes:
             part.prefixes.setdefault(mask, {}).setdefault(value, []).append(i)
         members.setdefault(name, []).append(i)
@@ -342,6 +348,8 @@ def _index_of(tests: list[dict[str, Keys]]) -> ChainIndex | None:
         return None
     for name, part in parts.items():
         part.rules = tuple(members[name])
+        part.exact = {value: tuple(sorted(set(rules)))
+                      for value, rules in exacts.get(name, {}).items()}
     return ChainIndex(size, tuple(parts.values()), tuple(always))
 
 

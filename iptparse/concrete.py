@@ -342,17 +342,12 @@ class Evaluator:
         walked here (a field given as a set, a host whose routes decide, an unknown path)."""
         if self.ruleset.host is not None or path not in PATHS:
             return None
-        inputs: dict[str, int | str] = {}
+        inputs = _DEFAULT_VALUES.copy() if path == "out" else _DEFAULT_IN_VALUES.copy()
         for name, values in packet.fields.items():
             value = values.single_value()
             if value is None:
                 return None
-            inputs[name] = value
-        for name, value in _DEFAULT_VALUES.items():
-            if name not in inputs:
-                inputs[name] = value
-        if path != "out" and "socket" not in inputs:
-            inputs["socket"] = 0
+            inputs[name] = value  # the packet's own values over the defaults
         return inputs
 
     def run(self, inputs: Mapping[str, int | str], path: str,
@@ -584,6 +579,8 @@ for _name, _values in DEFAULTS.items():
     _value = _values.single_value()
     assert _value is not None, _name
     _DEFAULT_VALUES[_name] = _value
+#: on the paths that receive the packet, no local socket is assumed
+_DEFAULT_IN_VALUES: dict[str, int | str] = {**_DEFAULT_VALUES, "socket": 0}
 
 
 def _fork(walk: _Walk, flag: _Flag) -> list[_Walk]:

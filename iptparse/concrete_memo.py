@@ -156,18 +156,18 @@ class Memo:
         inputs = self.evaluator.inputs(packet, path)
         if inputs is None:
             return None
-        key = (path, max_paths, tuple(sorted((assumptions or {}).items())))
+        key = (path, max_paths, tuple(sorted(assumptions.items())) if assumptions else ())
         root = self.roots.get(key)
         if root is None:
             root = self.roots[key] = _Node()
-        node: _Node | None = root
-        while node is not None and not node.done:
+        node = root
+        while not node.done:  # the loop every packet of a batch runs: kept to the bone
             ask = node.ask
-            if ask is None:
-                node = None
-                break
-            node = node.children.get(ask(inputs))
-        if node is not None:
+            child = node.children.get(ask(inputs)) if ask is not None else None
+            if child is None:
+                break  # off the tree: a walk adds this branch
+            node = child
+        else:
             return node.outcome
         recording = _Recording(inputs)
         outcome = self.evaluator.run(inputs, path, assumptions, max_paths, recording)

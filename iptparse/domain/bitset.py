@@ -74,8 +74,11 @@ class BitSet:
         return self.size() == 1 << self.width
 
     def single_value(self) -> int | None:
-        if len(self.cubes) == 1 and self.cubes[0][1] == self.full:
-            return self.cubes[0][0]
+        cubes = self.cubes
+        if len(cubes) == 1:
+            value, mask = cubes[0]
+            if mask == (1 << self.width) - 1:
+                return value
         return None
 
     def size(self) -> int:

@@ -118,8 +118,11 @@ class IntSet:
 
     def single_value(self) -> int | None:
         """The value when the set has exactly one, else None."""
-        if len(self.ranges) == 1 and self.ranges[0][0] == self.ranges[0][1]:
-            return self.ranges[0][0]
+        ranges = self.ranges  # read for every field of every packet of a batch
+        if len(ranges) == 1:
+            lo, hi = ranges[0]
+            if lo == hi:
+                return lo
         return None
 
     def __len__(self) -> int:
