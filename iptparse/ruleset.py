@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import lru_cache, partial
 from typing import Any
 
 from .domain import IntSet, NameSet
 from .extensions.base import find_match, find_target
 from .logic import Not, Pred, Test
-from .nodes import BUILTIN_CHAINS, Address, Dump, Family, Match, RawOptions, Rule, Table, Target
+from .nodes import (
+    BUILTIN_CHAINS,
+    Address,
+    Dump,
+    Family,
+    Match,
+    Protocol,
+    RawOptions,
+    Rule,
+    Table,
+    Target,
+)
 from .render import render_rule, render_rule_spec
 from .semantics import CompileContext, Effect
 
@@ -163,10 +174,14 @@ def _address_test(name: str, address: Address, invert: bool) -> Pred:
     return Not(test) if invert else test
 
 
-@cache
-def _protocol_test(number: int) -> Test:
-    """`-p`'s test, one per protocol number (256 at most) for all the rules that name it."""
-    return Test("proto", IntSet.single(number, 255))
+@lru_cache(maxsize=1024)
+def _protocol_condition(number: int, invert: bool, spelling: str | None,
+                        family: Family) -> Condition:
+    """`-p`'s condition, one per way of writing it, for all the rules that have it: nothing
+    in it is the rule's own (the text is the protocol's, spelling included)."""
+    test: Pred = Test("proto", IntSet.single(number, 255))
+    written = ("proto", Rule("", protocol=Protocol(number, invert, spelling)))
+    return Condition(Not(test) if invert else test, written, "ip", family)
 
 
 def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
@@ -186,9 +201,7 @@ def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
                                  family))
     if rule.protocol is not None:
         proto = rule.protocol
-        test = _protocol_test(proto.number)
-        out.append(Condition(Not(test) if proto.invert else test, ("proto", rule), "ip",
-                             family))
+        out.append(_protocol_condition(proto.number, proto.invert, proto.spelling, family))
     if rule.fragment is not None:
         out.append(Condition(Test("fragment", IntSet.single(1 if rule.fragment else 0, 1)),
                              "-f" if rule.fragment else "! -f", "ip", family))

@@ -29,6 +29,7 @@ an assumption (kinds `masquerade`, `redirect`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache, lru_cache
 
 from ..addresses import format_ip
 from ..domain import IntSet, NameSet, ValueSet
@@ -67,9 +68,11 @@ def _range_text(first: int, last: int, show: Callable[[int], str]) -> str:
     return show(first) if first == last else f"one of {show(first)}-{show(last)}"
 
 
+@lru_cache(maxsize=4096)
 def _ports_change(field: str, ports: tuple[int, int], keep: bool) -> SetFrom:
     """The port after the rewrite: kept when already in range (unless random), else a port of
-    the range; left alone for protocols whose ports iptparse does not see."""
+    the range; left alone for protocols whose ports iptparse does not see. One per range:
+    a kube-proxy node's thousands of DNAT rules to endpoints name a few hundred ports."""
     wanted = IntSet.range(ports[0], ports[1], 0xFFFF)
 
     def choose(values: tuple[ValueSet, ...]) -> ValueSet:
@@ -112,19 +115,21 @@ def _source_port(ports: Ports, random: tuple[bool, bool]) -> SetFrom | None:
     return SetFrom("sport", ("proto", "sport"), redraw, "sport redrawn (--random)")
 
 
-def _reply(side: str, port_changes: bool) -> list[Change]:
-    """The status bit and the reply tuple following the rewritten packet."""
+@cache
+def _reply(side: str, port_changes: bool) -> tuple[Change, ...]:
+    """The status bit and the reply tuple following the rewritten packet (four forms, each
+    made once for every NAT rule)."""
     if side == "dst":
         bit = _STATUS["DNAT"]
         out: list[Change] = [SetBits("ctstatus", bit, bit), SetFrom("ctreplsrc", ("dst",))]
         if port_changes:
             out.append(SetFrom("ctreplsrcport", ("dport",)))
-        return out
+        return tuple(out)
     bit = _STATUS["SNAT"]
     out = [SetBits("ctstatus", bit, bit), SetFrom("ctrepldst", ("src",))]
     if port_changes:
         out.append(SetFrom("ctrepldstport", ("sport",)))
-    return out
+    return tuple(out)
 
 
 def _random(flags: tuple[bool, bool]) -> bool:

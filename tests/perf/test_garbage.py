@@ -23,7 +23,8 @@ from iptparse.concrete import ConcretePath, evaluate
 from iptparse.nodes import Family
 from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
-from iptparse.ruleset import Ruleset
+from iptparse.ruleset import CompiledRule, Ruleset
+from iptparse.semantics import Effect
 from iptparse.synth import kube_proxy
 from iptparse.trace import trace
 
@@ -123,21 +124,27 @@ def test_paths_name_rules_by_the_compiled_rules_own_place() -> None:
         assert table.rule(chain, hit.rule - 1).ref is hit
 
 
+def _compiled(table_name: str, chain_name: str, rules: list[str],
+              family: Family = Family.INET) -> list[CompiledRule]:
+    """The rules of one builtin chain, compiled."""
+    policy = f":{chain_name} ACCEPT [0:0]"
+    text = "\n".join([f"*{table_name}", policy, *rules, "COMMIT", ""])
+    table = Ruleset([parse_iptables(text, family=family)]).table(family, table_name)
+    assert table is not None
+    chain = table.chain(chain_name)
+    assert chain is not None
+    return [table.rule(chain, i) for i in range(len(rules))]
+
+
 def test_rules_with_the_same_ports_share_their_predicate() -> None:
-    text = "\n".join([
-        "*filter", ":INPUT ACCEPT [0:0]",
+    first, second, third, fourth = _compiled("filter", "INPUT", [
         "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT",
         "-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 80 -j DROP",
         "-A INPUT -p udp -m udp --dport 53 -j RETURN",
-        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 53 -j RETURN",
-        "COMMIT", ""])
-    table = Ruleset([parse_iptables(text)]).table(Family.INET, "filter")
-    assert table is not None
-    chain = table.chain("INPUT")
-    assert chain is not None
-    first, second, third, fourth = (table.rule(chain, i) for i in range(4))
+        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 53 -j RETURN"])
     assert first.conditions[-1].pred is second.conditions[-1].pred  # -m tcp --dport 80
-    assert first.conditions[0].pred is second.conditions[1].pred  # -p tcp
+    assert first.conditions[0] is second.conditions[1]  # -p tcp
+    assert first.conditions[0].source == "-p tcp"
     assert third.conditions[-1].pred is fourth.conditions[-1].pred  # -m udp --dport 53
     assert third.action is fourth.action  # RETURN
     assert first.conditions[-1].pred != third.conditions[-1].pred
@@ -154,3 +161,21 @@ def test_a_ruleset_is_freed_with_its_memo() -> None:
     del ruleset
     gc.collect()
     assert alive() is None
+
+
+def test_a_shared_protocol_condition_keeps_each_spelling() -> None:
+    old, new, negated, again = (rule.conditions[0] for rule in _compiled("filter", "INPUT", [
+        "-A INPUT -p icmpv6 -j ACCEPT", "-A INPUT -p ipv6-icmp -j ACCEPT",
+        "-A INPUT ! -p ipv6-icmp -j ACCEPT", "-A INPUT -p ipv6-icmp -j DROP"], Family.INET6))
+    assert [c.source for c in (old, new, negated)] == [
+        "-p icmpv6", "-p ipv6-icmp", "! -p ipv6-icmp"]
+    assert new is again and old is not new
+
+
+def test_nat_rules_to_the_same_port_share_their_changes() -> None:
+    first, second = (rule.action for rule in _compiled("nat", "PREROUTING", [
+        "-A PREROUTING -d 10.0.0.1/32 -p tcp -j DNAT --to-destination 10.1.0.1:8080",
+        "-A PREROUTING -d 10.0.0.2/32 -p tcp -j DNAT --to-destination 10.1.0.2:8080"]))
+    assert isinstance(first, Effect) and isinstance(second, Effect)
+    assert first.changes[0] != second.changes[0]  # the address each rule chose
+    assert all(a is b for a, b in zip(first.changes[1:], second.changes[1:], strict=True))
