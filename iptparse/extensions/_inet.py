@@ -12,6 +12,7 @@ that read these options word their refusals themselves.
 from __future__ import annotations
 
 import socket
+from functools import lru_cache
 
 from ..nodes import Family
 from ._cnum import U8, U16, U32, strtoul, xt_strtoul, xt_uint
@@ -93,6 +94,7 @@ def numeric_to_ipaddr6(text: str) -> int | None:
         return None
 
 
+@lru_cache(maxsize=4096)  # a pure function, and dumps repeat their masks by the thousand
 def numeric_host(text: str, family: Family) -> int | None:
     """A numeric host as getaddrinfo reads it for the family; None when it is not one (a name,
     or an IPv6 scope id, which names an interface of the loading machine)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 from ..nodes import Address, ExtOptions, Family
@@ -79,6 +80,7 @@ def _service(text: str, column: int) -> int:
     return port
 
 
+@lru_cache(maxsize=4096)  # pure; a kube-proxy node's endpoints repeat a few hundred ports
 def _parse_ports(text: str, column: int) -> tuple[tuple[int, int], int | None]:
     got = _port_prefix(text, 0)
     if got is None:
