@@ -64,10 +64,10 @@ class LoadedCapture:
         self._texts: dict[tuple[Family, str, str, int], str] = {}
         self._chains: dict[tuple[Family, str, str], tuple[str, ...]] = {}
         self._sets: dict[tuple[Family, str, str], frozenset[str]] = {}
-        #: records already built for an outcome list of the evaluator's memo, by the list's
+        #: the evaluation built for an outcome list of the evaluator's memo, by the list's
         #: identity (the memo hands out the same list for every packet it answers alike); the
-        #: list is kept with them so its identity cannot be reused
-        self.built: dict[int, tuple[object, tuple[PathOutcome, ...]]] = {}
+        #: list is kept with it so that its identity cannot be reused
+        self.built: dict[int, tuple[object, Evaluation]] = {}
 
     def rule_text(self, family: Family, table: str, chain: str, number: int) -> str:
         key = (family, table, chain, number)
@@ -258,11 +258,14 @@ class TaskResult:
     failure: LoadFailure | None = field(default=None)
 
 
-def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evaluation:
+def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
+                    assumptions: dict[str, bool] | None = None) -> Evaluation:
     """A packet's outcomes on a capture: by the concrete evaluator (with its memo of earlier
     packets' answers) when the packet is exact, else by the interpreter. Both give the same
-    paths; they are put in one canonical order so the records are the same either way."""
-    assumptions = dict(task.assumptions)
+    paths; they are put in one canonical order so the records are the same either way.
+    `assumptions`: the task's, as a dict (made once per task by the caller, or here)."""
+    if assumptions is None:
+        assumptions = dict(task.assumptions)
     try:
         family = choose_family(loaded.ruleset, packet)
         fast = evaluate_concrete(loaded.ruleset, packet, task.path, assumptions=assumptions,
@@ -270,7 +273,7 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evalua
         if fast is not None:
             built = loaded.built.get(id(fast))
             if built is not None and built[0] is fast:
-                return Evaluation(family.value, built[1])
+                return built[1]  # immutable, shared by the packets of this outcome
             groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
             for p in fast:
                 key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies,
@@ -279,11 +282,11 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task) -> Evalua
             paths = [_outcome(loaded, family, *key,
                               [" and ".join(c) for c in simplify(alternatives) if c])
                      for key, alternatives in groups.items()]
-            ordered = _ordered(paths)
+            evaluation = Evaluation(family.value, _ordered(paths))
             if len(loaded.built) >= _BUILT_SIZE:
                 loaded.built.clear()
-            loaded.built[id(fast)] = (fast, ordered)
-            return Evaluation(family.value, ordered)
+            loaded.built[id(fast)] = (fast, evaluation)
+            return evaluation
         result = trace(loaded.ruleset, packet, task.path, assumptions=assumptions,
                        max_paths=task.max_paths, steps=False)
     except (TraceError, PacketError) as exc:
@@ -328,8 +331,9 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
         if isinstance(loaded, LoadFailure):
             return TaskResult(task.digest, task.start, failure=loaded)
         evaluations = []
+        assumptions = dict(task.assumptions)
         for count, packet in enumerate(task.packets, 1):
-            evaluations.append(evaluate_packet(loaded, packet, task))
+            evaluations.append(evaluate_packet(loaded, packet, task, assumptions))
             if count % FREEZE_EVERY == 0:
                 # The walks grow what lives as long as the capture (compiled chains, indexes,
                 # the memo: a hundred objects per new service); each full collection would
