@@ -44,6 +44,7 @@ from .logic import (
     negate_text,
 )
 from .nodes import Family
+from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link
 from .packet import Packet
 from .receive import RECEIPT_DROP, receipt
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Goto, Jump, Return, Ruleset
@@ -326,6 +327,8 @@ class Evaluator:
         self.tracking = bool(active(family)) if active is not None else True
         checks = receipt(family)
         self.dropped_on_receipt = checks.pred() if checks is not None else None
+        link = on_link(family)
+        self.on_link = (link.destination_drop(), link.source_drop()) if link else None
 
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
@@ -406,6 +409,20 @@ class Evaluator:
         walk.index = 0
         walk.stack = []
 
+    def _stays_on_link(self, walk: _Walk, side: str) -> bool:
+        """Whether the `onlink` check on that side (`dst`: routing, `src`: forwarding) drops
+        the packet: an address that must stay on its link going out another interface."""
+        if self.on_link is None:
+            return False
+        check = self.on_link[0] if side == "dst" else self.on_link[1]
+        dropped = decide(check, walk)
+        if dropped is None:
+            raise Undecided
+        if dropped:
+            walk.verdict = "DROP"
+            walk.stopped = LINK_LOCAL_ROUTE if side == "dst" else SOURCE_NOT_FORWARDED
+        return dropped
+
     def _begin(self, walk: _Walk, stage: Stage, inputs: Mapping[str, int | str],
                path: str) -> None:
         current = walk.current
@@ -440,6 +457,10 @@ class Evaluator:
             if path == "forward":
                 _set(current, "oif", inputs.get("oif"))
                 walk.origin.pop("oif", None)
+                # in the interpreter's order (`Interpreter._routing`): a link-local
+                # destination's route, the hop limit, then the source ip6_forward() refuses
+                if self._stays_on_link(walk, "dst"):
+                    return
                 expires = walk.test("ttl", _EXPIRES)
                 if expires:
                     walk.verdict = "DROP"
@@ -448,6 +469,8 @@ class Evaluator:
                 if expires is not None:
                     current["ttl"] = int(current["ttl"]) - 1
                     walk.derive("ttl")
+                if self._stays_on_link(walk, "src"):
+                    return
             self._next_stage(walk)
             return
         table = self.ruleset.table(self.family, stage.table)

@@ -41,6 +41,7 @@ from .events import (
 from .fields import CT_STATES, FieldKind, field_spec
 from .logic import BitsExpr, Box, Branch, Cond, Pred, Shifted, Test, split
 from .nodes import Family
+from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link, same_interface
 from .packet import Packet
 from .receive import LOOPBACK_IFACE, RECEIPT_DROP, Receipt, receipt
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, RuleRef, Ruleset
@@ -726,8 +727,44 @@ class Interpreter:
             routed = self._next_stage(replace(state, env=env))
         else:
             routed = yield from host.route(self, state)
+        link = on_link(self.family)
+        if link is not None and routed.path == "forward" and routed.verdict is None:
+            routed = yield from self._stay_on_link(state, routed, link.destination(),
+                                                   LINK_LOCAL_ROUTE)
         if routed.path == "forward" and routed.verdict is None:
             routed = yield from self._forward_ttl(state, routed)
+        if link is not None and routed.path == "forward" and routed.verdict is None:
+            routed = yield from self._stay_on_link(state, routed, link.source(),
+                                                   SOURCE_NOT_FORWARDED)
+        return routed
+
+    def _stay_on_link(self, before: PathState, routed: PathState, addresses: Test,
+                      stopped: str) -> Generator[Snapshot, int | None, PathState]:
+        """A forwarded packet with `addresses` leaves only by its input interface (`onlink`):
+        the pieces of the path that carry them and go out another interface are dropped.
+        As in `_forward_ttl`, fork options resume before routing, which decides the same way
+        again, so that everything after routing is done once on every path."""
+        suspect, clear = self._split_state(routed, addresses)
+        if not suspect:
+            return routed
+        pieces = [(s, False) for s in clear]
+        for piece in suspect:
+            back, away = self._split_state(
+                piece, same_interface(piece.current("iif"), piece.current("oif")))
+            pieces += [(s, False) for s in back] + [(s, True) for s in away]
+        options = []
+        for s, dropped in pieces:
+            since = "; ".join(c.text for c in s.conditions[len(routed.conditions):])
+            outcome = "dropped" if dropped else "forwarded"
+            options.append((replace(before, branch=s.branch),
+                            f"{since}: {outcome}" if since else outcome))
+        chosen = yield from self._fork(routed, None, options)
+        piece, dropped = pieces[next(i for i, (o, _) in enumerate(options) if o is chosen)]
+        routed = replace(routed, branch=piece.branch)
+        if not dropped:
+            return routed
+        routed = replace(routed, verdict="DROP", stopped=stopped)
+        yield Note(f"dropped by {stopped}"), routed
         return routed
 
     def _forward_ttl(self, before: PathState, routed: PathState
