@@ -122,10 +122,10 @@ class CompiledRule:
     #: the rule's place, made once: every path that matches the rule lists it, and a batch
     #: keeps thousands of such paths (one object per rule, not one per path)
     ref: RuleRef = field(init=False, compare=False, repr=False)
+    _text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ref", RuleRef(self.table, self.chain, self.number))
-    _text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def text(self) -> str:

@@ -117,8 +117,8 @@ def _source_port(ports: Ports, random: tuple[bool, bool]) -> SetFrom | None:
 
 @cache
 def _reply(side: str, port_changes: bool) -> tuple[Change, ...]:
-    """The status bit and the reply tuple following the rewritten packet (four forms, each
-    made once for every NAT rule)."""
+    """The status bit and the reply tuple following the rewritten packet: four forms, each
+    made once and shared by every NAT rule."""
     if side == "dst":
         bit = _STATUS["DNAT"]
         out: list[Change] = [SetBits("ctstatus", bit, bit), SetFrom("ctreplsrc", ("dst",))]
