@@ -33,8 +33,15 @@ MARTIAN = "routing (a martian address)"
 NO_ROUTE = "routing (no route to dst)"
 
 _LOOPBACK = IntSet.prefix(0x7F000000, 8, 32)
-_MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | IntSet.single(0xFFFFFFFF,
-                                                                             0xFFFFFFFF)
+_LIMITED_BROADCAST = IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
+_MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | _LIMITED_BROADCAST
+#: ipv4_is_zeronet(): 0.0.0.0 alone since Linux 5.3 made the rest of 0.0.0.0/8 unicast (the
+#: kernel lab forwards 0.1.2.3 and 0.0.0.9, and drops 0.0.0.0 either way)
+_ZERO = IntSet.single(0, 0xFFFFFFFF)
+#: ip_route_input_slow() takes these to the local broadcast input before it looks at 0.0.0.0:
+#: the limited broadcast, and 0.0.0.0 to 0.0.0.0 (a DHCP client's first packets)
+_BROADCAST_INPUT = Or((Test("dst", _LIMITED_BROADCAST), And((Test("src", _ZERO),
+                                                             Test("dst", _ZERO)))))
 
 
 class HostError(IptparseError, ValueError):
@@ -260,15 +267,21 @@ class Host:
             # ip_route_input_slow: martian sources and destinations never get a route
             bad: list[Pred] = [Test("src", _MARTIAN_SRC, "src is a martian source (loopback, "
                                     "multicast or broadcast)", "src is not a martian source")]
+            zero: list[Pred] = [Test("src", _ZERO, "src is 0.0.0.0", "src is not 0.0.0.0")]
             if state.env.get("dst", "dst") == "dst":
                 # a destination NAT rewrote is an address the host chose: never a martian
                 bad.append(Test("dst", _LOOPBACK, "dst is a loopback address",
                                 "dst is not a loopback address"))
+                zero.append(Test("dst", _ZERO, "dst is 0.0.0.0", "dst is not 0.0.0.0"))
+            # 0.0.0.0 is a martian too, but for a local broadcast (checked first)
+            bad.append(And((Not(_BROADCAST_INPUT), Or(tuple(zero)))))
             martian = And((Not(Test("iif", NameSet.single("lo"))), Or(tuple(bad))))
             dropped, pieces = interp._split_state(state, martian)
             options += [(replace(s, verdict="DROP", stopped=MARTIAN),
                          "martian address: dropped by routing") for s in dropped]
         local = self.local_addresses(family) | self.broadcast_addresses(family)
+        if family is Family.INET:
+            local = local | _ZERO  # 0.0.0.0 → 0.0.0.0: the one zero left, a local broadcast
         in_stages = stages_for(PATHS["in"][2:])
         fwd_stages = stages_for(PATHS["forward"][2:])
         done = state.stages[: state.stage + 1]

@@ -706,6 +706,29 @@ def test_kernel_addrtype_ipv4() -> None:
 
 
 @pytest.mark.kernel
+def test_kernel_zero_addresses_with_routes() -> None:
+    """ip_route_input_slow(): 0.0.0.0 is a martian source and destination, except that a
+    packet to the limited broadcast (or from 0.0.0.0 to 0.0.0.0: DHCP's first packets) is a
+    local broadcast. Routing drops the martians after PREROUTING, whatever the routes say; the
+    rest of 0.0.0.0/8 is unicast (Linux 5.3 on)."""
+    rules = table("raw", "-A PREROUTING\n") + table(
+        "filter", "-A INPUT\n-A FORWARD\n")
+    with oracle(rules, addresses=[("eth1", "10.0.9.1/24")]) as o:
+        for src, dst in (("0.0.0.0", "10.0.2.2"), ("10.0.1.1", "0.0.0.0"),
+                         ("0.0.0.0", "10.0.9.1"), ("0.0.0.0", "10.0.9.255"),
+                         ("0.1.2.3", "10.0.2.2"), ("10.0.1.1", "0.0.0.9"),
+                         ("10.0.1.1", "10.0.2.2")):
+            o.check(kp(src=src, dst=dst, protocol="udp", oif="eth2"), "forward")
+        for dst in ("255.255.255.255", "0.0.0.0"):
+            # delivered locally although sent to be forwarded: the counters (INPUT's rule
+            # among them) must be the trace's one path, which routing turned to `in`
+            result = o.check(kp(src="0.0.0.0", dst=dst, protocol="udp", oif="eth2"), "forward",
+                             exact=False)
+            (path,) = result.paths
+            assert path.verdict == "ACCEPT" and path.state.path == "in"
+
+
+@pytest.mark.kernel
 def test_kernel_addrtype_ipv6() -> None:
     rules = table("raw", "".join(f"-A PREROUTING -m addrtype {o}\n" for o in (
         "--dst-type LOCAL", "--dst-type UNICAST", "--dst-type MULTICAST", "--dst-type UNSPEC",

@@ -21,7 +21,7 @@ from iptparse.domain import BitSet, IntSet, NameSet, ValueSet
 from iptparse.events import TargetApplied
 from iptparse.extensions._d_sem import BitCube, masked_image, range_bits
 from iptparse.fields import CT_STATES
-from iptparse.host import Host
+from iptparse.host import MARTIAN, Host
 from iptparse.ipset import parse_ipset
 from iptparse.logic import BitsExpr
 from iptparse.nodes import Family
@@ -311,9 +311,12 @@ def test_random_source_rewrites_redraw_the_port_in_its_class() -> None:
 def test_masquerade_without_any_address_drops() -> None:
     rs = ruleset(MASQ, host=Host.from_text("lo 127.0.0.1/8\n", "10.0.0.0/8 dev eth1\n"))
     assert only(run(rs, "tcp 1.1.1.1:5 -> 10.0.0.9:80 iif=eth0 ctstate=NEW")).verdict == "DROP"
-    # a source of 0.0.0.0 is left alone, address or not
-    zero = only(run(rs, "udp 0.0.0.0:68 -> 10.0.0.9:67 iif=eth0 ctstate=NEW"))
+    # a source of 0.0.0.0 is left alone, address or not (sent from this host: routing drops
+    # one that comes in to be forwarded, a martian)
+    zero = only(run(rs, "udp 0.0.0.0:68 -> 10.0.0.9:67 ctstate=NEW", "out"))
     assert zero.verdict == "ACCEPT" and final(zero, "src") == 0
+    dropped = only(run(rs, "udp 0.0.0.0:68 -> 10.0.0.9:67 iif=eth0 ctstate=NEW"))
+    assert dropped.verdict == "DROP" and dropped.state.stopped == MARTIAN
 
 
 def test_masquerade_without_host_context_is_an_assumption() -> None:
