@@ -20,7 +20,7 @@ from .describe import describe_set
 from .domain import IntSet, NameSet
 from .errors import IptparseError
 from .events import Note
-from .logic import And, Not, Or, Pred, Test
+from .logic import And, Assume, Not, Or, Pred, Test
 from .nodes import Family
 
 if TYPE_CHECKING:
@@ -31,6 +31,19 @@ __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_ro
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
 NO_ROUTE = "routing (no route to dst)"
+NOT_A_MEMBER = ("routing (a multicast group the host has not joined; multicast routing is not "
+                "modelled)")
+
+#: A multicast destination is delivered when the input interface joined the group (sockets'
+#: memberships: `ip maddr`, which iptparse does not read), else dropped; forwarded only by a
+#: multicast routing daemon. Every interface joins the all-hosts / all-nodes group.
+_MULTICAST = {Family.INET: IntSet.prefix(0xE0000000, 4, 32),
+              Family.INET6: IntSet.prefix(0xFF << 120, 8, 128)}
+_ALL_HOSTS = {Family.INET: IntSet.single(0xE0000001, 0xFFFFFFFF),
+              Family.INET6: IntSet.single(0xFF02 << 112 | 1, (1 << 128) - 1)}
+_MEMBER = Assume("multicast-member", "multicast-member",
+                 "the input interface joined the multicast group",
+                 "the input interface did not join the multicast group")
 
 _LOOPBACK = IntSet.prefix(0x7F000000, 8, 32)
 _LIMITED_BROADCAST = IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
@@ -279,7 +292,13 @@ class Host:
             dropped, pieces = interp._split_state(state, martian)
             options += [(replace(s, verdict="DROP", stopped=MARTIAN),
                          "martian address: dropped by routing") for s in dropped]
-        local = self.local_addresses(family) | self.broadcast_addresses(family)
+        # a group `ip addr` lists (autojoin) is joined on its interface only
+        local = ((self.local_addresses(family) - _MULTICAST[family])
+                 | self.broadcast_addresses(family) | _ALL_HOSTS[family])
+        joined: list[Pred] = [
+            And((Test("dst", IntSet.single(a.address, (1 << family.bits) - 1)),
+                 Test("iif", NameSet.single(a.interface))))
+            for a in self.addresses if a.family is family and a.address in _MULTICAST[family]]
         if family is Family.INET:
             local = local | _ZERO  # 0.0.0.0 → 0.0.0.0: the one zero left, a local broadcast
         in_stages = stages_for(PATHS["in"][2:])
@@ -290,7 +309,26 @@ class Host:
                 piece, Test("dst", local, "dst is a local address", "dst is not a local address"))
             for s in holds:
                 options.append((replace(s, stages=done + in_stages, path="in"), "for this host"))
+            unicast: list[PathState] = []
             for s in fails:
+                groups, others = interp._split_state(s, Test(
+                    "dst", _MULTICAST[family], "dst is a multicast group",
+                    "dst is not a multicast group"))
+                unicast += others
+                for group in groups:  # never looked up in the unicast routes
+                    listed, unlisted = (interp._split_state(group, Or(tuple(joined)))
+                                        if joined else ([], [group]))
+                    member = list(listed)
+                    stranger: list[PathState] = []
+                    for unknown in unlisted:  # memberships of sockets: not captured
+                        joins, does_not = interp._split_state(unknown, _MEMBER)
+                        member += joins
+                        stranger += does_not
+                    options += [(replace(m, stages=done + in_stages, path="in"),
+                                 "a group the host joined") for m in member]
+                    options += [(replace(d, verdict="DROP", stopped=NOT_A_MEMBER),
+                                 "a group the host did not join: dropped") for d in stranger]
+            for s in unicast:
                 for routed, label in self._lookup(interp, s):
                     options.append((replace(routed, stages=done + fwd_stages, path="forward"),
                                     label))

@@ -30,7 +30,7 @@ from iptparse.extensions._c_time import time_matches
 from iptparse.extensions.physdev import PhysdevMatch
 from iptparse.extensions.time import TimeMatch
 from iptparse.fields import CT_STATES, PKT_TYPES
-from iptparse.host import Host, HostAddress, Route
+from iptparse.host import NOT_A_MEMBER, Host, HostAddress, Route
 from iptparse.nodes import Family, Interface
 from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
@@ -91,7 +91,9 @@ ADDRTYPE = table("raw", "".join(f"-A PREROUTING -m addrtype --dst-type {t} -j AC
 def test_addrtype_types_with_the_host_known(dst: str, rule: int) -> None:
     rs = ruleset(ADDRTYPE, host=HOST)
     spec = f"tcp 1.2.3.4:1 -> {dst}:80 iif=eth2 ctstate=NEW"
-    assert hits(rs, spec, chain="PREROUTING") == [rule]
+    # (a group the host may not have joined: pinned, one path, PREROUTING the same either way)
+    member = {"multicast-member": True}
+    assert hits(rs, spec, chain="PREROUTING", assumptions=member) == [rule]
 
 
 def test_addrtype_limit_iface_needs_the_route_through_the_interface() -> None:
@@ -726,6 +728,44 @@ def test_kernel_zero_addresses_with_routes() -> None:
                              exact=False)
             (path,) = result.paths
             assert path.verdict == "ACCEPT" and path.state.path == "in"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("family", [V4, Family.INET6])
+def test_kernel_multicast_destinations_with_routes(family: Family) -> None:
+    """A multicast destination is never looked up in the unicast routes: delivered when the
+    input interface joined the group (the all-hosts / all-nodes group always), else dropped
+    after PREROUTING. The lab's R joined nothing else and routes no multicast."""
+    rules = table("raw", "-A PREROUTING\n") + table("filter", "-A INPUT\n-A FORWARD\n")
+    v4 = family is V4
+    src = "10.0.1.1" if v4 else "2001:db8:1::1"
+    with oracle(rules, family) as o:
+        for group in (("224.0.0.5", "239.1.2.3") if v4 else ("ff02::5", "ff0e::5")):
+            packet = kp(src=src, dst=group, protocol="udp", oif="eth2")
+            both = o.check(packet, "forward", exact=False)  # the kernel took one of the two
+            assert sorted((p.verdict, p.state.path) for p in both.paths) == [
+                ("ACCEPT", "in"), ("DROP", "forward")]
+            (dropped,) = o.check(packet, "forward", assume={"multicast-member": False}).paths
+            assert dropped.state.stopped == NOT_A_MEMBER
+        everyone = kp(src=src, dst="224.0.0.1" if v4 else "ff02::1", protocol="udp", oif="eth2")
+        (path,) = o.check(everyone, "forward", exact=False).paths
+        assert path.verdict == "ACCEPT" and path.state.path == "in"
+
+
+def test_a_joined_multicast_group_is_delivered() -> None:
+    rules = table("filter", "-A INPUT -p udp -j ACCEPT\n-A FORWARD -j DROP\n")
+    host = Host([HostAddress("eth0", V4, 0xE0000007, 32)], [Route(V4, 0, 0, "eth1")])
+    rs = ruleset(rules, V4, host)
+    for dst, iif, joined, expected in (
+            ("224.0.0.7", "eth0", None, ["ACCEPT"]),  # on `ip addr` (autojoin), for eth0
+            ("224.0.0.7", "eth1", False, ["DROP"]),  # … only
+            ("239.1.2.3", "eth0", True, ["ACCEPT"]),
+            ("239.1.2.3", "eth0", False, ["DROP"])):
+        packet = parse_packet(f"udp 10.0.1.1:1 -> {dst}:2 iif={iif} ctstate=NEW")
+        pins = None if joined is None else {"multicast-member": joined}
+        result = trace(rs, packet, "forward", assumptions=pins)
+        assert [p.verdict for p in result.paths] == expected, dst
+        assert result.paths[0].hits == () or result.paths[0].hits[0].chain == "INPUT"
 
 
 @pytest.mark.kernel

@@ -21,7 +21,7 @@ from iptparse.concrete import evaluate
 from iptparse.describe import describe_set
 from iptparse.domain import IntSet
 from iptparse.events import Note, StageStart
-from iptparse.host import MARTIAN, NO_ROUTE, Host, parse_addrs, parse_routes
+from iptparse.host import MARTIAN, NO_ROUTE, NOT_A_MEMBER, Host, parse_addrs, parse_routes
 from iptparse.interp import TTL_EXPIRED, Interpreter, PathState
 from iptparse.logic import Test, split
 from iptparse.nodes import Family
@@ -125,7 +125,7 @@ def test_a_packet_routing_drops_names_no_rule() -> None:
     # the open question keeps the reasons apart, though the paths passed the same rules
     result = trace(ruleset, parse_packet("tcp 0.0.0.0/0:1 -> 0.0.0.0/0:2 ttl=64 iif=eth0"))
     reasons = sorted(p.state.stopped or "" for p in result.paths if p.verdict == "DROP")
-    assert reasons == sorted([MARTIAN, NO_ROUTE, blackhole])
+    assert reasons == sorted([MARTIAN, NO_ROUTE, blackhole, NOT_A_MEMBER])
     assert sorted(p["stopped"] or "" for p in trace_json(result)["paths"]
                   if p["verdict"] == "DROP") == reasons
 
