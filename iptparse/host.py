@@ -57,6 +57,21 @@ _BROADCAST_INPUT = Or((Test("dst", _LIMITED_BROADCAST), And((Test("src", _ZERO),
                                                              Test("dst", _ZERO)))))
 
 
+def _membership(interp: Interpreter, group: PathState, joined: list[Pred]
+                ) -> tuple[list[PathState], list[PathState]]:
+    """The pieces of a path to a multicast group whose input interface joined it, and the
+    others: by the groups `ip addr` lists (`joined`), else by the assumption (the
+    memberships of sockets are not captured)."""
+    listed, unlisted = (interp._split_state(group, Or(tuple(joined))) if joined
+                        else ([], [group]))
+    member, stranger = list(listed), []
+    for unknown in unlisted:
+        joins, does_not = interp._split_state(unknown, _MEMBER)
+        member += joins
+        stranger += does_not
+    return member, stranger
+
+
 class HostError(IptparseError, ValueError):
     """A routes or addresses file iptparse cannot read (the message names the line)."""
 
@@ -316,14 +331,7 @@ class Host:
                     "dst is not a multicast group"))
                 unicast += others
                 for group in groups:  # never looked up in the unicast routes
-                    listed, unlisted = (interp._split_state(group, Or(tuple(joined)))
-                                        if joined else ([], [group]))
-                    member = list(listed)
-                    stranger: list[PathState] = []
-                    for unknown in unlisted:  # memberships of sockets: not captured
-                        joins, does_not = interp._split_state(unknown, _MEMBER)
-                        member += joins
-                        stranger += does_not
+                    member, stranger = _membership(interp, group, joined)
                     options += [(replace(m, stages=done + in_stages, path="in"),
                                  "a group the host joined") for m in member]
                     options += [(replace(d, verdict="DROP", stopped=NOT_A_MEMBER),
