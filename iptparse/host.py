@@ -22,6 +22,7 @@ from .errors import IptparseError
 from .events import Note
 from .logic import And, Assume, Not, Or, Pred, Test
 from .nodes import Family
+from .special import ALL_HOSTS, LIMITED_BROADCAST4, LOOPBACK4, MULTICAST, MULTICAST4, ZERO4
 
 if TYPE_CHECKING:
     from .interp import Interpreter, PathState, Snapshot
@@ -37,24 +38,15 @@ NOT_A_MEMBER = ("routing (a multicast group the host has not joined; multicast r
 #: A multicast destination is delivered when the input interface joined the group (sockets'
 #: memberships: `ip maddr`, which iptparse does not read), else dropped; forwarded only by a
 #: multicast routing daemon. Every interface joins the all-hosts / all-nodes group.
-_MULTICAST = {Family.INET: IntSet.prefix(0xE0000000, 4, 32),
-              Family.INET6: IntSet.prefix(0xFF << 120, 8, 128)}
-_ALL_HOSTS = {Family.INET: IntSet.single(0xE0000001, 0xFFFFFFFF),
-              Family.INET6: IntSet.single(0xFF02 << 112 | 1, (1 << 128) - 1)}
 _MEMBER = Assume("multicast-member", "multicast-member",
                  "the input interface joined the multicast group",
                  "the input interface did not join the multicast group")
 
-_LOOPBACK = IntSet.prefix(0x7F000000, 8, 32)
-_LIMITED_BROADCAST = IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
-_MARTIAN_SRC = _LOOPBACK | IntSet.prefix(0xE0000000, 4, 32) | _LIMITED_BROADCAST
-#: ipv4_is_zeronet(): 0.0.0.0 alone since Linux 5.3 made the rest of 0.0.0.0/8 unicast (the
-#: kernel lab forwards 0.1.2.3 and 0.0.0.9, and drops 0.0.0.0 either way)
-_ZERO = IntSet.single(0, 0xFFFFFFFF)
+_MARTIAN_SRC = LOOPBACK4 | MULTICAST4 | LIMITED_BROADCAST4
 #: ip_route_input_slow() takes these to the local broadcast input before it looks at 0.0.0.0:
 #: the limited broadcast, and 0.0.0.0 to 0.0.0.0 (a DHCP client's first packets)
-_BROADCAST_INPUT = Or((Test("dst", _LIMITED_BROADCAST), And((Test("src", _ZERO),
-                                                             Test("dst", _ZERO)))))
+_BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
+                                                             Test("dst", ZERO4)))))
 
 
 def _membership(interp: Interpreter, group: PathState, joined: list[Pred]
@@ -295,12 +287,12 @@ class Host:
             # ip_route_input_slow: martian sources and destinations never get a route
             bad: list[Pred] = [Test("src", _MARTIAN_SRC, "src is a martian source (loopback, "
                                     "multicast or broadcast)", "src is not a martian source")]
-            zero: list[Pred] = [Test("src", _ZERO, "src is 0.0.0.0", "src is not 0.0.0.0")]
+            zero: list[Pred] = [Test("src", ZERO4, "src is 0.0.0.0", "src is not 0.0.0.0")]
             if state.env.get("dst", "dst") == "dst":
                 # a destination NAT rewrote is an address the host chose: never a martian
-                bad.append(Test("dst", _LOOPBACK, "dst is a loopback address",
+                bad.append(Test("dst", LOOPBACK4, "dst is a loopback address",
                                 "dst is not a loopback address"))
-                zero.append(Test("dst", _ZERO, "dst is 0.0.0.0", "dst is not 0.0.0.0"))
+                zero.append(Test("dst", ZERO4, "dst is 0.0.0.0", "dst is not 0.0.0.0"))
             # 0.0.0.0 is a martian too, but for a local broadcast (checked first)
             bad.append(And((Not(_BROADCAST_INPUT), Or(tuple(zero)))))
             martian = And((Not(Test("iif", NameSet.single("lo"))), Or(tuple(bad))))
@@ -308,14 +300,14 @@ class Host:
             options += [(replace(s, verdict="DROP", stopped=MARTIAN),
                          "martian address: dropped by routing") for s in dropped]
         # a group `ip addr` lists (autojoin) is joined on its interface only
-        local = ((self.local_addresses(family) - _MULTICAST[family])
-                 | self.broadcast_addresses(family) | _ALL_HOSTS[family])
+        local = ((self.local_addresses(family) - MULTICAST[family])
+                 | self.broadcast_addresses(family) | ALL_HOSTS[family])
         joined: list[Pred] = [
             And((Test("dst", IntSet.single(a.address, (1 << family.bits) - 1)),
                  Test("iif", NameSet.single(a.interface))))
-            for a in self.addresses if a.family is family and a.address in _MULTICAST[family]]
+            for a in self.addresses if a.family is family and a.address in MULTICAST[family]]
         if family is Family.INET:
-            local = local | _ZERO  # 0.0.0.0 → 0.0.0.0: the one zero left, a local broadcast
+            local = local | ZERO4  # 0.0.0.0 → 0.0.0.0: the one zero left, a local broadcast
         in_stages = stages_for(PATHS["in"][2:])
         fwd_stages = stages_for(PATHS["forward"][2:])
         done = state.stages[: state.stage + 1]
@@ -327,7 +319,7 @@ class Host:
             unicast: list[PathState] = []
             for s in fails:
                 groups, others = interp._split_state(s, Test(
-                    "dst", _MULTICAST[family], "dst is a multicast group",
+                    "dst", MULTICAST[family], "dst is a multicast group",
                     "dst is not a multicast group"))
                 unicast += others
                 for group in groups:  # never looked up in the unicast routes

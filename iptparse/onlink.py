@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from .domain import IntSet, NameSet, ValueSet
 from .logic import And, Custom, Not, Pred, Test
 from .nodes import Family
+from .special import LINK_LOCAL6, LOOPBACK6, MULTICAST6, UNSPECIFIED6
 
 __all__ = ["LINK_LOCAL_ROUTE", "SAME_INTERFACE", "SOURCE_NOT_FORWARDED", "OnLink", "on_link",
            "same_interface"]
@@ -34,9 +35,6 @@ LINK_LOCAL_ROUTE = "routing (a link-local destination leaves only by the interfa
 SOURCE_NOT_FORWARDED = ("forwarding (an unspecified, loopback, multicast or link-local IPv6 "
                         "source leaves only by the interface it came in on)")
 
-_BITS = 128
-_TOP = (1 << _BITS) - 1
-_LINK_LOCAL = IntSet.prefix(0xFE80 << 112, 10, _BITS)
 
 
 def _same(values: tuple[int | str, ...]) -> bool:
@@ -87,11 +85,7 @@ class OnLink:
         return And((self.source(), Not(SAME_INTERFACE)))
 
 
-_V6 = OnLink(
-    dst=_LINK_LOCAL,
-    src=IntSet.single(0, _TOP) | IntSet.single(1, _TOP) | _LINK_LOCAL
-    | IntSet.prefix(0xFF << 120, 8, _BITS),
-)
+_V6 = OnLink(dst=LINK_LOCAL6, src=UNSPECIFIED6 | LOOPBACK6 | LINK_LOCAL6 | MULTICAST6)
 
 
 def on_link(family: Family) -> OnLink | None:

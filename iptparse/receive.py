@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from .domain import IntSet, NameSet, ValueSet
 from .logic import And, Not, Or, Pred, Test
 from .nodes import Family
+from .special import LOOPBACK6, MULTICAST6
 
 __all__ = ["LOOPBACK_IFACE", "RECEIPT_DROP", "Receipt", "receipt"]
 
@@ -34,7 +35,6 @@ RECEIPT_DROP = "the IPv6 stack on receipt, before PREROUTING (RFC 4291 addresses
 LOOPBACK_IFACE = Test("iif", NameSet.single("lo"))
 
 _BITS = 128
-_TOP = (1 << _BITS) - 1
 
 
 def _multicast_scope(scope: int) -> IntSet:
@@ -74,10 +74,10 @@ class Receipt:
 
 
 _V6 = Receipt(
-    src=IntSet.prefix(0xFF << 120, 8, _BITS),
+    src=MULTICAST6,
     dst=_multicast_scope(0),
-    src_off_loopback=IntSet.single(1, _TOP),
-    dst_off_loopback=IntSet.single(1, _TOP) | _multicast_scope(1),
+    src_off_loopback=LOOPBACK6,
+    dst_off_loopback=LOOPBACK6 | _multicast_scope(1),
 )
 
 

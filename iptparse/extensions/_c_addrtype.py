@@ -34,6 +34,16 @@ from ..domain import IntSet, NameSet
 from ..host import Host
 from ..logic import FALSE, Assume, Pred, Test
 from ..nodes import Family
+from ..special import (
+    LIMITED_BROADCAST4,
+    LOOPBACK4,
+    LOOPBACK6,
+    MULTICAST4,
+    MULTICAST6,
+    TOP6,
+    UNSPECIFIED6,
+    ZERO4,
+)
 from ._c_addr import ANYCAST, BROADCAST, LOCAL, LocalRoute, local_table
 from ._pred import conj, disj, neg
 
@@ -42,17 +52,9 @@ __all__ = ["type_predicate"]
 UNSPEC, UNICAST, MULTICAST, UNREACHABLE = 0, 1, 5, 7
 _TYPE_NAMES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
                "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
-_ZERONET = IntSet.single(0, 0xFFFFFFFF)  # ipv4_is_zeronet(): just 0.0.0.0 since Linux 5.3
-_LIMITED = IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
-_MULTICAST4 = IntSet.prefix(0xE0000000, 4, 32)
-_LOOPBACK4 = IntSet.prefix(0x7F000000, 8, 32)
 _LOOPBACK4_BCAST = IntSet.single(0x7FFFFFFF, 0xFFFFFFFF)
-_TOP6 = (1 << 128) - 1
-_MULTICAST6 = IntSet.prefix(0xFF << 120, 8, 128)
-_ANY6 = IntSet.single(0, _TOP6)
-_LOOPBACK6 = IntSet.single(1, _TOP6)
 _MAPPED6 = IntSet.prefix(0xFFFF << 32, 96, 128)
-_UNICAST6 = IntSet.all(_TOP6) - _MULTICAST6 - _ANY6 - _MAPPED6
+_UNICAST6 = IntSet.all(TOP6) - MULTICAST6 - UNSPECIFIED6 - _MAPPED6
 
 
 def _assume(key: str, text: str, neg_text: str) -> Assume:
@@ -102,11 +104,11 @@ def _names(types: int) -> str:
 def _ipv4(site: _Site, types: int, host: Host | None) -> Pred:
     parts: list[Pred] = []
     if types >> BROADCAST & 1:
-        parts.append(site.test(_ZERONET | _LIMITED, "is 0.0.0.0 or 255.255.255.255",
+        parts.append(site.test(ZERO4 | LIMITED_BROADCAST4, "is 0.0.0.0 or 255.255.255.255",
                                "is neither 0.0.0.0 nor 255.255.255.255"))
     if types >> MULTICAST & 1:
-        parts.append(site.test(_MULTICAST4, "is multicast", "is not multicast"))
-    routable = IntSet.all(0xFFFFFFFF) - _ZERONET - _LIMITED - _MULTICAST4
+        parts.append(site.test(MULTICAST4, "is multicast", "is not multicast"))
+    routable = IntSet.all(0xFFFFFFFF) - ZERO4 - LIMITED_BROADCAST4 - MULTICAST4
     table = _ipv4_table(site, host, routable)
     wanted = types & ((1 << LOCAL) | (1 << BROADCAST) | (1 << ANYCAST) | (1 << UNICAST))
     if wanted:
@@ -163,11 +165,11 @@ class _UnknownHost(_Table):
 
     def holds(self, wanted: int) -> Pred:
         site = self.site
-        loopback = site.test(_LOOPBACK4 - _LOOPBACK4_BCAST, "is a loopback address",
+        loopback = site.test(LOOPBACK4 - _LOOPBACK4_BCAST, "is a loopback address",
                              "is not a loopback address")
         loopback_bcast = site.test(_LOOPBACK4_BCAST, "= 127.255.255.255",
                                    "≠ 127.255.255.255")
-        other = site.test(self.routable - _LOOPBACK4, "is not a loopback address",
+        other = site.test(self.routable - LOOPBACK4, "is not a loopback address",
                           "is a loopback address")
         local = site.local_flag()
         broadcast = _assume(f"{site.field}-broadcast",
@@ -208,12 +210,12 @@ def _ipv4_table(site: _Site, host: Host | None, routable: IntSet) -> _Table:
 def _ipv6(site: _Site, types: int, host: Host | None) -> Pred:
     parts: list[Pred] = []
     if types >> MULTICAST & 1:
-        parts.append(site.test(_MULTICAST6, "is multicast", "is not multicast"))
+        parts.append(site.test(MULTICAST6, "is multicast", "is not multicast"))
     if types >> UNICAST & 1:
         parts.append(site.test(_UNICAST6, "is a unicast address",
                                "is not a unicast address"))
     if types >> UNSPEC & 1:
-        parts.append(site.test(_ANY6, "= ::", "≠ ::"))
+        parts.append(site.test(UNSPECIFIED6, "= ::", "≠ ::"))
     lookup = types & ((1 << LOCAL) | (1 << ANYCAST) | (1 << UNREACHABLE))
     if lookup:
         local = _local6(site, host)
@@ -235,8 +237,8 @@ def _ipv6(site: _Site, types: int, host: Host | None) -> Pred:
 def _local6(site: _Site, host: Host | None) -> Pred:
     """LOCAL for IPv6: a local route (no interface limit) or an address of the interface."""
     if host is None:
-        loopback = site.test(_LOOPBACK6, "= ::1", "≠ ::1")
-        other = site.test(_UNICAST6 - _LOOPBACK6, "is a unicast address other than ::1",
+        loopback = site.test(LOOPBACK6, "= ::1", "≠ ::1")
+        other = site.test(_UNICAST6 - LOOPBACK6, "is a unicast address other than ::1",
                           "is not a unicast address other than ::1")
         if site.device is None:
             return disj(loopback, conj(other, site.local_flag()))
@@ -250,9 +252,9 @@ def _local6(site: _Site, host: Host | None) -> Pred:
     for a in host.addresses:
         if a.family is Family.INET6:
             key = a.interface or None
-            by_device[key] = by_device.get(key, IntSet.empty(_TOP6)) | IntSet.single(
-                a.address, _TOP6)
-    by_device["lo"] = by_device.get("lo", IntSet.empty(_TOP6)) | _LOOPBACK6
+            by_device[key] = by_device.get(key, IntSet.empty(TOP6)) | IntSet.single(
+                a.address, TOP6)
+    by_device["lo"] = by_device.get("lo", IntSet.empty(TOP6)) | LOOPBACK6
     alternatives: list[Pred] = []
     for device, addresses in by_device.items():
         address = site.test(addresses, f"is an address of {device or 'this host'}",
