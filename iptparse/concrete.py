@@ -328,7 +328,8 @@ class Evaluator:
         checks = receipt(family)
         self.dropped_on_receipt = checks.pred() if checks is not None else None
         link = on_link(family)
-        self.on_link = (link.destination_drop(), link.source_drop()) if link else None
+        self.link_route_drop = link.destination_drop() if link else None
+        self.link_source_drop = link.source_drop() if link else None
 
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
@@ -409,31 +410,26 @@ class Evaluator:
         walk.index = 0
         walk.stack = []
 
-    def _stays_on_link(self, walk: _Walk, side: str) -> bool:
-        """Whether the `onlink` check on that side (`dst`: routing, `src`: forwarding) drops
-        the packet: an address that must stay on its link going out another interface."""
-        if self.on_link is None:
+    @staticmethod
+    def _stack_drops(walk: _Walk, drop: Pred | None, stopped: str) -> bool:
+        """Whether the stack drops the packet outside the tables (`drop` holds on its exact
+        values), giving the walk its verdict and reason if so; no check, no drop."""
+        if drop is None:
             return False
-        check = self.on_link[0] if side == "dst" else self.on_link[1]
-        dropped = decide(check, walk)
+        dropped = decide(drop, walk)
         if dropped is None:
             raise Undecided
         if dropped:
             walk.verdict = "DROP"
-            walk.stopped = LINK_LOCAL_ROUTE if side == "dst" else SOURCE_NOT_FORWARDED
+            walk.stopped = stopped
         return dropped
 
     def _begin(self, walk: _Walk, stage: Stage, inputs: Mapping[str, int | str],
                path: str) -> None:
         current = walk.current
-        if walk.stage == 0 and path != "out" and self.dropped_on_receipt is not None:
-            dropped = decide(self.dropped_on_receipt, walk)
-            if dropped is None:
-                raise Undecided
-            if dropped:
-                walk.verdict = "DROP"
-                walk.stopped = RECEIPT_DROP
-                return
+        if walk.stage == 0 and path != "out" and self._stack_drops(
+                walk, self.dropped_on_receipt, RECEIPT_DROP):
+            return
         if stage.table == CONNTRACK:
             if not self.tracking or walk.test("ctstate", _IS_UNTRACKED):
                 self._next_stage(walk)
@@ -459,7 +455,7 @@ class Evaluator:
                 walk.origin.pop("oif", None)
                 # in the interpreter's order (`Interpreter._routing`): a link-local
                 # destination's route, the hop limit, then the source ip6_forward() refuses
-                if self._stays_on_link(walk, "dst"):
+                if self._stack_drops(walk, self.link_route_drop, LINK_LOCAL_ROUTE):
                     return
                 expires = walk.test("ttl", _EXPIRES)
                 if expires:
@@ -469,7 +465,7 @@ class Evaluator:
                 if expires is not None:
                     current["ttl"] = int(current["ttl"]) - 1
                     walk.derive("ttl")
-                if self._stays_on_link(walk, "src"):
+                if self._stack_drops(walk, self.link_source_drop, SOURCE_NOT_FORWARDED):
                     return
             self._next_stage(walk)
             return

@@ -471,11 +471,8 @@ class Interpreter:
                 drop, keep = self._split_state(away, checks.off_loopback())
                 dropped += drop
                 passing += keep
-        options: list[tuple[PathState, str]] = []
-        for s, outcome in [(s, "dropped on receipt") for s in dropped] + [
-                (s, "passes receipt") for s in passing]:
-            since = "; ".join(c.text for c in s.conditions[len(state.conditions):])
-            options.append((s, f"{since}: {outcome}" if since else outcome))
+        options = [(s, _option_label(s, state, "dropped on receipt")) for s in dropped]
+        options += [(s, _option_label(s, state, "passes receipt")) for s in passing]
         chosen = yield from self._fork(state, None, options)
         if any(chosen is s for s in dropped):
             state = replace(chosen, verdict="DROP", stopped=RECEIPT_DROP)
@@ -752,12 +749,9 @@ class Interpreter:
             back, away = self._split_state(
                 piece, same_interface(piece.current("iif"), piece.current("oif")))
             pieces += [(s, False) for s in back] + [(s, True) for s in away]
-        options = []
-        for s, dropped in pieces:
-            since = "; ".join(c.text for c in s.conditions[len(routed.conditions):])
-            outcome = "dropped" if dropped else "forwarded"
-            options.append((replace(before, branch=s.branch),
-                            f"{since}: {outcome}" if since else outcome))
+        options = [(replace(before, branch=s.branch),
+                    _option_label(s, routed, "dropped" if dropped else "forwarded"))
+                   for s, dropped in pieces]
         chosen = yield from self._fork(routed, None, options)
         piece, dropped = pieces[next(i for i, (o, _) in enumerate(options) if o is chosen)]
         routed = replace(routed, branch=piece.branch)
@@ -800,6 +794,13 @@ class Interpreter:
             assert isinstance(target, str)
             env["ttl"] = Shifted(target, -1)
         return replace(routed, env=env)
+
+
+def _option_label(piece: PathState, forked: PathState, outcome: str) -> str:
+    """A fork option as the user picks it: the conditions the piece took since the fork,
+    then what happens to it."""
+    taken = "; ".join(c.text for c in piece.conditions[len(forked.conditions):])
+    return f"{taken}: {outcome}" if taken else outcome
 
 
 def _with_policy(state: PathState, table: str, hook: str, policy: str) -> PathState:
