@@ -24,7 +24,7 @@ from weakref import WeakKeyDictionary
 
 from .domain import IntSet, NameSet, ValueSet
 from .fields import FieldKind, field_spec
-from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, pinned
+from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, draw_var, pinned
 from .nodes import Family
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset, destination_test
 
@@ -55,7 +55,11 @@ class Questions(Protocol):
         """Whether the field's current value is in `values`."""
 
     def flag(self, var: str) -> int | None:
-        """A draw's or an assumption's value (`?key`): 1 holds, 0 fails."""
+        """An assumption's pinned value (`?key`): 1 holds, 0 fails."""
+
+    def draw(self, key: str) -> int | None:
+        """A random draw's value at this visit of its rule (`logic.draw_var`), else the
+        user's pin of it: 1 holds, 0 fails."""
 
     def custom(self, pred: Custom) -> bool | None:
         """A Custom predicate on the current values of its fields."""
@@ -91,7 +95,7 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     if isinstance(pred, Chance):
         if pred.p >= 1 or pred.p <= 0:
             return pred.p >= 1
-        drawn = ask.flag(f"?{pred.key}")
+        drawn = ask.draw(pred.key)
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
         pin = pinned(pred, ask.flag)
@@ -137,10 +141,12 @@ def decide_rule(rule: CompiledRule, ask: Questions) -> bool | None:
 class ExactValues:
     """`Questions` answered from a lookup of exact values (a path's, or a mapping's `get`)."""
 
-    __slots__ = ("lookup",)
+    __slots__ = ("lookup", "visit")
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, visit: int = 0) -> None:
         self.lookup = lookup
+        #: the visit whose random draws `draw` reads (`PathState.jumps`)
+        self.visit = visit
 
     def test(self, field: str, values: ValueSet) -> bool | None:
         value = self.lookup(field)
@@ -148,6 +154,12 @@ class ExactValues:
 
     def flag(self, var: str) -> int | None:
         value = self.lookup(var)
+        return None if value is None else int(value)
+
+    def draw(self, key: str) -> int | None:
+        value = self.lookup(draw_var(key, self.visit))
+        if value is None:
+            value = self.lookup(f"?{key}")
         return None if value is None else int(value)
 
     def custom(self, pred: Custom) -> bool | None:
@@ -371,8 +383,10 @@ class Skipper:
         packet)."""
         last = self._last
         if last is not None and last[0] is state.branch.box and last[1] is state.env:
-            return last[2]
-        values = ExactValues(state_lookup(state))
+            values = last[2]
+            values.visit = state.jumps  # read at once, before another state asks
+            return values
+        values = ExactValues(state_lookup(state), state.jumps)
         self._last = (state.branch.box, state.env, values)
         return values
 

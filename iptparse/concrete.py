@@ -41,6 +41,7 @@ from .logic import (
     Not,
     Or,
     Pred,
+    draw_var,
     negate_text,
 )
 from .nodes import Family
@@ -152,8 +153,8 @@ class _Walk:
     """A path on exact values: mutable, copied where the walk forks."""
 
     __slots__ = ("chain", "conditions", "current", "decisions", "flags", "hits", "index",
-                 "origin", "policies", "reader", "stack", "stage", "stopped", "verdict",
-                 "weight")
+                 "jumps", "origin", "policies", "reader", "stack", "stage", "stopped",
+                 "verdict", "weight")
 
     def __init__(self, current: dict[str, int | str], flags: dict[str, int], reader: Reader,
                  origin: dict[str, Origin]) -> None:
@@ -174,6 +175,8 @@ class _Walk:
         self.chain: str | None = None
         self.index = 0
         self.stack: list[tuple[str, int]] = []
+        #: jumps and gotos taken so far (`PathState.jumps`): names a visit's random draws
+        self.jumps = 0
 
     def copy(self) -> _Walk:
         other = _Walk(dict(self.current), dict(self.flags), self.reader, dict(self.origin))
@@ -188,6 +191,7 @@ class _Walk:
         other.chain = self.chain
         other.index = self.index
         other.stack = list(self.stack)
+        other.jumps = self.jumps
         return other
 
     def test(self, name: str, values: Hashable) -> bool | None:
@@ -203,8 +207,13 @@ class _Walk:
         return self.reader.test(origin, values)
 
     def flag(self, var: str) -> int | None:
-        """A draw's or an assumption's value, once made or pinned (`?key`)."""
+        """An assumption's value, once made or pinned (`?key`)."""
         return self.flags.get(var)
+
+    def draw(self, key: str) -> int | None:
+        """A random draw's value at this visit of its rule, once made, else its pin."""
+        value = self.flags.get(draw_var(key, self.jumps))
+        return self.flags.get(f"?{key}") if value is None else value
 
     def custom(self, pred: Custom) -> bool | None:
         """A Custom predicate, through the reader: input fields by name, constants of the
@@ -307,7 +316,7 @@ def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
         return _first_flag(pred.part, walk)
     if isinstance(pred, Chance):
         text = pred.text or f"random draw below {float(pred.p):.6g} holds"
-        return _Flag(f"?{pred.key}", pred.p, text, negate_text(text))
+        return _Flag(draw_var(pred.key, walk.jumps), pred.p, text, negate_text(text))
     if isinstance(pred, Assume):
         return _Flag(f"?{pred.key}", None, pred.text, pred.neg_text)
     return None
@@ -545,6 +554,7 @@ class Evaluator:
                 walk.stack.append((rule.chain, walk.index + 1))
             walk.chain = action.chain
             walk.index = 0
+            walk.jumps += 1
         elif isinstance(action, Return):
             self._leave(walk, stage, table)
         elif effect is None:

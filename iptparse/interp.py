@@ -154,6 +154,9 @@ class PathState:
     index: int = 0
     stack: tuple[Frame, ...] = ()
     trail: tuple[TrailEntry, ...] = ()
+    #: jumps and gotos taken so far: a rule in a user chain is evaluated once per entry of
+    #: its chain, and each evaluation draws anew (`logic.draw_var`)
+    jumps: int = 0
     hits: tuple[RuleRef, ...] = ()
     policies: tuple[tuple[str, str, str], ...] = ()
     fresh: int = 0
@@ -569,7 +572,7 @@ class Interpreter:
         for condition in rule.conditions:
             nxt = []
             for branch, results in pending:
-                holds, fails = split(condition.pred, branch, state.env)
+                holds, fails = split(condition.pred, branch, state.env, state.jumps)
                 for b in holds:
                     nxt.append((b, (*results, ConditionResult(condition, True))))
                 for b in fails:
@@ -596,7 +599,8 @@ class Interpreter:
                                        len(state.trail)))
             trail = (*state.trail, TrailEntry(table.name, action.chain,
                                              "goto" if goto else "jump", rule.number))
-            state = replace(state, chain=action.chain, index=0, stack=stack, trail=trail)
+            state = replace(state, chain=action.chain, index=0, stack=stack, trail=trail,
+                            jumps=state.jumps + 1)
             if self.events:
                 yield ChainEnter(table.name, action.chain, "goto" if goto else "jump",
                                  rule.chain, rule.number, len(stack)), state

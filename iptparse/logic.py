@@ -47,6 +47,8 @@ __all__ = [
     "Pred",
     "Shifted",
     "Test",
+    "draw_of",
+    "draw_var",
     "pinned",
     "split",
 ]
@@ -101,13 +103,34 @@ FALSE = Const(False)
 class Chance(Pred):
     """Holds with probability `p`, independently of the packet (statistic --mode random).
 
-    The draw is recorded in the path's box under `key`, so a path resumed at this rule takes
-    the same side again (and its probability is counted once).
+    The draw is recorded in the path's box under `draw_var(key, visit)`: a path resumed at
+    this rule takes the same side again (its probability counted once), and another visit of
+    the rule draws anew. The user's pin (`?key`) decides every visit.
     """
 
     p: Fraction
     key: str
     text: str = ""
+
+
+def draw_var(key: str, visit: int) -> str:
+    """The flag of a random draw at one visit of its rule (`?statistic@nat:SVC:1#4`).
+
+    The kernel draws anew each time it evaluates the rule, and a rule in a user chain is
+    evaluated once per entry of its chain: jumped to twice in one table, or from two hooks.
+    `visit` counts the chains the path entered before (`PathState.entered`), so it differs
+    between two visits and is the same when a fork resumes the one visit."""
+    return f"?{key}#{visit}"
+
+
+def draw_of(var: str) -> tuple[str, int] | None:
+    """The rule key and visit of a draw's flag (`draw_var`), None for any other variable.
+    A key ends in the rule's number (`…:N`), so a `#` in a chain name cannot pass for the
+    visit's."""
+    key, sep, visit = var[1:].rpartition("#")
+    if not sep or not var.startswith("?") or not visit.isdigit() or not key[-1:].isdigit():
+        return None
+    return key, int(visit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +350,11 @@ class _VarTest(Pred):
 
 
 
-def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Branch]]:
-    """The pieces of `branch` where `pred` holds and where it fails (each list disjoint)."""
+def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
+          ) -> tuple[list[Branch], list[Branch]]:
+    """The pieces of `branch` where `pred` holds and where it fails (each list disjoint).
+    `visit` names the evaluation of a rule's conditions that random draws belong to
+    (`draw_var`); predicates outside rules have no draws."""
     if isinstance(pred, Test):
         return _split_test(pred, branch, env)
     if isinstance(pred, _VarTest):
@@ -340,7 +366,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
         for part in pred.parts:
             next_holds: list[Branch] = []
             for b in holds:
-                t, f = split(part, b, env)
+                t, f = split(part, b, env, visit)
                 next_holds.extend(t)
                 fails.extend(f)
             holds = next_holds
@@ -353,7 +379,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
         for part in pred.parts:
             next_fails: list[Branch] = []
             for b in fails:
-                t, f = split(part, b, env)
+                t, f = split(part, b, env, visit)
                 holds.extend(t)
                 next_fails.extend(f)
             fails = next_fails
@@ -361,7 +387,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
                 break
         return holds, fails
     if isinstance(pred, Not):
-        t, f = split(pred.part, branch, env)
+        t, f = split(pred.part, branch, env, visit)
         return f, t
     if isinstance(pred, Const):
         return ([branch], []) if pred.value else ([], [branch])
@@ -371,13 +397,14 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
             return [branch], []
         if p <= 0:
             return [], [branch]
-        var = f"?{pred.key}"
-        drawn = branch.box.get(var)
-        assert isinstance(drawn, IntSet)
-        if drawn.single_value() is not None:
-            return ([branch], []) if 1 in drawn else ([], [branch])
-        text = pred.text or f"random draw below {float(p):.6g} holds"
+        var = draw_var(pred.key, visit)
         box = branch.box
+        drawn = box.get(var).single_value()
+        if drawn is None:  # not drawn at this visit yet: the user's pin holds at every visit
+            drawn = box.get(f"?{pred.key}").single_value()
+        if drawn is not None:
+            return ([branch], []) if drawn else ([], [branch])
+        text = pred.text or f"random draw below {float(p):.6g} holds"
         return (
             [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight * p,
                     (*branch.conditions, Cond("", text)))],
@@ -392,7 +419,7 @@ def split(pred: Pred, branch: Branch, env: Env) -> tuple[list[Branch], list[Bran
             value = _single(name, branch.box, env)
             if value is None:
                 if pred.expand is not None:
-                    return split(pred.expand(), branch, env)
+                    return split(pred.expand(), branch, env, visit)
                 return _split_flag(pred, branch)
             values.append(value)
         return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])

@@ -33,7 +33,7 @@ from .events import (
 )
 from .fields import FIELDS
 from .interp import Interpreter, PathState, RuleRef
-from .logic import Box, Cond
+from .logic import Box, Cond, draw_of
 from .nodes import Family
 from .packet import Packet
 from .ruleset import Ruleset
@@ -286,11 +286,27 @@ def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[Path
 
 # --- JSON ----------------------------------------------------------------------------------
 
+def _flag_order(item: tuple[str, object]) -> tuple[str, int]:
+    """Variables by name, a rule's draws in the order the path made them."""
+    drawn = draw_of(item[0])
+    return (f"?{drawn[0]}", drawn[1]) if drawn else (item[0], -1)
+
+
+def _flag_name(var: str, box: Box) -> str:
+    """An assumption's or a draw's name as users pin it (`statistic@nat:SVC:1`); a rule the
+    path evaluated more than once has one draw per visit: `… (draw 2)` is the second."""
+    drawn = draw_of(var)
+    if drawn is None:
+        return var[1:]
+    key, visit = drawn
+    visits = sorted(d[1] for d in map(draw_of, box.values) if d is not None and d[0] == key)
+    return key if len(visits) == 1 else f"{key} (draw {visits.index(visit) + 1})"
+
 def _constraint(box: Box, labels: Mapping[str, str]) -> dict[str, str]:
     out = {}
-    for var, values in sorted(box.items()):
+    for var, values in sorted(box.items(), key=_flag_order):
         if var.startswith("?"):
-            out[var[1:]] = "holds" if 1 in values else "does not hold"
+            out[_flag_name(var, box)] = "holds" if 1 in values else "does not hold"
             continue
         name = var.split("@", 1)[0]
         if "@" in var and var not in labels:

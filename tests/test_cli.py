@@ -276,6 +276,33 @@ def test_trace_json_gives_each_kube_proxy_endpoint_its_share(tmp_path: Path) -> 
     assert all(share == pytest.approx(1 / 3, abs=1e-6) for share in shares.values())
 
 
+def test_trace_json_names_each_draw_of_a_rule_met_twice(tmp_path: Path) -> None:
+    """A rule the path evaluates twice draws twice: its key, then `(draw 1)`/`(draw 2)` in
+    the order the path made them; a rule met once keeps its key as users pin it."""
+    dump = tmp_path / "twice.rules"
+    dump.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                    ":ONCE - [0:0]\n:R - [0:0]\n-A FORWARD -j R\n-A FORWARD -j R\n"
+                    "-A FORWARD -j ONCE\n"
+                    "-A ONCE -m statistic --mode random --probability 0.50000000000\n"
+                    "-A R -m statistic --mode random --probability 0.50000000000\nCOMMIT\n")
+    status, out, err = cli("trace", str(dump), "--json", "-p", "udp 1.1.1.1:1 -> 2.2.2.2:2")
+    assert status == 0, err
+    seen = set()
+    for path in json.loads(out)["paths"]:
+        assert path["probability"] == 0.125
+        (constraint,) = path["constraint"]
+        # which visits of R matched: rule 1 of FORWARD jumps before rule 2
+        hits = [(h["chain"], h["rule"]) for h in path["hits"]]
+        first = hits[hits.index(("FORWARD", 1)) + 1] == ("R", 1)
+        second = hits[hits.index(("FORWARD", 2)) + 1] == ("R", 1)
+        holds = {True: "holds", False: "does not hold"}
+        assert constraint["statistic@filter:R:1 (draw 1)"] == holds[first]
+        assert constraint["statistic@filter:R:1 (draw 2)"] == holds[second]
+        assert constraint["statistic@filter:ONCE:1"] == holds[("ONCE", 1) in hits]
+        seen.add((first, second, ("ONCE", 1) in hits))
+    assert len(seen) == 8
+
+
 def test_a_bad_host_file_is_named_in_one_error_line(rules: Path, tmp_path: Path) -> None:
     addrs = tmp_path / "addrs.txt"
     addrs.write_text("10.244.0.1/16 dev cni0\n")

@@ -42,7 +42,7 @@ def _leaves(pred: Pred) -> Iterator[Pred]:
 
 
 def _outcome(pred: Pred, state: PathState) -> bool | None:
-    holds, fails = split(pred, state.branch, state.env)
+    holds, fails = split(pred, state.branch, state.env, state.jumps)
     if holds and fails:
         return None
     return bool(holds)

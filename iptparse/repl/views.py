@@ -212,7 +212,8 @@ def _print_set(shell: Shell, name: str) -> None:
     for why in explain_rule(rule, state, None, shell.index.sets):
         options = _set_options(rule, why.condition)
         if why.condition.module == "set" and getattr(options, "name", None) == name:
-            holds, fails = split(why.condition.pred, state.branch, state.env)
+            holds, fails = split(why.condition.pred, state.branch, state.env,
+                                 state.jumps)
             verdict = "undecided" if holds and fails else "holds" if holds else "fails"
             out.message(f"  {why.condition.source}: {verdict}")
             out.message(f"    {why.why}")

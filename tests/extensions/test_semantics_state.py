@@ -249,6 +249,41 @@ def test_statistic_random_uses_the_kernels_fixed_point() -> None:
     assert only(pinned) == ("DROP", ())
 
 
+#: chain R jumped to twice by FORWARD; chain M by mangle's FORWARD and POSTROUTING
+TWICE = (table("mangle", "-A FORWARD -j M\n-A POSTROUTING -j M\n"
+                         "-A M -m statistic --mode random --probability 0.25000000000\n")
+         + table("filter", "-A FORWARD -j R\n-A FORWARD -j R\n"
+                           "-A R -m statistic --mode random --probability 0.25000000000\n"))
+
+
+def test_statistic_draws_anew_at_each_visit_of_its_rule() -> None:
+    """xt_statistic draws at each evaluation: a rule met twice on one path (two jumps to its
+    chain, or one from each of two hooks) draws twice, independently."""
+    from ..perf.test_trace_speed import _check
+
+    rs = ruleset(TWICE)
+    spec = "udp 1.1.1.1:1 -> 2.2.2.2:2 iif=eth0 oif=eth1"
+    result = lands(rs, spec)
+    quarter = Fraction(1, 4)
+    counted: dict[tuple[int, int], Fraction] = Counter()  # type: ignore[assignment]
+    for p in result.paths:
+        draws = [h.chain for h in p.hits if h.chain in ("M", "R")]
+        counted[draws.count("M"), draws.count("R")] += p.probability
+    # each chain's rule: both visits, either one, or neither; the two chains independent
+    two = {2: quarter**2, 1: 2 * quarter * (1 - quarter), 0: (1 - quarter)**2}
+    assert len(result.paths) == 16
+    assert counted == {(m, r): two[m] * two[r] for m in two for r in two}
+    assert _check(rs, parse_packet(spec), "forward")
+    # the rule's pin decides every visit
+    pinned = run(rs, spec, assumptions={"statistic@filter:R:1": True,
+                                        "statistic@mangle:M:1": False})
+    assert only(pinned)[1] == (("mangle", "FORWARD", 1), ("filter", "FORWARD", 1),
+                               ("filter", "R", 1), ("filter", "FORWARD", 2), ("filter", "R", 1),
+                               ("mangle", "POSTROUTING", 1))
+    assert _check(rs, parse_packet(spec), "forward",
+                  {"statistic@filter:R:1": True, "statistic@mangle:M:1": False})
+
+
 def _endpoint_shares(result: TraceResult) -> dict[str, Fraction]:
     shares: dict[str, Fraction] = Counter()  # type: ignore[assignment]
     for p in result.paths:
@@ -892,6 +927,31 @@ KERNEL_STATEFUL = table("mangle", "".join(f"-A FORWARD {m}\n" for m in (
     "-m statistic --mode nth --every 2 --packet 0",
     "-m statistic --mode random --probability 0.5",
 ))) + forward("", policy="ACCEPT")
+
+
+@pytest.mark.kernel
+def test_kernel_draws_anew_at_each_visit_of_a_statistic_rule() -> None:
+    """The kernel's counters for a rule met twice per packet: a path of the trace each time,
+    and among them the packets whose two draws differ (one visit matched), which a draw shared
+    by the visits cannot give. 40 packets miss them with probability 0.625**40 per chain."""
+    from iptparse.sandbox.lab import Lab
+    from iptparse.verify.compare import AGREE, compare
+
+    from ..conftest import require_kernel
+
+    require_kernel()
+    rs = ruleset(TWICE)
+    visits: dict[str, set[int]] = {"M": set(), "R": set()}
+    with Lab(TWICE, V4, path="forward", interfaces=["eth0", "eth1"]) as lab:
+        for n in range(40):
+            packet = _lab_packet("10.0.0.1", "10.0.2.2", protocol="udp", sport=1000 + n)
+            result = lab.send(packet)
+            comparison = compare(rs, packet, _model(packet), "forward", result)
+            assert comparison.outcome == AGREE, (packet, comparison.reason)
+            counted = lab_counts(result)[0]
+            visits["M"].add(counted["mangle", "M", 1])
+            visits["R"].add(counted["filter", "R", 1])
+    assert 1 in visits["M"] and 1 in visits["R"]
 
 
 @pytest.mark.kernel
