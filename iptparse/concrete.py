@@ -89,9 +89,6 @@ class Reader:
         assert isinstance(value, int)
         return ((value & keep) ^ xor) in values  # type: ignore[operator]
 
-    def present(self, name: str) -> bool:
-        return name in self.inputs
-
     def candidates(self, index: IndexPart, name: str) -> tuple[int, ...] | None:
         value = self.inputs.get(name)
         return None if value is None else index.candidates(value)
@@ -223,19 +220,6 @@ class _Walk:
             source = self.input_of(name)
             args.append((True, source) if source is not None else (False, self.current.get(name)))
         return self.reader.call(pred, tuple(args))
-
-    def known(self, name: str) -> bool:
-        """Whether a field (or a `?key` flag) has an exact value now."""
-        if name[0] == "?":
-            return name in self.flags
-        origin = self.origin.get(name, name)
-        if isinstance(origin, tuple):
-            return self.reader.present(origin[0])
-        if origin is FIXED or origin is DERIVED:
-            if origin is DERIVED:
-                self.reader.spoil()
-            return name in self.current
-        return self.reader.present(origin)
 
     def input_of(self, name: str) -> str | None:
         """The input field holding this field's value unchanged, or None (then a value read
@@ -506,14 +490,12 @@ class Evaluator:
         if index is not None:
             found = []
             for part in index.parts:
-                answer = None
-                if walk.known(part.field):
-                    source = walk.input_of(part.field)
-                    if source is None:
-                        value = walk.current.get(part.field)
-                        answer = None if value is None else part.candidates(value)
-                    else:
-                        answer = walk.reader.candidates(part, source)
+                source = walk.input_of(part.field)
+                if source is None:
+                    value = walk.current.get(part.field)
+                    answer = None if value is None else part.candidates(value)
+                else:  # None when the packet does not give the field
+                    answer = walk.reader.candidates(part, source)
                 found.append(part.rules if answer is None else answer)
             candidates = index.merge(tuple(found))
         size = len(chain.rules)

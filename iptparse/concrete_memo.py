@@ -1,12 +1,13 @@
 """Outcomes remembered by the questions that decided them: a decision tree grown from walks.
 
 A concrete walk asks the packet a handful of questions — is the destination in this set, which
-rules does the index give for it, is the state NEW — and the outcome depends on nothing else.
-Batches ask the same questions of thousands of packets that differ only in what no rule reads
-(ports, pod addresses), so the walk records the questions it asked (each once per packet) with
-their answers, and the answers lead from a root, question by question, to the outcome. A later
-packet answers the questions along the tree; when it reaches an outcome no walk is needed, and
-when it leaves the tree one walk adds its branch.
+rules does the index give for it, what is the connection's state — and the outcome depends on
+nothing else. Batches ask the same questions of thousands of packets that differ only in what
+no rule reads (ports, pod addresses), so the walk records the questions it asked (each once per
+packet, and none that its earlier answers decide) with their answers, and the answers lead from
+a root, question by question, to the outcome. A later packet answers the questions along the
+tree; when it reaches an outcome no walk is needed, and when it leaves the tree one walk adds
+its branch.
 
 A question is kept only when its answer comes from the packet's own values. A walk that reads a
 value computed from them (a mark changed by a rule but not wholly, a TTL decremented) could not
@@ -16,11 +17,13 @@ be replayed from the answers, so its outcome is not remembered.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
+from functools import cache
 from typing import Any
 
 from .chainindex import IndexPart
 from .concrete import ConcretePath, Evaluator, Reader
-from .domain import IntSet
+from .domain import IntSet, NameSet
+from .fields import field_spec
 from .logic import Custom
 from .nodes import Family
 from .packet import Packet
@@ -28,44 +31,66 @@ from .ruleset import Ruleset
 
 __all__ = ["Memo", "evaluate"]
 
-#: Questions, by kind: (TEST, field, values), (PRESENT, field, None), (CANDIDATES, field,
-#: index), (CALL, custom predicate, arguments), (BITS, field, (keep, xor, values)).
-TEST, PRESENT, CANDIDATES, CALL, BITS = 0, 1, 2, 3, 4
+#: Questions, by kind: (TEST, field, values), (CANDIDATES, field, index), (CALL, custom
+#: predicate, arguments), (BITS, field, (keep, xor, values)), (VALUE, field, None): the
+#: field's value itself (None: the packet does not give it).
+TEST, CANDIDATES, CALL, BITS, VALUE = 0, 1, 2, 3, 4
 Question = tuple[int, object, object]
 
 
+@cache
+def _by_value(name: str) -> bool:
+    """Whether a field is asked for its value rather than for membership in each set a rule
+    tests: fields of a few values (the connection state, which a kube-proxy walk tests three
+    times) and the protocol (a batch sends few, and its rules test it against one set after
+    another). One question then stands for all, at the cost of a branch per value."""
+    if name == "proto":
+        return True
+    top = field_spec(name).top(Family.INET)
+    return not isinstance(top, NameSet) and top.size() <= 16  # names: patterns generalise
+
+
 class _Recording(Reader):
-    """A reader that keeps each question asked, the first time, with its answer."""
+    """A reader that keeps each question asked, the first time, with its answer; a question
+    that earlier answers of the walk decide is not kept, as the tree's branch decides it for
+    every packet that follows it."""
 
     def __init__(self, inputs: Mapping[str, int | str]) -> None:
         super().__init__(inputs)
         self.answers: dict[Question, Hashable] = {}
         self.asked: list[tuple[Question, Hashable]] = []
         self.replayable = True
+        #: fields whose value a kept answer fixed (VALUE), absence included
+        self.fixed: set[str] = set()
 
     def _keep(self, question: Question, answer: Hashable) -> None:
         if question not in self.answers:
             self.answers[question] = answer
             self.asked.append((question, answer))
 
+    def _keep_about(self, name: str, question: Question, answer: Hashable) -> None:
+        """Keep a question on one field, unless earlier answers decide it."""
+        if name in self.fixed:
+            return
+        if answer is None or _by_value(name):  # absent: every later question says so too
+            self.fixed.add(name)
+            self._keep((VALUE, name, None), self.inputs.get(name))
+            return
+        self._keep(question, answer)
+
     def test(self, name: str, values: Hashable) -> bool | None:
         answer = super().test(name, values)
-        self._keep((TEST, name, values), answer)
+        self._keep_about(name, (TEST, name, values), answer)
         return answer
 
     def test_bits(self, name: str, keep: int, xor: int, values: Hashable) -> bool | None:
         answer = super().test_bits(name, keep, xor, values)
-        self._keep((BITS, name, (keep, xor, values)), answer)
-        return answer
-
-    def present(self, name: str) -> bool:
-        answer = super().present(name)
-        self._keep((PRESENT, name, None), answer)
+        self._keep_about(name, (BITS, name, (keep, xor, values)), answer)
         return answer
 
     def candidates(self, index: IndexPart, name: str) -> tuple[int, ...] | None:
         answer = super().candidates(index, name)
-        self._keep((CANDIDATES, name, index), answer)
+        self._keep_about(name, (CANDIDATES, name, index), answer)
         return answer
 
     def call(self, pred: Custom, args: tuple[tuple[bool, int | str | None], ...]
@@ -85,12 +110,12 @@ def _asker(question: Question) -> Ask:
     """The question as a function of the packet's values: what `Reader` answers, compiled
     (a tree is walked for every packet of a batch)."""
     kind, name, payload = question
-    if kind == PRESENT:
-        return lambda inputs: name in inputs
     if kind == CALL:
         assert isinstance(name, Custom) and isinstance(payload, tuple)
         return lambda inputs: Reader(inputs).call(name, payload)
     assert isinstance(name, str)
+    if kind == VALUE:
+        return lambda inputs: inputs.get(name)
     if kind == CANDIDATES:
         assert isinstance(payload, IndexPart)
         candidates = payload.candidates

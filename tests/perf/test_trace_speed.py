@@ -10,6 +10,7 @@ rulesets, with packets drawn from each ruleset's own values.
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 from typing import Any
 
@@ -165,6 +166,26 @@ def test_memo_answers_packets_that_differ_only_where_no_rule_reads() -> None:
     other = parse_packet("udp 10.244.3.4:40000 -> 192.0.2.1:80 iif=eth0 oif=eth1 "
                          "ctstate=NEW mark=0x0")
     assert memo.evaluate(other, "forward") == evaluate(ruleset, other, "forward")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.sampled_from(PATHS))
+def test_memo_answers_a_stream_of_packets_as_the_walk_does(seed: int, packet_seed: int,
+                                                           path: str) -> None:
+    """One memo, packets that share some answers and not others (fields left out at random):
+    each outcome is the walk's. The tree leaves out what earlier answers of its branch decide
+    (a field asked for its value, one shown present or absent), so every packet that follows
+    the branch must answer those questions alike."""
+    generated = generate_ruleset(seed, size=24)
+    sets = {s.name: s for s in parse_ipset(generated.ipsets)} if generated.ipsets else {}
+    ruleset = Ruleset([parse_iptables(generated.rules, family=Family.INET)], sets=sets)
+    memo = concrete_memo.Memo(ruleset, Family.INET)
+    rng = random.Random(packet_seed)
+    for packet in packets(generated.rules, 30, seed=packet_seed):
+        kept = {name: values for name, values in packet.fields.items()
+                if name in ("src", "dst") or rng.random() < 0.9}
+        packet = Packet(kept, Family.INET)
+        assert memo.evaluate(packet, path) == evaluate(ruleset, packet, path), packet
 
 
 def test_without_conntrack_nat_is_passed_over_alike() -> None:
