@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from .addresses import AddressError, parse_address
 from .argv import Arg, split_args
+from .construct import slot_constructor
 from .errors import ParseError, ParseErrors, ParseWarning
 from .extensions.base import (
     ExtContext,
@@ -31,7 +32,7 @@ from .extensions.base import (
     RuleContext,
     find_target,
 )
-from .fastrule import FastRules, slot_constructor
+from .fastrule import FastRules
 from .nodes import (
     BUILTIN_CHAINS,
     Address,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
+from .construct import slot_constructor
 from .domain import IntSet, NameSet
 from .extensions.base import find_match, find_target
 from .logic import Not, Pred, Test
@@ -140,6 +141,14 @@ class CompiledRule:
         return self.rule.span.line if self.rule.span else None
 
 
+#: built without `__init__` (`construct.slot_constructor`): a trace that meets new services
+#: compiles their rules as it goes, and these objects were a third of a rule's compiling
+_make_condition = slot_constructor(Condition)
+_make_compiled = slot_constructor(CompiledRule)
+_make_ref = slot_constructor(RuleRef)
+_make_context = slot_constructor(CompileContext)
+
+
 @dataclass
 class CompiledChain:
     name: str
@@ -188,11 +197,11 @@ def _ip_conditions(rule: Rule, family: Family) -> list[Condition]:
     """The entry's IP part, in the order ip_packet_match() checks it."""
     out: list[Condition] = []
     if rule.src is not None:
-        out.append(Condition(_address_test("src", rule.src, rule.src_invert), ("src", rule),
-                             "ip", family))
+        out.append(_make_condition(_address_test("src", rule.src, rule.src_invert),
+                                   ("src", rule), "ip", family, None))
     if rule.dst is not None:
-        out.append(Condition(_address_test("dst", rule.dst, rule.dst_invert), ("dst", rule),
-                             "ip", family))
+        out.append(_make_condition(_address_test("dst", rule.dst, rule.dst_invert),
+                                   ("dst", rule), "ip", family, None))
     for name, iface, flag in (("iif", rule.in_interface, "-i"), ("oif", rule.out_interface, "-o")):
         if iface is not None:
             test: Pred = Test(name, NameSet.of(iface.name))
@@ -213,7 +222,7 @@ def _match_condition(match: Match, ctx: CompileContext, family: Family) -> Condi
         ext = find_match(match.module)
         pred = ext.predicate(match.options, ctx) if ext is not None else None
         if pred is not None:
-            return Condition(pred, match, match.module, family)
+            return _make_condition(pred, match, match.module, family, None)
     source = render_rule_spec(Rule("", matches=(match,)), family).strip()
     pred = ctx.assume(f"match:{match.module}", f"{source} holds", f"{source} does not hold")
     return Condition(pred, source, match.module, family)
@@ -307,13 +316,14 @@ class CompiledTable:
 
     def _compile(self, chain: CompiledChain, index: int) -> CompiledRule:
         rule = chain.rules[index]
-        ctx = CompileContext(self.family, self.name, chain.name, index + 1, self.sets, self.host,
-                             partial(self.hooks, chain.name))
+        ctx = _make_context(self.family, self.name, chain.name, index + 1, self.sets, self.host,
+                            partial(self.hooks, chain.name))
         conditions = _ip_conditions(rule, self.family)
         conditions.extend(_match_condition(m, ctx, self.family) for m in rule.matches)
         action = _action(rule.target, ctx, self.chains)
-        return CompiledRule(self.name, chain.name, index + 1, rule, tuple(conditions), action,
-                            self.family)
+        number = index + 1
+        return _make_compiled(self.name, chain.name, number, rule, tuple(conditions), action,
+                              self.family, _make_ref(self.name, chain.name, number), None)
 
 
 class Ruleset:

@@ -38,7 +38,7 @@ class HostView(Protocol):
     def interface_addresses(self, name: str, family: Family) -> Any: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompileContext:
     """Where a rule sits and what it can refer to while it is compiled."""
 

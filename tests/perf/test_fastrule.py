@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iptparse.errors import ParseError, ParseWarning
-from iptparse.fastrule import _Recent, slot_constructor
+from iptparse.fastrule import _Recent
 from iptparse.nodes import (
-    Address,
-    Counters,
     Family,
-    Interface,
-    Match,
-    Protocol,
-    RawOptions,
-    Rule,
-    Target,
 )
 from iptparse.parser import parse_iptables
 from iptparse.render import render
-from iptparse.source import Span
 from iptparse.synth import calico, kube_proxy
-
-
-def test_slot_constructor_sets_every_field() -> None:
-    values = ("C", Address(Family.INET, 1, 0xFFFFFFFF), True, None, False,
-              Interface("eth0"), None, Protocol(6), False, (Match("x", RawOptions("--y 1")),),
-              Target("ACCEPT"), Counters(1, 2), Span(7, 3), ("# c",), " ")
-    built = slot_constructor(Rule)(*values)
-    expected = Rule(*values)
-    for f in dataclasses.fields(Rule):
-        assert getattr(built, f.name) == getattr(expected, f.name), f.name
-    assert type(built) is Rule and built == expected and hash(built) == hash(expected)
 
 
 def test_recent_keeps_what_is_used() -> None:
