@@ -41,8 +41,8 @@ from .logic import (
     Not,
     Or,
     Pred,
+    draw_texts,
     draw_var,
-    negate_text,
 )
 from .nodes import Family
 from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link
@@ -299,8 +299,7 @@ def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
     if isinstance(pred, Not):
         return _first_flag(pred.part, walk)
     if isinstance(pred, Chance):
-        text = pred.text or f"random draw below {float(pred.p):.6g} holds"
-        return _Flag(draw_var(pred.key, walk.jumps), pred.p, text, negate_text(text))
+        return _Flag(draw_var(pred.key, walk.jumps), pred.p, *draw_texts(pred, walk.flags))
     if isinstance(pred, Assume):
         return _Flag(f"?{pred.key}", None, pred.text, pred.neg_text)
     return None

@@ -19,7 +19,7 @@ the interpreter for concrete and abstract packets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from fractions import Fraction
@@ -48,6 +48,7 @@ __all__ = [
     "Shifted",
     "Test",
     "draw_of",
+    "draw_texts",
     "draw_var",
     "pinned",
     "split",
@@ -121,6 +122,20 @@ def draw_var(key: str, visit: int) -> str:
     `visit` counts the chains the path entered before (`PathState.entered`), so it differs
     between two visits and is the same when a fork resumes the one visit."""
     return f"?{key}#{visit}"
+
+
+def draw_texts(pred: Chance, made: Iterable[str]) -> tuple[str, str]:
+    """How a draw reads when it holds and when it fails. `made` are the flags the path set
+    so far: a rule's second and later draws on one path say which they are (`(draw 2)`, as
+    `trace --json` names them), since their texts are otherwise the first's."""
+    text = pred.text or f"random draw below {float(pred.p):.6g} holds"
+    neg_text = negate_text(text)
+    prefix = f"?{pred.key}#"
+    earlier = sum(1 for var in made if var.startswith(prefix) and (drawn := draw_of(var))
+                  and drawn[0] == pred.key)
+    if not earlier:
+        return text, neg_text
+    return f"{text} (draw {earlier + 1})", f"{neg_text} (draw {earlier + 1})"
 
 
 def draw_of(var: str) -> tuple[str, int] | None:
@@ -404,12 +419,12 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
             drawn = box.get(f"?{pred.key}").single_value()
         if drawn is not None:
             return ([branch], []) if drawn else ([], [branch])
-        text = pred.text or f"random draw below {float(p):.6g} holds"
+        text, neg_text = draw_texts(pred, box.values)
         return (
             [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight * p,
                     (*branch.conditions, Cond("", text)))],
             [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight * (1 - p),
-                    (*branch.conditions, Cond("", negate_text(text))))],
+                    (*branch.conditions, Cond("", neg_text)))],
         )
     if isinstance(pred, Assume):
         return _split_flag(pred, branch)

@@ -273,6 +273,10 @@ def test_statistic_draws_anew_at_each_visit_of_its_rule() -> None:
     two = {2: quarter**2, 1: 2 * quarter * (1 - quarter), 0: (1 - quarter)**2}
     assert len(result.paths) == 16
     assert counted == {(m, r): two[m] * two[r] for m in two for r in two}
+    for p in result.paths:  # each rule's second draw says so: the texts are the first's
+        (alternative,) = p.alternatives
+        texts = [c.text for c in alternative.conditions]
+        assert len(texts) == 4 and sum(t.endswith(" (draw 2)") for t in texts) == 2, texts
     assert _check(rs, parse_packet(spec), "forward")
     # the rule's pin decides every visit
     pinned = run(rs, spec, assumptions={"statistic@filter:R:1": True,
