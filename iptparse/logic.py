@@ -119,8 +119,9 @@ def draw_var(key: str, visit: int) -> str:
 
     The kernel draws anew each time it evaluates the rule, and a rule in a user chain is
     evaluated once per entry of its chain: jumped to twice in one table, or from two hooks.
-    `visit` counts the chains the path entered before (`PathState.entered`), so it differs
-    between two visits and is the same when a fork resumes the one visit."""
+    `visit` is the number of jumps and gotos the path took before (`PathState.jumps`): a jump
+    enters the rule's chain before each visit, so two visits differ, and a fork that resumes
+    the one visit has the same."""
     return f"?{key}#{visit}"
 
 

@@ -302,6 +302,7 @@ def _flag_name(var: str, box: Box) -> str:
     visits = sorted(d[1] for d in map(draw_of, box.values) if d is not None and d[0] == key)
     return key if len(visits) == 1 else f"{key} (draw {visits.index(visit) + 1})"
 
+
 def _constraint(box: Box, labels: Mapping[str, str]) -> dict[str, str]:
     out = {}
     for var, values in sorted(box.items(), key=_flag_order):

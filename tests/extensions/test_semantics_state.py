@@ -34,6 +34,7 @@ from iptparse.ruleset import Ruleset
 from iptparse.trace import TraceResult, trace
 
 from ..conftest import PROJECT_CORPORA
+from ..perf.test_trace_speed import _check
 from . import _helpers
 from ._helpers import hits, lab_counts, only, outcome, run, table, trace_counts
 
@@ -259,8 +260,6 @@ TWICE = (table("mangle", "-A FORWARD -j M\n-A POSTROUTING -j M\n"
 def test_statistic_draws_anew_at_each_visit_of_its_rule() -> None:
     """xt_statistic draws at each evaluation: a rule met twice on one path (two jumps to its
     chain, or one from each of two hooks) draws twice, independently."""
-    from ..perf.test_trace_speed import _check
-
     rs = ruleset(TWICE)
     spec = "udp 1.1.1.1:1 -> 2.2.2.2:2 iif=eth0 oif=eth1"
     result = lands(rs, spec)

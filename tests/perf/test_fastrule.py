@@ -7,9 +7,7 @@ from hypothesis import strategies as st
 
 from iptparse.errors import ParseError, ParseWarning
 from iptparse.fastrule import _Recent
-from iptparse.nodes import (
-    Family,
-)
+from iptparse.nodes import Family
 from iptparse.parser import parse_iptables
 from iptparse.render import render
 from iptparse.synth import calico, kube_proxy
