@@ -58,8 +58,8 @@ class Questions(Protocol):
         """An assumption's pinned value (`?key`): 1 holds, 0 fails."""
 
     def draw(self, key: str) -> int | None:
-        """A random draw's value at this visit of its rule (`logic.draw_var`), else the
-        user's pin of it: 1 holds, 0 fails."""
+        """A random draw's value at this visit of its rule (`logic.draw_var`), or an
+        assumption's made per visit, else the user's pin of the rule's: 1 holds, 0 fails."""
 
     def custom(self, pred: Custom) -> bool | None:
         """A Custom predicate on the current values of its fields."""
@@ -98,7 +98,9 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
         drawn = ask.draw(pred.key)
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
-        pin = pinned(pred, ask.flag)
+        pin = ask.draw(pred.key) if pred.per_visit else None
+        if pin is None:
+            pin = pinned(pred, ask.flag)
         return None if pin is None else pin == 1
     return None  # a predicate kind this module does not know: let the interpreter split it
 

@@ -124,12 +124,15 @@ class Undecided(Exception):
 class _Flag(Exception):
     """A draw or an assumption not made yet: the walk forks on it."""
 
-    def __init__(self, var: str, p: Fraction | None, text: str, neg_text: str) -> None:
+    def __init__(self, var: str, p: Fraction | None, text: str, neg_text: str,
+                 shown: str = "") -> None:
         super().__init__(var)
         self.var = var
         self.p = p  # None: an assumption (both sides keep the weight)
         self.text = text
         self.neg_text = neg_text
+        #: the variable the path's condition names: the rule's key, which users pin
+        self.shown = shown or var
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,8 @@ class _Walk:
         return self.flags.get(var)
 
     def draw(self, key: str) -> int | None:
-        """A random draw's value at this visit of its rule, once made, else its pin."""
+        """A random draw's (or a per-visit assumption's) value at this visit of its rule,
+        once made, else the rule's pin."""
         value = self.flags.get(draw_var(key, self.jumps))
         return self.flags.get(f"?{key}") if value is None else value
 
@@ -301,6 +305,9 @@ def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
     if isinstance(pred, Chance):
         return _Flag(draw_var(pred.key, walk.jumps), pred.p, *draw_texts(pred, walk.flags))
     if isinstance(pred, Assume):
+        if pred.per_visit:
+            return _Flag(draw_var(pred.key, walk.jumps), None, *draw_texts(pred, walk.flags),
+                         shown=f"?{pred.key}")
         return _Flag(f"?{pred.key}", None, pred.text, pred.neg_text)
     return None
 
@@ -603,7 +610,7 @@ def _fork(walk: _Walk, flag: _Flag) -> list[_Walk]:
             side.weight *= flag.p if value else 1 - flag.p
             side.conditions.append(Cond("", text))
         else:
-            side.conditions.append(Cond(flag.var, text))
+            side.conditions.append(Cond(flag.shown, text))
         sides.append(side)
     return sides
 

@@ -125,18 +125,21 @@ def draw_var(key: str, visit: int) -> str:
     return f"?{key}#{visit}"
 
 
-def draw_texts(pred: Chance, made: Iterable[str]) -> tuple[str, str]:
-    """How a draw reads when it holds and when it fails. `made` are the flags the path set
-    so far: a rule's second and later draws on one path say which they are (`(draw 2)`, as
-    `trace --json` names them), since their texts are otherwise the first's."""
-    text = pred.text or f"random draw below {float(pred.p):.6g} holds"
-    neg_text = negate_text(text)
+def draw_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
+    """How a draw, or an assumption made per visit, reads when it holds and when it fails.
+    `made` are the flags the path set so far: a rule's second and later ones on one path say
+    which they are (`(draw 2)`, `(check 2)`), since their texts are otherwise the first's."""
+    if isinstance(pred, Chance):
+        text = pred.text or f"random draw below {float(pred.p):.6g} holds"
+        neg_text, word = negate_text(text), "draw"
+    else:
+        text, neg_text, word = pred.text, pred.neg_text, "check"
     prefix = f"?{pred.key}#"
     earlier = sum(1 for var in made if var.startswith(prefix) and (drawn := draw_of(var))
                   and drawn[0] == pred.key)
     if not earlier:
         return text, neg_text
-    return f"{text} (draw {earlier + 1})", f"{neg_text} (draw {earlier + 1})"
+    return f"{text} ({word} {earlier + 1})", f"{neg_text} ({word} {earlier + 1})"
 
 
 def draw_of(var: str) -> tuple[str, int] | None:
@@ -151,12 +154,19 @@ def draw_of(var: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class Assume(Pred):
-    """Depends on state no dump shows; `key` names the assumption a user can pin."""
+    """Depends on state no dump shows; `key` names the assumption a user can pin.
+
+    `per_visit`: the state changes with each evaluation of the rule (limit and hashlimit
+    take a token, quota its bytes, recent updates its list, statistic's nth counter moves),
+    so a rule a path meets twice is two assumptions, one per visit (`draw_var`), as a random
+    draw is two draws. The rule's pin and its kind's pin decide every visit.
+    """
 
     key: str
     kind: str
     text: str
     neg_text: str
+    per_visit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +438,7 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
                     (*branch.conditions, Cond("", neg_text)))],
         )
     if isinstance(pred, Assume):
-        return _split_flag(pred, branch)
+        return _split_flag(pred, branch, visit)
     if isinstance(pred, Custom):
         values = []
         for name in pred.fields:
@@ -436,7 +446,7 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
             if value is None:
                 if pred.expand is not None:
                     return split(pred.expand(), branch, env, visit)
-                return _split_flag(pred, branch)
+                return _split_flag(pred, branch, visit)
             values.append(value)
         return ([branch], []) if pred.fn(tuple(values)) else ([], [branch])
     raise TypeError(f"not a predicate: {pred!r}")
@@ -453,29 +463,41 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
     return box.get(target).single_value()
 
 
-def pinned(pred: Assume | Custom, read: Callable[[str], object]) -> int | None:
-    """The user's pin of an assumption (1 holds, 0 fails), or None: the rule's own pin
+def pinned(pred: Assume | Custom, read: Callable[[str], object],
+           visit: int | None = None) -> int | None:
+    """The user's pin of an assumption (1 holds, 0 fails), or None: for an assumption made
+    per visit, the one made at this `visit`; then the rule's own pin
     (`?limit@filter:INPUT:3`), else the pin of its kind (`?limit`, what `--assume limit=under`
     sets). `read(var)` gives a flag's exact value or None, wherever the walk keeps flags."""
-    for var in (f"?{pred.key}", f"?{pred.kind}"):
+    names: tuple[str, ...] = (f"?{pred.key}", f"?{pred.kind}")
+    if visit is not None and isinstance(pred, Assume) and pred.per_visit:
+        names = (draw_var(pred.key, visit), *names)
+    for var in names:
         value = read(var)
         if value is not None:
             return 1 if value else 0
     return None
 
 
-def _split_flag(pred: Assume | Custom, branch: Branch) -> tuple[list[Branch], list[Branch]]:
-    """Fork on an assumption unless it is pinned."""
+def _split_flag(pred: Assume | Custom, branch: Branch, visit: int
+                ) -> tuple[list[Branch], list[Branch]]:
+    """Fork on an assumption unless it is pinned. The condition names the rule's key, what a
+    user pins; an assumption made per visit is kept under its visit's flag."""
     box = branch.box
-    held = pinned(pred, lambda var: box.get(var).single_value())
+    held = pinned(pred, lambda var: box.get(var).single_value(), visit)
     if held is not None:
         return ([branch], []) if held else ([], [branch])
-    var, text, neg_text = f"?{pred.key}", pred.text, pred.neg_text
+    shown = f"?{pred.key}"
+    if isinstance(pred, Assume) and pred.per_visit:
+        var = draw_var(pred.key, visit)
+        text, neg_text = draw_texts(pred, box.values)
+    else:
+        var, text, neg_text = shown, pred.text, pred.neg_text
     return (
         [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight,
-                (*branch.conditions, Cond(var, text)))],
+                (*branch.conditions, Cond(shown, text)))],
         [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight,
-                (*branch.conditions, Cond(var, neg_text)))],
+                (*branch.conditions, Cond(shown, neg_text)))],
     )
 
 

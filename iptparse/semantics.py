@@ -66,8 +66,11 @@ class CompileContext:
         """This rule's assumption of a kind, named as users pin it (`limit@filter:INPUT:3`)."""
         return f"{kind}@{self.where}"
 
-    def assume(self, kind: str, text: str, neg_text: str) -> Assume:
-        return Assume(self.key(kind), kind, text, neg_text)
+    def assume(self, kind: str, text: str, neg_text: str, *, per_visit: bool = False
+               ) -> Assume:
+        """This rule's assumption of a kind; `per_visit` when evaluating the rule changes
+        the state it reads (`Assume.per_visit`)."""
+        return Assume(self.key(kind), kind, text, neg_text, per_visit)
 
 
 # --- target effects ------------------------------------------------------------------------

@@ -294,13 +294,14 @@ def _flag_order(item: tuple[str, object]) -> tuple[str, int]:
 
 def _flag_name(var: str, box: Box) -> str:
     """An assumption's or a draw's name as users pin it (`statistic@nat:SVC:1`); a rule the
-    path evaluated more than once has one draw per visit: `… (draw 2)` is the second."""
+    path evaluated more than once has a draw (or a limit's check…) per visit: `… (2 of 2)`
+    is the second."""
     drawn = draw_of(var)
     if drawn is None:
         return var[1:]
     key, visit = drawn
     visits = sorted(d[1] for d in map(draw_of, box.values) if d is not None and d[0] == key)
-    return key if len(visits) == 1 else f"{key} (draw {visits.index(visit) + 1})"
+    return key if len(visits) == 1 else f"{key} ({visits.index(visit) + 1} of {len(visits)})"
 
 
 def _constraint(box: Box, labels: Mapping[str, str]) -> dict[str, str]:

@@ -277,7 +277,7 @@ def test_trace_json_gives_each_kube_proxy_endpoint_its_share(tmp_path: Path) -> 
 
 
 def test_trace_json_names_each_draw_of_a_rule_met_twice(tmp_path: Path) -> None:
-    """A rule the path evaluates twice draws twice: its key, then `(draw 1)`/`(draw 2)` in
+    """A rule the path evaluates twice draws twice: its key, then `(1 of 2)`/`(2 of 2)` in
     the order the path made them; a rule met once keeps its key as users pin it."""
     dump = tmp_path / "twice.rules"
     dump.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -296,8 +296,8 @@ def test_trace_json_names_each_draw_of_a_rule_met_twice(tmp_path: Path) -> None:
         first = hits[hits.index(("FORWARD", 1)) + 1] == ("R", 1)
         second = hits[hits.index(("FORWARD", 2)) + 1] == ("R", 1)
         holds = {True: "holds", False: "does not hold"}
-        assert constraint["statistic@filter:R:1 (draw 1)"] == holds[first]
-        assert constraint["statistic@filter:R:1 (draw 2)"] == holds[second]
+        assert constraint["statistic@filter:R:1 (1 of 2)"] == holds[first]
+        assert constraint["statistic@filter:R:1 (2 of 2)"] == holds[second]
         assert constraint["statistic@filter:ONCE:1"] == holds[("ONCE", 1) in hits]
         seen.add((first, second, ("ONCE", 1) in hits))
     assert len(seen) == 8

@@ -11,6 +11,8 @@ which no dump shows, so both are assumptions. Kind `limit`: holds = the rule's b
 its rate (the rule matches). Kind `hashlimit`: holds = the packet's bucket (per --hashlimit-mode
 group) is under the rate; `--hashlimit-upto` matches when it holds, `--hashlimit-above` when it
 does not (with --hashlimit-rate-match: the measured rate is within the given rate).
+Each evaluation takes a token, so a rule the path meets twice is assumed anew at each visit
+(`Assume.per_visit`).
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ class Limit(Extension):
     def predicate(self, options: ExtOptions, ctx: CompileContext) -> Pred:
         assert isinstance(options, LimitMatch)
         rate = f"limit {format_period(options.avg, LIMIT_SCALE)} (burst {options.burst})"
-        return ctx.assume("limit", f"{rate} not exceeded", f"{rate} exceeded")
+        return ctx.assume("limit", f"{rate} not exceeded", f"{rate} exceeded", per_visit=True)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:
         assert isinstance(options, LimitMatch)
@@ -403,7 +405,7 @@ class Hashlimit(Extension):
         what = "measured rate" if o.rate_match else "bucket"
         under = ctx.assume(
             "hashlimit", f"hashlimit {o.name}: the {what} of {names} is within {rate}",
-            f"hashlimit {o.name}: the {what} of {names} is over {rate}")
+            f"hashlimit {o.name}: the {what} of {names} is over {rate}", per_visit=True)
         return invert_if(o.invert, under)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:

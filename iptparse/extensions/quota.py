@@ -3,7 +3,8 @@
 Semantics (xt_quota): the rule holds while what is left of its budget covers the packet's
 length, and takes the length off. What is left is live state: an assumption of kind `quota`
 (holds = the packet fits in what is left), except that a packet longer than the whole budget
-never fits.
+never fits. Each evaluation takes its length off, so a rule the path meets twice is assumed
+anew at each visit (`Assume.per_visit`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Quota(Extension):
         q = options.quota
         fits: Pred = ctx.assume(
             "quota", f"quota: the packet fits in what is left of {q} bytes",
-            f"quota: what is left of {q} bytes is less than the packet")
+            f"quota: what is left of {q} bytes is less than the packet", per_visit=True)
         if q < MAX_LENGTH:
             fits = conj(Test("length", IntSet.range(0, q, MAX_LENGTH),
                              f"length ≤ {q} (the quota)", f"length > {q} (the quota)"), fits)

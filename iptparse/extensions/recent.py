@@ -11,7 +11,7 @@ also need enough recent sightings (`--seconds`, `--hitcount`, `--rttl`) — whic
 an assumption of kind `recent` (holds = the address is in the list with the sightings asked;
 `!` takes the other side). What a command does to the list (set, update, remove) changes no
 answer on the current path: a later rule of the same path that checks the same list is still
-its own assumption.
+its own assumption, and so is the same rule at its next visit (`Assume.per_visit`).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Recent(Extension):
                 seen.append("with this TTL")
         detail = f" ({' '.join(seen)})" if seen else ""
         listed = ctx.assume("recent", f"{side} is in recent list {o.name}{detail}",
-                            f"{side} is not in recent list {o.name}{detail}")
+                            f"{side} is not in recent list {o.name}{detail}", per_visit=True)
         return invert_if(o.invert, listed)
 
     def check(self, options: ExtOptions, ctx: RuleContext) -> str | None:

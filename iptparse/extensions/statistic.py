@@ -9,7 +9,8 @@ stored integer, so with probability exactly `probability / 2**31`; `!` takes the
 The number is drawn at each evaluation, so a rule a path meets twice draws twice
 (`logic.draw_var`).
 nth mode holds on one packet in `every`, decided by a counter shared by the rule's packets,
-which no dump shows: it is an assumption ("this packet is the counter's p-th of every n").
+which no dump shows: it is an assumption ("this packet is the counter's p-th of every n"),
+made anew at each visit of the rule, as each evaluation moves the counter.
 Both are pinned under the kind `statistic` (`statistic@table:chain:N=true` means the draw
 succeeds or the counter hits, before any `!`).
 """
@@ -123,5 +124,6 @@ class Statistic(Extension):
             event = ctx.assume(
                 "statistic",
                 f"statistic: this is the counter's packet {o.packet} of every {o.every}",
-                f"statistic: this is not the counter's packet {o.packet} of every {o.every}")
+                f"statistic: this is not the counter's packet {o.packet} of every {o.every}",
+                per_visit=True)
         return invert_if(o.invert, event)

@@ -287,6 +287,36 @@ def test_statistic_draws_anew_at_each_visit_of_its_rule() -> None:
                   {"statistic@filter:R:1": True, "statistic@mangle:M:1": False})
 
 
+@pytest.mark.parametrize(("match", "kind"), [
+    ("-m limit --limit 1/hour --limit-burst 3", "limit"),
+    ("-m hashlimit --hashlimit-upto 1/hour --hashlimit-name h", "hashlimit"),
+    ("-m quota --quota 1000", "quota"),
+    ("-m recent --update --seconds 60 --name r", "recent"),
+    ("-m statistic --mode nth --every 2 --packet 0", "statistic"),
+])
+def test_state_a_match_changes_is_assumed_anew_at_each_visit(match: str, kind: str) -> None:
+    """A limit takes a token each time its rule is evaluated (a quota its bytes, recent
+    updates its list, nth moves its counter): the rule met twice on one path is two
+    assumptions, each pinned by the rule's key and by its kind."""
+    rs = ruleset(table("filter", f"-A FORWARD -j L\n-A FORWARD -j L\n-A L {match}\n"))
+    spec = "udp 1.1.1.1:1 -> 2.2.2.2:2 iif=eth0 oif=eth1 length=100"
+    result = lands(rs, spec)
+    visits = sorted(tuple(h.chain == "L" for h in p.hits) for p in result.paths)
+    assert visits == sorted([(False, False), (False, True, False), (False, False, True),
+                             (False, True, False, True)])
+    for p in result.paths:
+        (alternative,) = p.alternatives
+        texts = [c.text for c in alternative.conditions]
+        assert len(texts) == 2 and texts[1].endswith(" (check 2)"), texts
+        assert {c.var for c in alternative.conditions} == {f"?{kind}@filter:L:1"}
+    assert _check(rs, parse_packet(spec), "forward")
+    key = f"{kind}@filter:L:1"
+    for pins, hit in (({key: True}, 2), ({key: False}, 0), ({kind: True}, 2)):
+        rules = only(run(rs, spec, assumptions=pins))[1]
+        assert rules.count(("filter", "L", 1)) == hit, pins
+        assert _check(rs, parse_packet(spec), "forward", pins)
+
+
 def _endpoint_shares(result: TraceResult) -> dict[str, Fraction]:
     shares: dict[str, Fraction] = Counter()  # type: ignore[assignment]
     for p in result.paths:
@@ -932,29 +962,48 @@ KERNEL_STATEFUL = table("mangle", "".join(f"-A FORWARD {m}\n" for m in (
 ))) + forward("", policy="ACCEPT")
 
 
-@pytest.mark.kernel
-def test_kernel_draws_anew_at_each_visit_of_a_statistic_rule() -> None:
-    """The kernel's counters for a rule met twice per packet: a path of the trace each time,
-    and among them the packets whose two draws differ (one visit matched), which a draw shared
-    by the visits cannot give. 40 packets miss them with probability 0.625**40 per chain."""
+def _kernel_hits(rules: str, count: int) -> list[Counter[tuple[str, str, int]]]:
+    """`count` UDP packets from one source, one after the other: the rules each hit in the
+    kernel, which must be the hits of some path of the trace."""
     from iptparse.sandbox.lab import Lab
     from iptparse.verify.compare import AGREE, compare
 
     from ..conftest import require_kernel
 
     require_kernel()
-    rs = ruleset(TWICE)
-    visits: dict[str, set[int]] = {"M": set(), "R": set()}
-    with Lab(TWICE, V4, path="forward", interfaces=["eth0", "eth1"]) as lab:
-        for n in range(40):
+    rs = ruleset(rules)
+    out = []
+    with Lab(rules, V4, path="forward", interfaces=["eth0", "eth1"]) as lab:
+        for n in range(count):
             packet = _lab_packet("10.0.0.1", "10.0.2.2", protocol="udp", sport=1000 + n)
             result = lab.send(packet)
             comparison = compare(rs, packet, _model(packet), "forward", result)
             assert comparison.outcome == AGREE, (packet, comparison.reason)
-            counted = lab_counts(result)[0]
-            visits["M"].add(counted["mangle", "M", 1])
-            visits["R"].add(counted["filter", "R", 1])
-    assert 1 in visits["M"] and 1 in visits["R"]
+            out.append(lab_counts(result)[0])
+    return out
+
+
+@pytest.mark.kernel
+def test_kernel_draws_anew_at_each_visit_of_a_statistic_rule() -> None:
+    """The kernel's counters for a rule met twice per packet: a path of the trace each time,
+    and among them the packets whose two draws differ (one visit matched), which a draw shared
+    by the visits cannot give. 40 packets miss them with probability 0.625**40 per chain."""
+    counts = _kernel_hits(TWICE, 40)
+    assert 1 in {c["mangle", "M", 1] for c in counts}
+    assert 1 in {c["filter", "R", 1] for c in counts}
+
+
+@pytest.mark.kernel
+def test_kernel_takes_a_token_at_each_visit_of_a_limit_rule() -> None:
+    """Chains L (a limit of burst 3) and Q (a quota of 100 bytes) each entered twice per
+    packet of 28 bytes: the first packet matches both visits, the second only the first (the
+    third token, the last 44 bytes), the third neither. Each time the kernel's counters are a
+    path of the trace, which a limit assumed once for both visits cannot give."""
+    rules = table("filter", "-A FORWARD -j L\n-A FORWARD -j L\n-A FORWARD -j Q\n"
+                            "-A FORWARD -j Q\n-A L -m limit --limit 1/hour --limit-burst 3\n"
+                            "-A Q -m quota --quota 100\n")
+    seen = [(c["filter", "L", 1], c["filter", "Q", 1]) for c in _kernel_hits(rules, 3)]
+    assert seen == [(2, 2), (1, 1), (0, 0)]
 
 
 @pytest.mark.kernel
