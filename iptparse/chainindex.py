@@ -24,7 +24,7 @@ from weakref import WeakKeyDictionary
 
 from .domain import IntSet, NameSet, ValueSet
 from .fields import FieldKind, field_spec
-from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, draw_var, pinned
+from .logic import And, Assume, Chance, Const, Custom, Not, Or, Pred, Test, pinned, visit_flag
 from .nodes import Family
 from .ruleset import CompiledChain, CompiledRule, CompiledTable, Ruleset, destination_test
 
@@ -57,8 +57,8 @@ class Questions(Protocol):
     def flag(self, var: str) -> int | None:
         """An assumption's pinned value (`?key`): 1 holds, 0 fails."""
 
-    def draw(self, key: str) -> int | None:
-        """A random draw's value at this visit of its rule (`logic.draw_var`), or an
+    def at_visit(self, key: str) -> int | None:
+        """A random draw's value at this visit of its rule (`logic.visit_flag`), or an
         assumption's made per visit, else the user's pin of the rule's: 1 holds, 0 fails."""
 
     def custom(self, pred: Custom) -> bool | None:
@@ -95,10 +95,10 @@ def decide(pred: Pred, ask: Questions) -> bool | None:
     if isinstance(pred, Chance):
         if pred.p >= 1 or pred.p <= 0:
             return pred.p >= 1
-        drawn = ask.draw(pred.key)
+        drawn = ask.at_visit(pred.key)
         return None if drawn is None else drawn == 1
     if isinstance(pred, Assume):
-        pin = ask.draw(pred.key) if pred.per_visit else None
+        pin = ask.at_visit(pred.key) if pred.per_visit else None
         if pin is None:
             pin = pinned(pred, ask.flag)
         return None if pin is None else pin == 1
@@ -158,8 +158,8 @@ class ExactValues:
         value = self.lookup(var)
         return None if value is None else int(value)
 
-    def draw(self, key: str) -> int | None:
-        value = self.lookup(draw_var(key, self.visit))
+    def at_visit(self, key: str) -> int | None:
+        value = self.lookup(visit_flag(key, self.visit))
         if value is None:
             value = self.lookup(f"?{key}")
         return None if value is None else int(value)

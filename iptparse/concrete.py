@@ -41,8 +41,8 @@ from .logic import (
     Not,
     Or,
     Pred,
-    draw_texts,
-    draw_var,
+    visit_flag,
+    visit_texts,
 )
 from .nodes import Family
 from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link
@@ -175,7 +175,7 @@ class _Walk:
         self.chain: str | None = None
         self.index = 0
         self.stack: list[tuple[str, int]] = []
-        #: jumps and gotos taken so far (`PathState.jumps`): names a visit's random draws
+        #: jumps and gotos taken so far (`PathState.jumps`): names a visit's flags
         self.jumps = 0
 
     def copy(self) -> _Walk:
@@ -210,10 +210,10 @@ class _Walk:
         """An assumption's value, once made or pinned (`?key`)."""
         return self.flags.get(var)
 
-    def draw(self, key: str) -> int | None:
+    def at_visit(self, key: str) -> int | None:
         """A random draw's (or a per-visit assumption's) value at this visit of its rule,
         once made, else the rule's pin."""
-        value = self.flags.get(draw_var(key, self.jumps))
+        value = self.flags.get(visit_flag(key, self.jumps))
         return self.flags.get(f"?{key}") if value is None else value
 
     def custom(self, pred: Custom) -> bool | None:
@@ -303,10 +303,10 @@ def _first_flag(pred: Pred, walk: _Walk) -> _Flag | None:
     if isinstance(pred, Not):
         return _first_flag(pred.part, walk)
     if isinstance(pred, Chance):
-        return _Flag(draw_var(pred.key, walk.jumps), pred.p, *draw_texts(pred, walk.flags))
+        return _Flag(visit_flag(pred.key, walk.jumps), pred.p, *visit_texts(pred, walk.flags))
     if isinstance(pred, Assume):
         if pred.per_visit:
-            return _Flag(draw_var(pred.key, walk.jumps), None, *draw_texts(pred, walk.flags),
+            return _Flag(visit_flag(pred.key, walk.jumps), None, *visit_texts(pred, walk.flags),
                          shown=f"?{pred.key}")
         return _Flag(f"?{pred.key}", None, pred.text, pred.neg_text)
     return None

@@ -155,7 +155,7 @@ class PathState:
     stack: tuple[Frame, ...] = ()
     trail: tuple[TrailEntry, ...] = ()
     #: jumps and gotos taken so far: a rule in a user chain is evaluated once per entry of
-    #: its chain, and each evaluation draws anew (`logic.draw_var`)
+    #: its chain, and each evaluation draws anew or takes a token (`logic.visit_flag`)
     jumps: int = 0
     hits: tuple[RuleRef, ...] = ()
     policies: tuple[tuple[str, str, str], ...] = ()

@@ -47,11 +47,11 @@ __all__ = [
     "Pred",
     "Shifted",
     "Test",
-    "draw_of",
-    "draw_texts",
-    "draw_var",
     "pinned",
     "split",
+    "visit_flag",
+    "visit_of",
+    "visit_texts",
 ]
 
 
@@ -104,7 +104,7 @@ FALSE = Const(False)
 class Chance(Pred):
     """Holds with probability `p`, independently of the packet (statistic --mode random).
 
-    The draw is recorded in the path's box under `draw_var(key, visit)`: a path resumed at
+    The draw is recorded in the path's box under `visit_flag(key, visit)`: a path resumed at
     this rule takes the same side again (its probability counted once), and another visit of
     the rule draws anew. The user's pin (`?key`) decides every visit.
     """
@@ -114,18 +114,20 @@ class Chance(Pred):
     text: str = ""
 
 
-def draw_var(key: str, visit: int) -> str:
-    """The flag of a random draw at one visit of its rule (`?statistic@nat:SVC:1#4`).
+def visit_flag(key: str, visit: int) -> str:
+    """The flag of a random draw, or of an assumption made per visit (`Assume.per_visit`), at
+    one visit of its rule (`?statistic@nat:SVC:1#4`).
 
-    The kernel draws anew each time it evaluates the rule, and a rule in a user chain is
-    evaluated once per entry of its chain: jumped to twice in one table, or from two hooks.
+    The kernel draws anew each time it evaluates the rule (a limit takes a token each time),
+    and a rule in a user chain is evaluated once per entry of its chain: jumped to twice in
+    one table, or from two hooks.
     `visit` is the number of jumps and gotos the path took before (`PathState.jumps`): a jump
     enters the rule's chain before each visit, so two visits differ, and a fork that resumes
     the one visit has the same."""
     return f"?{key}#{visit}"
 
 
-def draw_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
+def visit_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
     """How a draw, or an assumption made per visit, reads when it holds and when it fails.
     `made` are the flags the path set so far: a rule's second and later ones on one path say
     which they are (`(draw 2)`, `(check 2)`), since their texts are otherwise the first's."""
@@ -135,15 +137,15 @@ def draw_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
     else:
         text, neg_text, word = pred.text, pred.neg_text, "check"
     prefix = f"?{pred.key}#"
-    earlier = sum(1 for var in made if var.startswith(prefix) and (drawn := draw_of(var))
+    earlier = sum(1 for var in made if var.startswith(prefix) and (drawn := visit_of(var))
                   and drawn[0] == pred.key)
     if not earlier:
         return text, neg_text
     return f"{text} ({word} {earlier + 1})", f"{neg_text} ({word} {earlier + 1})"
 
 
-def draw_of(var: str) -> tuple[str, int] | None:
-    """The rule key and visit of a draw's flag (`draw_var`), None for any other variable.
+def visit_of(var: str) -> tuple[str, int] | None:
+    """The rule key and visit of a visit's flag (`visit_flag`), None for any other variable.
     A key ends in the rule's number (`…:N`), so a `#` in a chain name cannot pass for the
     visit's."""
     key, sep, visit = var[1:].rpartition("#")
@@ -158,7 +160,7 @@ class Assume(Pred):
 
     `per_visit`: the state changes with each evaluation of the rule (limit and hashlimit
     take a token, quota its bytes, recent updates its list, statistic's nth counter moves),
-    so a rule a path meets twice is two assumptions, one per visit (`draw_var`), as a random
+    so a rule a path meets twice is two assumptions, one per visit (`visit_flag`), as a random
     draw is two draws. The rule's pin and its kind's pin decide every visit.
     """
 
@@ -380,7 +382,7 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
           ) -> tuple[list[Branch], list[Branch]]:
     """The pieces of `branch` where `pred` holds and where it fails (each list disjoint).
     `visit` names the evaluation of a rule's conditions that random draws belong to
-    (`draw_var`); predicates outside rules have no draws."""
+    (`visit_flag`); predicates outside rules have no draws."""
     if isinstance(pred, Test):
         return _split_test(pred, branch, env)
     if isinstance(pred, _VarTest):
@@ -423,14 +425,14 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
             return [branch], []
         if p <= 0:
             return [], [branch]
-        var = draw_var(pred.key, visit)
+        var = visit_flag(pred.key, visit)
         box = branch.box
         drawn = box.get(var).single_value()
         if drawn is None:  # not drawn at this visit yet: the user's pin holds at every visit
             drawn = box.get(f"?{pred.key}").single_value()
         if drawn is not None:
             return ([branch], []) if drawn else ([], [branch])
-        text, neg_text = draw_texts(pred, box.values)
+        text, neg_text = visit_texts(pred, box.values)
         return (
             [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight * p,
                     (*branch.conditions, Cond("", text)))],
@@ -471,7 +473,7 @@ def pinned(pred: Assume | Custom, read: Callable[[str], object],
     sets). `read(var)` gives a flag's exact value or None, wherever the walk keeps flags."""
     names: tuple[str, ...] = (f"?{pred.key}", f"?{pred.kind}")
     if visit is not None and isinstance(pred, Assume) and pred.per_visit:
-        names = (draw_var(pred.key, visit), *names)
+        names = (visit_flag(pred.key, visit), *names)
     for var in names:
         value = read(var)
         if value is not None:
@@ -489,8 +491,8 @@ def _split_flag(pred: Assume | Custom, branch: Branch, visit: int
         return ([branch], []) if held else ([], [branch])
     shown = f"?{pred.key}"
     if isinstance(pred, Assume) and pred.per_visit:
-        var = draw_var(pred.key, visit)
-        text, neg_text = draw_texts(pred, box.values)
+        var = visit_flag(pred.key, visit)
+        text, neg_text = visit_texts(pred, box.values)
     else:
         var, text, neg_text = shown, pred.text, pred.neg_text
     return (

@@ -33,7 +33,7 @@ from .events import (
 )
 from .fields import FIELDS
 from .interp import Interpreter, PathState, RuleRef
-from .logic import Box, Cond, draw_of
+from .logic import Box, Cond, visit_of
 from .nodes import Family
 from .packet import Packet
 from .ruleset import Ruleset
@@ -288,7 +288,7 @@ def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[Path
 
 def _flag_order(item: tuple[str, object]) -> tuple[str, int]:
     """Variables by name, a rule's draws in the order the path made them."""
-    drawn = draw_of(item[0])
+    drawn = visit_of(item[0])
     return (f"?{drawn[0]}", drawn[1]) if drawn else (item[0], -1)
 
 
@@ -296,11 +296,11 @@ def _flag_name(var: str, box: Box) -> str:
     """An assumption's or a draw's name as users pin it (`statistic@nat:SVC:1`); a rule the
     path evaluated more than once has a draw (or a limit's check…) per visit: `… (2 of 2)`
     is the second."""
-    drawn = draw_of(var)
+    drawn = visit_of(var)
     if drawn is None:
         return var[1:]
     key, visit = drawn
-    visits = sorted(d[1] for d in map(draw_of, box.values) if d is not None and d[0] == key)
+    visits = sorted(d[1] for d in map(visit_of, box.values) if d is not None and d[0] == key)
     return key if len(visits) == 1 else f"{key} ({visits.index(visit) + 1} of {len(visits)})"
 
 

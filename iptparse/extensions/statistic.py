@@ -7,7 +7,7 @@ is exact and the interpreter has the probability the kernel really uses.
 Semantics (xt_statistic): random mode holds when a fresh 31-bit random number is below the
 stored integer, so with probability exactly `probability / 2**31`; `!` takes the other side.
 The number is drawn at each evaluation, so a rule a path meets twice draws twice
-(`logic.draw_var`).
+(`logic.visit_flag`).
 nth mode holds on one packet in `every`, decided by a counter shared by the rule's packets,
 which no dump shows: it is an assumption ("this packet is the counter's p-th of every n"),
 made anew at each visit of the rule, as each evaluation moves the counter.
