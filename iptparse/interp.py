@@ -537,12 +537,13 @@ class Interpreter:
             yield RuleEvaluated(rule, matched, results), state
         if not matched:
             return replace(state, index=state.index + 1)
-        state = replace(state, hits=(*state.hits, rule.ref))
+        hits = (*state.hits, rule.ref)
         if effect is not None:
             if chosen_effect is None:  # a condition of the target failed, no `otherwise`
-                return replace(state, index=state.index + 1)
-            return (yield from self._apply(state, stage, rule, chosen_effect))
-        return (yield from self._act(state, stage, table, rule))
+                return replace(state, index=state.index + 1, hits=hits)
+            return (yield from self._apply(replace(state, hits=hits), stage, rule,
+                                           chosen_effect))
+        return (yield from self._act(state, hits, stage, table, rule))
 
     def _all_held(self, rule: CompiledRule) -> tuple[ConditionResult, ...]:
         """The results of a rule whose conditions all held (none when no event reads them)."""
@@ -586,11 +587,14 @@ class Interpreter:
         done.sort(key=lambda item: not item[1])
         return done
 
-    def _act(self, state: PathState, stage: Stage, table: CompiledTable, rule: CompiledRule
+    def _act(self, state: PathState, hits: tuple[RuleRef, ...], stage: Stage,
+             table: CompiledTable, rule: CompiledRule
              ) -> Generator[Snapshot, int | None, PathState]:
+        """The matched rule's action; `hits` (the rule among them) go into the state the
+        action makes, not into one of their own (a trace makes ~100 states)."""
         action = rule.action
         if action is None:
-            return replace(state, index=state.index + 1)
+            return replace(state, index=state.index + 1, hits=hits)
         if isinstance(action, Jump | Goto):
             goto = isinstance(action, Goto)
             stack = state.stack
@@ -600,11 +604,12 @@ class Interpreter:
             trail = (*state.trail, TrailEntry(table.name, action.chain,
                                              "goto" if goto else "jump", rule.number))
             state = replace(state, chain=action.chain, index=0, stack=stack, trail=trail,
-                            jumps=state.jumps + 1)
+                            jumps=state.jumps + 1, hits=hits)
             if self.events:
                 yield ChainEnter(table.name, action.chain, "goto" if goto else "jump",
                                  rule.chain, rule.number, len(stack)), state
             return state
+        state = replace(state, hits=hits)
         if isinstance(action, Return):
             return (yield from self._leave_chain(state, stage, table, explicit=True))
         return (yield from self._apply(state, stage, rule, action))
