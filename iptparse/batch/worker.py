@@ -267,13 +267,14 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
     if assumptions is None:
         assumptions = dict(task.assumptions)
     try:
-        family = choose_family(loaded.ruleset, packet)
+        # None for a family the capture lacks: the interpreter then says so
         fast = evaluate_concrete(loaded.ruleset, packet, task.path, assumptions=assumptions,
                                  max_paths=task.max_paths)
         if fast is not None:
             built = loaded.built.get(id(fast))
             if built is not None and built[0] is fast:
                 return built[1]  # immutable, shared by the packets of this outcome
+            family = choose_family(loaded.ruleset, packet)
             groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
             for p in fast:
                 key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies,
