@@ -381,8 +381,8 @@ class _VarTest(Pred):
 def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
           ) -> tuple[list[Branch], list[Branch]]:
     """The pieces of `branch` where `pred` holds and where it fails (each list disjoint).
-    `visit` names the evaluation of a rule's conditions that random draws belong to
-    (`visit_flag`); predicates outside rules have no draws."""
+    `visit` names the evaluation of a rule's conditions that random draws and per-visit
+    assumptions belong to (`visit_flag`); predicates outside rules have neither."""
     if isinstance(pred, Test):
         return _split_test(pred, branch, env)
     if isinstance(pred, _VarTest):
