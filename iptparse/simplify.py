@@ -19,6 +19,17 @@ __all__ = ["simplify"]
 Conditions = tuple[str, ...]
 #: an alternative with one condition left out: (length, position, the other conditions)
 _Rest = tuple[int, int, Conditions]
+#: the alternatives with a given rest, by the condition left out (or by its negation)
+_ByText = dict[str, set[Conditions]]
+_NONE: frozenset[Conditions] = frozenset()
+
+
+def _add(index: _ByText, text: str, item: Conditions) -> None:
+    found = index.get(text)
+    if found is None:
+        index[text] = {item}
+    else:
+        found.add(item)
 
 
 class _Merger:
@@ -27,11 +38,21 @@ class _Merger:
     def __init__(self) -> None:
         self.serial: dict[Conditions, int] = {}  # live alternatives, in list order
         self.next_serial = 0
-        # per alternative-without-one-condition: the left-out conditions, and their negations
-        self.by_text: dict[_Rest, dict[str, set[Conditions]]] = {}
-        self.by_negation: dict[_Rest, dict[str, set[Conditions]]] = {}
+        # per alternative-without-one-condition: the left-out conditions, and their
+        # negations, in one entry (the key is a tuple of all the other conditions: hashed
+        # once per lookup, not once per map)
+        self.by_rest: dict[_Rest, tuple[_ByText, _ByText]] = {}
         # candidate pairs (first's serial, second's serial, first, second, position)
         self.pairs: list[tuple[int, int, Conditions, Conditions, int]] = []
+        # each condition's negation, made once: the same few hundred conditions recur in
+        # thousands of alternatives (360,000 negations for the TUM firewall's answer)
+        self.negations: dict[str, str] = {}
+
+    def negation(self, text: str) -> str:
+        negated = self.negations.get(text)
+        if negated is None:
+            negated = self.negations[text] = negate_text(text)
+        return negated
 
     def add(self, item: Conditions) -> None:
         """Append `item` to the list unless it is there already (the earlier one stays)."""
@@ -41,20 +62,28 @@ class _Merger:
         self.next_serial += 1
         for k, text in enumerate(item):
             rest: _Rest = (len(item), k, item[:k] + item[k + 1:])
+            entry = self.by_rest.get(rest)
+            if entry is None:
+                entry = self.by_rest[rest] = ({}, {})
+            by_text, by_negation = entry
+            negation = self.negation(text)
             # an alternative merges with this one if its condition here is this one's
-            # negation, or this one is the negation of its condition
-            for other in (self.by_text.get(rest, {}).get(negate_text(text), set())
-                          | self.by_negation.get(rest, {}).get(text, set())):
-                heapq.heappush(self.pairs, (self.serial[other], serial, other, item, k))
-            self.by_text.setdefault(rest, {}).setdefault(text, set()).add(item)
-            self.by_negation.setdefault(rest, {}).setdefault(negate_text(text), set()).add(item)
+            # negation, or this one is the negation of its condition (rarely: no set is
+            # made for the other 99.9% of conditions)
+            partners = by_text.get(negation)
+            reverse = by_negation.get(text)
+            if partners or reverse:
+                for other in (partners or _NONE) | (reverse or _NONE):
+                    heapq.heappush(self.pairs, (self.serial[other], serial, other, item, k))
+            _add(by_text, text, item)
+            _add(by_negation, negation, item)
 
     def remove(self, item: Conditions) -> None:
         del self.serial[item]
         for k, text in enumerate(item):
-            rest: _Rest = (len(item), k, item[:k] + item[k + 1:])
-            self.by_text[rest][text].discard(item)
-            self.by_negation[rest][negate_text(text)].discard(item)
+            by_text, by_negation = self.by_rest[(len(item), k, item[:k] + item[k + 1:])]
+            by_text[text].discard(item)
+            by_negation[self.negation(text)].discard(item)
 
     def first_pair(self) -> tuple[Conditions, Conditions, int] | None:
         """The mergeable pair whose first member comes first in the list, and of its
