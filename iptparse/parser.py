@@ -14,7 +14,6 @@ reads line by line: a rule needs an open `*table`, a table needs its COMMIT.
 from __future__ import annotations
 
 import functools
-import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from typing import Any, Literal
 
 from .addresses import AddressError, parse_address
 from .argv import Arg, split_args
+from .collector import without_collection
 from .construct import slot_constructor
 from .errors import ParseError, ParseErrors, ParseWarning
 from .extensions.base import (
@@ -810,6 +810,7 @@ def detect_family(text: str) -> Family:
 
 # --- the public entry point ----------------------------------------------------------------
 
+@without_collection  # a dump is hundreds of thousands of new objects and no cycles
 def parse_iptables(
     text: str,
     *,
@@ -828,10 +829,6 @@ def parse_iptables(
     """
     if family is None:
         family = detect_family(text)
-    # A dump is hundreds of thousands of new objects and no cycles: the cyclic collector would
-    # walk the growing tree again and again for nothing (a third of the time on big dumps).
-    collecting = gc.isenabled()
-    gc.disable()
     parser = _Parser(text, filename, family, errors, warnings, fast)
     try:
         return parser.run()
@@ -840,8 +837,6 @@ def parse_iptables(
         # frees both and their caches now (a batch worker freezes the heap after a load,
         # and frozen cycles are never collected)
         parser.fast = None
-        if collecting:
-            gc.enable()
 
 
 def parse_rule_args(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
+from .collector import without_collection
 from .events import (
     ChainEnter,
     ChainReturn,
@@ -110,6 +111,7 @@ def format_steps(steps: tuple[Step, ...], *, color: bool = False,
     return lines
 
 
+@without_collection  # strings of thousands of alternatives, read off the paths' states
 def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = False,
                  rule_text: Callable[[str, str, int], str | None] | None = None,
                  highlight: Highlighter | None = None) -> str:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from .chainindex import skipper_for
+from .collector import without_collection
 from .describe import describe_set
 from .domain import NameSet
 from .events import (
@@ -218,6 +219,7 @@ def choose_family(ruleset: Ruleset, packet: Packet) -> Family:
     return Family.INET
 
 
+@without_collection  # the paths' states: many objects, no cycles
 def trace(
     ruleset: Ruleset,
     packet: Packet,
@@ -361,6 +363,7 @@ def step_json(step: Step) -> dict[str, Any]:
     return {"event": type(step).__name__}
 
 
+@without_collection
 def trace_json(result: TraceResult) -> dict[str, Any]:
     """The stable JSON shape documented in the README."""
     paths = []
