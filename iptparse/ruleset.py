@@ -8,7 +8,7 @@ rules only pays for the chains it enters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import Any
 
@@ -317,9 +317,14 @@ class CompiledTable:
     def _compile(self, chain: CompiledChain, index: int) -> CompiledRule:
         rule = chain.rules[index]
         ctx = _make_context(self.family, self.name, chain.name, index + 1, self.sets, self.host,
-                            partial(self.hooks, chain.name))
+                            partial(self.hooks, chain.name), 1)
         conditions = _ip_conditions(rule, self.family)
-        conditions.extend(_match_condition(m, ctx, self.family) for m in rule.matches)
+        seen: dict[str, int] = {}
+        for match in rule.matches:
+            # a module's second match in the rule names its assumptions apart (`occurrence`)
+            count = seen[match.module] = seen.get(match.module, 0) + 1
+            conditions.append(_match_condition(
+                match, ctx if count == 1 else replace(ctx, occurrence=count), self.family))
         action = _action(rule.target, ctx, self.chains)
         number = index + 1
         return _make_compiled(self.name, chain.name, number, rule, tuple(conditions), action,

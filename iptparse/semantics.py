@@ -51,6 +51,10 @@ class CompileContext:
     #: the hook names whose chains can reach this rule, worked out when first asked (the
     #: graph of a big table's jumps is seconds of work only NETMAP needs); None: unknown
     reach: Callable[[], frozenset[str]] | None = None
+    #: which match of its module in the rule this is (1: the first, and every target): a rule
+    #: may have two `-m recent` or two `-m statistic`, and the kernel evaluates each on its
+    #: own, so each needs its own key
+    occurrence: int = 1
 
     @property
     def hooks(self) -> frozenset[str]:
@@ -63,14 +67,24 @@ class CompileContext:
         return f"{self.table}:{self.chain}:{self.rule_number}"
 
     def key(self, kind: str) -> str:
-        """This rule's assumption of a kind, named as users pin it (`limit@filter:INPUT:3`)."""
-        return f"{kind}@{self.where}"
+        """This rule's assumption of a kind, named as users pin it (`limit@filter:INPUT:3`);
+        the second match of its module in the rule has its own (`limit#2@filter:INPUT:3`)."""
+        if self.occurrence == 1:
+            return f"{kind}@{self.where}"
+        return f"{kind}#{self.occurrence}@{self.where}"
+
+    def apart(self, text: str, module: str) -> str:
+        """A condition's text that says which of the rule's matches of `module` it is, from
+        the second on: two draws of one rule read alike otherwise."""
+        return text if self.occurrence == 1 else f"{text} ({module} match {self.occurrence})"
 
     def assume(self, kind: str, text: str, neg_text: str, *, per_visit: bool = False
                ) -> Assume:
         """This rule's assumption of a kind; `per_visit` when evaluating the rule changes
         the state it reads (`Assume.per_visit`)."""
-        return Assume(self.key(kind), kind, text, neg_text, per_visit)
+        module = kind.removeprefix("match:")
+        return Assume(self.key(kind), kind, self.apart(text, module),
+                      self.apart(neg_text, module), per_visit)
 
 
 # --- target effects ------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
         for name in ipset.index.order:
             member = sets.get(name)
             if member is None:
-                members.append(Assume(f"set:{name}@{ctx.where}", "set",
+                members.append(Assume(ctx.key(f"set:{name}"), "set",
                                       f"{','.join(dirs)} ∈ ipset {name} (not in the dump)",
                                       f"{','.join(dirs)} ∉ ipset {name} (not in the dump)"))
             elif member.type != "list:set":
@@ -117,7 +117,7 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
         guards.append(Not(Test("iif", NameSet.single(""), "the packet was sent by this host",
                                "the packet was received (it has a MAC header)")))
         if any(r.dim == "mac" and not r.src for r in reads):
-            return conj(*guards, Assume(f"set:{ipset.name}@{ctx.where}", "set", label,
+            return conj(*guards, Assume(ctx.key(f"set:{ipset.name}"), "set", label,
                                         _negated(label)))
         guards.append(Not(Test("src_mac", IntSet.single(0, (1 << 48) - 1))))
     for r in reads:
@@ -127,7 +127,7 @@ def _membership(ipset: Any, dirs: Sequence[str], return_nomatch: bool, ctx: Comp
     alternatives = []
     for kind in _classes(reads, ctx.family, _protocols(ipset.index, dims)):
         lookup = _Lookup(ipset, reads, kind, return_nomatch, ctx, label)
-        custom = Custom(lookup.fields(), lookup.decide, f"set:{ipset.name}@{ctx.where}", "set",
+        custom = Custom(lookup.fields(), lookup.decide, ctx.key(f"set:{ipset.name}"), "set",
                         label, _negated(label), lookup.exact)
         alternatives.append(conj(*kind.guards(), custom))
     return conj(*guards, disj(*alternatives))
@@ -218,7 +218,7 @@ class _Lookup:
         self.return_nomatch = return_nomatch
         self.family = ctx.family
         self.label = label
-        self.key = f"set:{ipset.name}@{ctx.where}"
+        self.key = ctx.key(f"set:{ipset.name}")
         self._exact: Pred | None = None
 
     def fields(self) -> tuple[str, ...]:

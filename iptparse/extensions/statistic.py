@@ -118,8 +118,8 @@ class Statistic(Extension):
         o = options
         if o.mode == "random":
             p = Fraction(o.probability, ONE)
-            event: Pred = Chance(p, ctx.key("statistic"),
-                                 f"statistic: random draw below {float(p):.11f} holds")
+            event: Pred = Chance(p, ctx.key("statistic"), ctx.apart(
+                f"statistic: random draw below {float(p):.11f} holds", "statistic"))
         else:
             event = ctx.assume(
                 "statistic",

@@ -240,9 +240,9 @@ def cmd_assume(shell: Shell, arg: str) -> None:
     """assume [KEY=VALUE | KEY]…
     Pin an assumption for the next `run`/`restart`: KEY is the name of what a rule depends on
     and no dump shows (`limit@filter:INPUT:3`, `match:comment@filter:FORWARD:1`; `info assumptions`
-    lists those met so far), or a kind alone (`limit`) for every rule of it that has no pin of
-    its own; VALUE true or false (also hit/miss, under/over). `assume KEY` unpins; `assume`
-    alone lists the pins."""
+    lists those met so far; a rule's second match of a module is `limit#2@filter:INPUT:3`), or a
+    kind alone (`limit`) for every rule of it that has no pin of its own; VALUE true or false
+    (also hit/miss, under/over). `assume KEY` unpins; `assume` alone lists the pins."""
     out = shell.output
     if not arg:
         if not shell.assumptions:

@@ -56,6 +56,6 @@ def test_compiled_rules_equal_those_init_builds() -> None:
                 assert rule.text == again.text
                 compiled += 1
     assert compiled > 100
-    built = slot_constructor(CompileContext)(Family.INET, "nat", "X", 3, {}, None, None)
+    built = slot_constructor(CompileContext)(Family.INET, "nat", "X", 3, {}, None, None, 1)
     assert built == CompileContext(Family.INET, "nat", "X", 3)
     assert built.key("limit") == "limit@nat:X:3" and built.hooks == frozenset()

@@ -26,7 +26,7 @@ from iptparse.errors import ParseError
 from iptparse.extensions._a_ipset import address_cover
 from iptparse.extensions.cluster import ClusterMatch, cluster_node
 from iptparse.ipset import IpPart, IpSet, parse_ipset
-from iptparse.logic import And, Box, Branch, Custom, Not, Or, Pred, split
+from iptparse.logic import And, Box, Branch, Custom, Not, Or, Pred, split, visit_of
 from iptparse.nodes import Family
 from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
@@ -314,6 +314,48 @@ def test_state_a_match_changes_is_assumed_anew_at_each_visit(match: str, kind: s
     for pins, hit in (({key: True}, 2), ({key: False}, 0), ({kind: True}, 2)):
         rules = only(run(rs, spec, assumptions=pins))[1]
         assert rules.count(("filter", "L", 1)) == hit, pins
+        assert _check(rs, parse_packet(spec), "forward", pins)
+
+
+@pytest.mark.parametrize(("first", "second", "kind"), [
+    ("-m statistic --mode random --probability 0.50000000000",
+     "-m statistic --mode random --probability 0.50000000000", "statistic"),
+    ("-m statistic --mode nth --every 2 --packet 0",
+     "-m statistic --mode nth --every 3 --packet 0", "statistic"),
+    ("-m recent ! --rcheck --name A --mask 255.255.255.255 --rsource",
+     "-m recent --rcheck --name B --mask 255.255.255.255 --rsource", "recent"),
+    ("-m limit --limit 1/sec", "-m limit --limit 1/sec", "limit"),
+    ("-m set ! --match-set A src", "-m set --match-set B dst", "set"),
+    ("-m quota --quota 1000", "-m quota --quota 1000", "quota"),
+    ("-m frobnicate --fast 1", "-m frobnicate --slow 2", "match:frobnicate"),  # not modelled
+])
+def test_two_matches_of_one_module_in_a_rule_are_assumed_apart(first: str, second: str,
+                                                               kind: str) -> None:
+    """The kernel evaluates each match of a rule on its own: two draws of one half match a
+    quarter of packets, and `! --rcheck A` then `--rcheck B` matches a source in B only. A key
+    shared by the two made one assumption of them, so the rule's second match was decided by
+    its first (a rule that can match said never to, a draw of 1/2 for 1/4)."""
+    rs = ruleset(table("filter", f"-A FORWARD {first} {second} -j DROP\n"))
+    spec = "udp 1.1.1.1:1 -> 2.2.2.2:2 iif=eth0 oif=eth1 length=100"
+    result = lands(rs, spec)
+    flags = {v for p in result.paths for a in p.alternatives for v in a.box.values
+             if v.startswith("?")}
+    assert {(visit_of(v) or (v[1:], 0))[0] for v in flags} == {
+        f"{kind}@filter:FORWARD:1", f"{kind}#2@filter:FORWARD:1"}
+    dropped = [p for p in result.paths if p.verdict == "DROP"]
+    # both hold; the first fails; the first holds and the second fails
+    assert len(dropped) == 1 and sum(len(p.alternatives) for p in result.paths) == 3
+    if "random" in first:
+        assert dropped[0].probability == Fraction(1, 4)
+        assert dropped[0].conditions == [
+            "statistic: random draw below 0.50000000000 holds and statistic: random draw "
+            "below 0.50000000000 holds (statistic match 2)"]
+    assert _check(rs, parse_packet(spec), "forward")
+    for one, two, verdict in ((True, True, "DROP"), (True, False, "ACCEPT"),
+                              (False, True, "ACCEPT")):
+        pins = {f"{kind}@filter:FORWARD:1": one != ("!" in first),
+                f"{kind}#2@filter:FORWARD:1": two}
+        assert only(run(rs, spec, assumptions=pins))[0] == verdict, pins
         assert _check(rs, parse_packet(spec), "forward", pins)
 
 
@@ -1004,6 +1046,18 @@ def test_kernel_takes_a_token_at_each_visit_of_a_limit_rule() -> None:
                             "-A Q -m quota --quota 100\n")
     seen = [(c["filter", "L", 1], c["filter", "Q", 1]) for c in _kernel_hits(rules, 3)]
     assert seen == [(2, 2), (1, 1), (0, 0)]
+
+
+@pytest.mark.kernel
+def test_kernel_evaluates_each_recent_match_of_a_rule_on_its_own() -> None:
+    """A source put in list B and in no list A: the kernel drops it by the rule that asks
+    for both, which iptparse said could never match when the two matches shared a key."""
+    rules = table("filter", "-A FORWARD -m recent --set --name B --mask 255.255.255.255 "
+                            "--rsource\n-A FORWARD -m recent ! --rcheck --name A --mask "
+                            "255.255.255.255 --rsource -m recent --rcheck --name B --mask "
+                            "255.255.255.255 --rsource -j DROP\n")
+    (counts,) = _kernel_hits(rules, 1)
+    assert counts["filter", "FORWARD", 2] == 1
 
 
 @pytest.mark.kernel
