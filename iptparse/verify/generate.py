@@ -130,7 +130,12 @@ class _Builder:
         if proto_text:
             words.append(proto_text)
         ctx = RuleCtx(chain.table, chain, proto, later)
-        for name in rng.sample(self.matches, min(len(self.matches), rng.randrange(0, 4))):
+        names = rng.sample(self.matches, min(len(self.matches), rng.randrange(0, 4)))
+        if names and rng.random() < 0.1:
+            # a module twice: the kernel evaluates each match on its own (two draws, two
+            # recent lists), and so must the model
+            names.append(rng.choice(names))
+        for name in names:
             text = MATCHES[name](gen, ctx)
             if text is not None:
                 words.append(text)
