@@ -116,15 +116,20 @@ class Chance(Pred):
 
 def visit_flag(key: str, visit: int) -> str:
     """The flag of a random draw, or of an assumption made per visit (`Assume.per_visit`), at
-    one visit of its rule (`?statistic@nat:SVC:1#4`).
+    one visit of its rule (`?statistic@nat:SVC:1#visit4`).
 
     The kernel draws anew each time it evaluates the rule (a limit takes a token each time),
     and a rule in a user chain is evaluated once per entry of its chain: jumped to twice in
     one table, or from two hooks.
     `visit` is the number of jumps and gotos the path took before (`PathState.jumps`): a jump
     enters the rule's chain before each visit, so two visits differ, and a fork that resumes
-    the one visit has the same."""
-    return f"?{key}#{visit}"
+    the one visit has the same. The suffix is a word, not a bare `#N`: a bpf program's
+    instruction is `bpf@filter:INPUT:1#5`, and read as a visit it would be named as its
+    rule's whole program."""
+    return f"?{key}{_VISIT}{visit}"
+
+
+_VISIT = "#visit"
 
 
 def visit_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
@@ -136,7 +141,7 @@ def visit_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
         neg_text, word = negate_text(text), "draw"
     else:
         text, neg_text, word = pred.text, pred.neg_text, "check"
-    prefix = f"?{pred.key}#"
+    prefix = f"?{pred.key}{_VISIT}"
     earlier = sum(1 for var in made if var.startswith(prefix) and (drawn := visit_of(var))
                   and drawn[0] == pred.key)
     if not earlier:
@@ -146,9 +151,9 @@ def visit_texts(pred: Chance | Assume, made: Iterable[str]) -> tuple[str, str]:
 
 def visit_of(var: str) -> tuple[str, int] | None:
     """The rule key and visit of a visit's flag (`visit_flag`), None for any other variable.
-    A key ends in the rule's number (`…:N`), so a `#` in a chain name cannot pass for the
-    visit's."""
-    key, sep, visit = var[1:].rpartition("#")
+    A key ends in the rule's number (`…:N`), so a `#visit` in a chain name cannot pass for
+    the visit's."""
+    key, sep, visit = var[1:].rpartition(_VISIT)
     if not sep or not var.startswith("?") or not visit.isdigit() or not key[-1:].isdigit():
         return None
     return key, int(visit)

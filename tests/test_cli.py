@@ -303,6 +303,30 @@ def test_trace_json_names_each_draw_of_a_rule_met_twice(tmp_path: Path) -> None:
     assert len(seen) == 8
 
 
+def test_trace_json_names_each_assumption_by_the_key_that_pins_it(tmp_path: Path) -> None:
+    """A bpf instruction's key ends in `#PC` and must not read as a visit of its rule; a
+    rule's second statistic match has a key of its own. Each name the JSON gives pins it."""
+    dump = tmp_path / "keys.rules"
+    dump.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                    '-A FORWARD -m bpf --bytecode "4,40 0 0 4,21 0 1 5,6 0 0 1,6 0 0 0" -j DROP\n'
+                    "-A FORWARD -m statistic --mode random --probability 0.50000000000 "
+                    "-m statistic --mode random --probability 0.50000000000 -j REJECT\nCOMMIT\n")
+    status, out, err = cli("trace", str(dump), "--json", "-p", "udp 1.1.1.1:1 -> 2.2.2.2:2")
+    assert status == 0, err
+    names = {"bpf@filter:FORWARD:1#1", "statistic@filter:FORWARD:2",
+             "statistic#2@filter:FORWARD:2"}
+    for path in json.loads(out)["paths"]:
+        (constraint,) = path["constraint"]
+        assert {k for k in constraint if "@" in k} <= names
+        pins = [f"{name}={'true' if constraint.get(name) == 'holds' else 'false'}"
+                for name in names]
+        status, again, err = cli("trace", str(dump), "--json", "-p", "udp 1.1.1.1:1 -> 2.2.2.2:2",
+                                 *[w for pin in pins for w in ("--assume", pin)])
+        assert status == 0, err
+        (pinned,) = json.loads(again)["paths"]
+        assert (pinned["verdict"], pinned["hits"]) == (path["verdict"], path["hits"]), pins
+
+
 def test_a_bad_host_file_is_named_in_one_error_line(rules: Path, tmp_path: Path) -> None:
     addrs = tmp_path / "addrs.txt"
     addrs.write_text("10.244.0.1/16 dev cni0\n")
