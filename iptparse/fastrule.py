@@ -164,6 +164,23 @@ def _options_free(segment: _Segment, before: list[_Segment]) -> bool:
     return True
 
 
+def _shadowed(segment: _Segment, before: list[_Segment]) -> bool:
+    """Whether the segment's module was loaded earlier in the rule and a module loaded since
+    shares an option name with it: getopt's table has a module's options once, from its first
+    load, so `-m mark … -m connmark … -m mark --mark 3` gives connmark the `--mark`. The
+    general parser follows that; here a repeat with a module that may shadow it is left to it.
+    """
+    ext = segment.ext
+    assert ext is not None
+    for i, earlier in enumerate(before):
+        if earlier.ext is ext:
+            options = ext.option_table.keys()
+            return any(other.ext is not None and other.ext is not ext
+                       and not options.isdisjoint(other.ext.option_table)
+                       for other in before[i + 1:])
+    return False
+
+
 _V = TypeVar("_V")
 
 
@@ -327,12 +344,15 @@ class FastRules:
                         if segment.ext is None:
                             if segment.names and not _options_free(segment, found):
                                 break  # an earlier module owns these options
-                        elif segment.check:
-                            passes = segment.passed.get(ip[9]) if user_chain else None
-                            if passes is None:
-                                passes = self._match_passes(segment, chain, ip)
-                            if not passes:
-                                break
+                        else:
+                            if found and _shadowed(segment, found):
+                                break  # getopt gives its options to another module
+                            if segment.check:
+                                passes = segment.passed.get(ip[9]) if user_chain else None
+                                if passes is None:
+                                    passes = self._match_passes(segment, chain, ip)
+                                if not passes:
+                                    break
                         found.append(segment)
                     else:
                         matches = tuple([s.match for s in found])

@@ -331,16 +331,26 @@ def _abbreviation(groups: list[Group], name: str) -> tuple[Group, OptSpec] | Non
 
 
 def _owner(loaded: list[Group], name: str) -> tuple[Group | None, OptSpec | None]:
-    """Who takes --name: the newest loaded extension that knows it (getopt merges newest
-    first), or the only one with an option it abbreviates; failing that, the newest unknown
-    match module, then an unknown target."""
+    """Who takes --name: the extension getopt finds it in, or the only one with an option it
+    abbreviates; failing that, the newest unknown match module, then an unknown target.
+
+    getopt's table has a module's options once, merged in front when the module is first
+    loaded: a second `-m mark` is a clone that merges nothing. So `--mark` belongs to the
+    newest module *first* loaded that knows it (after `-m mark -m connmark -m mark`, to
+    connmark), and goes to that module's newest instance (iptables marks the older ones
+    completed), as do_parse's command_default dispatches it."""
     unknown_target: Group | None = None
-    for group in reversed(loaded):
-        ext = group.extension
+    firsts: dict[tuple[str, str], Group] = {}
+    for group in loaded:
+        firsts.setdefault((group.kind, group.name), group)
+    for first in reversed(firsts.values()):
+        ext = first.extension
         if ext is not None:
             spec = ext.option_table.get(name)
             if spec is not None:
-                return group, spec
+                newest = next(g for g in reversed(loaded)
+                              if g.kind == first.kind and g.name == first.name)
+                return newest, spec
     if not any(g.extension is None and g.kind == "match" for g in loaded):
         abbreviated = _abbreviation(loaded, name)
         if abbreviated is not None:

@@ -180,3 +180,64 @@ def test_iptables_refuses_the_bad_names_too(netns: Netns, rule: str, _message: s
 def test_a_module_name_of_28_characters_is_kept_as_an_unknown_module() -> None:
     dump = parse_iptables(f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m {'a' * 28}\nCOMMIT\n")
     assert dump.tables[0].chains[0].rules[0].matches[0].module == "a" * 28
+
+
+#: Rules that name a module twice, with another that shares its option (`--mark`) between:
+#: getopt's table has a module's options once, from its first load, so the option goes to
+#: the module first loaded last (connmark after `-m mark -m connmark -m mark`), into its
+#: newest instance. (refusal or None, column): iptables' own messages.
+REPEATED_MODULES = [
+    ("-m mark --mark 0x1 -m connmark --mark 0x2 -m mark --mark 0x3",
+     'connmark: option "--mark" can only be used once', 60),
+    ("-m mark --mark 0x1 -m connmark -m mark --mark 0x3",
+     'mark: option "--mark" must be specified', 41),
+    ("-m connmark --mark 0x1 -m mark -m connmark --mark 0x3",
+     'connmark: option "--mark" must be specified', 41),
+    ("-m connmark --mark 0x1 -m mark --mark 0x2 -m connmark --mark 0x3",
+     'mark: option "--mark" can only be used once', 64),
+    ("-m mark --mark 0x1 -m mark --mark 0x2", None, 0),
+    ("-m mark --mark 0x1 -m connmark --mark 0x2", None, 0),
+    ("-p tcp -m multiport --dports 1 -m tcp --dport 2 -m multiport --sports 3", None, 0),
+    ("-m set --match-set a src -m comment --comment x -m set ! --match-set b dst", None, 0),
+]
+
+
+def _one_rule(rule: str) -> str:
+    return ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f"-A INPUT {rule}\nCOMMIT\n")
+
+
+@pytest.mark.parametrize("rule, refusal, column", REPEATED_MODULES,
+                         ids=[r[0] for r in REPEATED_MODULES])
+def test_an_option_goes_where_getopt_sends_it_when_a_module_repeats(
+        rule: str, refusal: str | None, column: int) -> None:
+    """The fast path leaves such rules to the general parser, which gives the same result."""
+    for fast in (True, False):
+        if refusal is None:
+            dump = parse_iptables(_one_rule(rule), fast=fast)
+            assert render(dump).splitlines()[4] == f"-A INPUT {rule}"
+            continue
+        with pytest.raises(ParseError) as info:
+            parse_iptables(_one_rule(rule), fast=fast)
+        assert (info.value.message, info.value.column) == (refusal, column), fast
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("rule, refusal, _column", REPEATED_MODULES,
+                         ids=[r[0] for r in REPEATED_MODULES])
+def test_iptables_sends_a_repeated_modules_options_there_too(
+        netns: Netns, rule: str, refusal: str | None, _column: int) -> None:
+    if refusal is None:
+        sets = ["a", "b"] if "--match-set" in rule else []
+        for name in sets:
+            netns.run(["ipset", "create", name, "hash:ip"])
+        try:
+            saved = kernel_canonical(_one_rule(rule), netns=netns)
+        finally:
+            for name in sets:
+                netns.run(["ipset", "destroy", name], check=False)
+        assert saved.splitlines()[4] == f"-A INPUT {rule}"
+        return
+    with pytest.raises(KernelRejected) as refused:
+        kernel_canonical(_one_rule(rule), netns=netns)
+    assert refusal in str(refused.value)
