@@ -133,8 +133,11 @@ class _Builder:
         names = rng.sample(self.matches, min(len(self.matches), rng.randrange(0, 4)))
         if names and rng.random() < 0.1:
             # a module twice: the kernel evaluates each match on its own (two draws, two
-            # recent lists), and so must the model
-            names.append(rng.choice(names))
+            # recent lists), and so must the model; not past a module that shares an option
+            # with it, which getopt would give it to (`-m mark -m connmark -m mark --mark`)
+            again = rng.choice(names)
+            if not any(_share_options(again, other) for other in names if other != again):
+                names.append(again)
         for name in names:
             text = MATCHES[name](gen, ctx)
             if text is not None:
@@ -187,6 +190,12 @@ class _Builder:
                 out.extend(f"-A {c.name} {r}\n".replace("  ", " ") for r in c.rules)
             out.append("COMMIT\n")
         return "".join(out)
+
+
+def _share_options(one: str, other: str) -> bool:
+    first, second = find_match(one), find_match(other)
+    return (first is not None and second is not None
+            and not first.option_table.keys().isdisjoint(second.option_table))
 
 
 def unmodelled_rules(text: str, family: Family) -> set[tuple[str, str, int]]:
