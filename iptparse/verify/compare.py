@@ -297,7 +297,8 @@ def _decision_text(path: ModelPath) -> str:
 
 def _egress_mismatches(path: ModelPath, result: KernelResult) -> tuple[str, ...]:
     """Headers of the forwarded frame that iptparse knows exactly and the kernel changed
-    otherwise (NAT): addresses and ports."""
+    otherwise: addresses and ports (NAT), the TTL or hop limit (forwarding, TTL/HL) and the
+    TOS or traffic class byte (TOS, DSCP, ECN)."""
     if len(result.egress) != 1 or path.state.path != "forward":
         return ()
     decoded = result.egress[0].decoded
@@ -306,7 +307,7 @@ def _egress_mismatches(path: ModelPath, result: KernelResult) -> tuple[str, ...]
     family = path.state.box.family
     out = []
     for name, seen in (("src", decoded.src), ("dst", decoded.dst), ("sport", decoded.sport),
-                       ("dport", decoded.dport)):
+                       ("dport", decoded.dport), ("ttl", decoded.ttl), ("tos", decoded.tos)):
         if seen is None:
             continue
         expected = path.state.current(name).single_value()
