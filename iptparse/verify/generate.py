@@ -156,8 +156,9 @@ class _Builder:
         if roll < 0.45:
             usable = [n for n in self.targets if c.table in TARGETS[n][1]
                       and c.chain.hook in (TARGETS[n][2] or (c.chain.hook,))]
-            if usable:
-                return TARGETS[rng.choice(usable)][0](self.gen, c)
+            text = TARGETS[rng.choice(usable)][0](self.gen, c) if usable else None
+            if text is not None:
+                return text
         if roll < 0.55 and not c.chain.builtin:
             return "-j RETURN"
         if roll < 0.75:

@@ -240,6 +240,12 @@ class Words:
         p = self.rng.choice(("0.25000000000", "0.50000000000", "0.90000000000"))
         return f"-m statistic --mode random {self.neg(0.2)}--probability {p}"
 
+    def m_ecn(self, c: RuleCtx) -> str:
+        options = ["ecn-ip-ect"] + (["ecn-tcp-cwr", "ecn-tcp-ece"] if c.proto == TCP else [])
+        option = self.rng.choice(options)
+        value = f" {self.rng.randrange(4)}" if option == "ecn-ip-ect" else ""
+        return f"-m ecn {self.neg()}--{option}{value}"
+
     # --- targets ------------------------------------------------------------------------------
 
     def t_mark(self, c: RuleCtx) -> str:
@@ -282,6 +288,28 @@ class Words:
     def t_notrack(self, c: RuleCtx) -> str:
         return "-j CT --notrack"
 
+    def t_ttl(self, c: RuleCtx) -> str:
+        name, option = ("TTL", "ttl") if self.v4 else ("HL", "hl")
+        how = self.rng.choice(("set", "dec", "inc"))
+        value = self.rng.choice((1, 2, 64, 255)) if how == "set" else self.rng.randrange(1, 4)
+        return f"-j {name} --{option}-{how} {value}"
+
+    def t_dscp(self, c: RuleCtx) -> str:
+        if self.rng.random() < 0.3:
+            return f"-j DSCP --set-dscp-class {self.rng.choice(('EF', 'AF11', 'CS1', 'BE'))}"
+        return f"-j DSCP --set-dscp {self.rng.choice((0, 8, 10, 46, 63)):#x}"
+
+    def t_tos(self, c: RuleCtx) -> str:
+        how = self.rng.choice(("set", "and", "or", "xor"))
+        bits = self.rng.choice((0x00, 0x02, 0x03, 0x10, 0x1E, 0xFC, 0xFF))
+        if how == "set":
+            mask = self.rng.choice((0xFF, 0x3F, 0x03, 0xFC))
+            return f"-j TOS --set-tos {bits:#04x}/{mask:#04x}"
+        return f"-j TOS --{how}-tos {bits:#04x}"
+
+    def t_ecn(self, c: RuleCtx) -> str | None:
+        return "-j ECN --ecn-tcp-remove" if c.proto == TCP else None
+
 
 MatchGen = Callable[[Words, RuleCtx], "str | None"]
 MATCHES: dict[str, MatchGen] = {
@@ -291,8 +319,9 @@ MATCHES: dict[str, MatchGen] = {
     "set": Words.m_set, "length": Words.m_length, "ttl": Words.m_ttl, "hl": Words.m_hl,
     "tos": Words.m_tos, "dscp": Words.m_dscp, "addrtype": Words.m_addrtype,
     "iprange": Words.m_iprange, "limit": Words.m_limit, "statistic": Words.m_statistic,
+    "ecn": Words.m_ecn,
 }
-TargetGen = Callable[[Words, RuleCtx], str]
+TargetGen = Callable[[Words, RuleCtx], "str | None"]  # None: not for this rule
 #: Target writers by extension name, with the tables and hooks (None: any) it may sit in.
 TARGETS: dict[str, tuple[TargetGen, tuple[str, ...], tuple[str, ...] | None]] = {
     "MARK": (Words.t_mark, ("mangle", "raw"), None),
@@ -303,4 +332,7 @@ TARGETS: dict[str, tuple[TargetGen, tuple[str, ...], tuple[str, ...] | None]] = 
     "MASQUERADE": (Words.t_masquerade, ("nat",), ("POSTROUTING",)),
     "REDIRECT": (Words.t_redirect, ("nat",), ("PREROUTING", "OUTPUT")),
     "CT": (Words.t_notrack, ("raw",), None),
+    "TTL": (Words.t_ttl, ("mangle",), None), "HL": (Words.t_ttl, ("mangle",), None),
+    "DSCP": (Words.t_dscp, ("mangle",), None), "TOS": (Words.t_tos, ("mangle",), None),
+    "ECN": (Words.t_ecn, ("mangle",), None),
 }
