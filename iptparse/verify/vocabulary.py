@@ -246,6 +246,36 @@ class Words:
         value = f" {self.rng.randrange(4)}" if option == "ecn-ip-ect" else ""
         return f"-m ecn {self.neg()}--{option}{value}"
 
+    def m_mac(self, c: RuleCtx) -> str | None:
+        if c.chain.hook not in ("PREROUTING", "INPUT", "FORWARD"):
+            return None  # the kernel refuses the match elsewhere
+        mac = "02:1a:b0:ff:00:01" if self.rng.random() < 0.5 else "02:1a:b0:ff:00:02"
+        return f"-m mac {self.neg()}--mac-source {mac.upper()}"
+
+    def m_recent(self, c: RuleCtx) -> str:
+        name = f"r{self.rng.randrange(3)}"
+        side = self.rng.choice(("--rsource", "--rdest"))
+        mask = "255.255.255.255" if self.v4 else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        kind = self.rng.choice(("--set", "--rcheck", "--update", "--remove"))
+        extra = ""
+        if kind in ("--rcheck", "--update") and self.rng.random() < 0.5:
+            extra = f" --seconds {self.rng.choice((10, 60, 3600))}"
+            if self.rng.random() < 0.5:
+                extra += f" --hitcount {self.rng.choice((1, 2, 3))}"
+        bang = self.neg() if kind != "--set" else ""
+        return f"-m recent {bang}{kind}{extra} --name {name} --mask {mask} {side}"
+
+    def m_quota(self, c: RuleCtx) -> str:
+        return f"-m quota {self.neg()}--quota {self.rng.choice((0, 60, 200, 1000, 100000))}"
+
+    def m_hashlimit(self, c: RuleCtx) -> str:
+        way = self.rng.choice(("upto", "above"))
+        rate = self.rng.choice(("1/sec", "5/min", "1/hour"))
+        mode = self.rng.choice(("srcip", "dstip", "srcip,dstip"))
+        return (f"-m hashlimit --hashlimit-{way} {rate} --hashlimit-burst "
+                f"{self.rng.choice((1, 2, 5))} --hashlimit-mode {mode} --hashlimit-name "
+                f"h{self.rng.randrange(3)}")
+
     # --- targets ------------------------------------------------------------------------------
 
     def t_mark(self, c: RuleCtx) -> str:
@@ -307,6 +337,13 @@ class Words:
             return f"-j TOS --set-tos {bits:#04x}/{mask:#04x}"
         return f"-j TOS --{how}-tos {bits:#04x}"
 
+    def t_netmap(self, c: RuleCtx) -> str:
+        return f"-j NETMAP --to {self.prefix()}"
+
+    def t_log(self, c: RuleCtx) -> str:
+        return f'-j LOG --log-prefix "gen{self.rng.randrange(100)} "' if self.rng.random() < 0.5 \
+            else "-j LOG"
+
     def t_ecn(self, c: RuleCtx) -> str | None:
         return "-j ECN --ecn-tcp-remove" if c.proto == TCP else None
 
@@ -319,7 +356,8 @@ MATCHES: dict[str, MatchGen] = {
     "set": Words.m_set, "length": Words.m_length, "ttl": Words.m_ttl, "hl": Words.m_hl,
     "tos": Words.m_tos, "dscp": Words.m_dscp, "addrtype": Words.m_addrtype,
     "iprange": Words.m_iprange, "limit": Words.m_limit, "statistic": Words.m_statistic,
-    "ecn": Words.m_ecn,
+    "ecn": Words.m_ecn, "mac": Words.m_mac, "recent": Words.m_recent, "quota": Words.m_quota,
+    "hashlimit": Words.m_hashlimit,
 }
 TargetGen = Callable[[Words, RuleCtx], "str | None"]  # None: not for this rule
 #: Target writers by extension name, with the tables and hooks (None: any) it may sit in.
@@ -335,4 +373,5 @@ TARGETS: dict[str, tuple[TargetGen, tuple[str, ...], tuple[str, ...] | None]] = 
     "TTL": (Words.t_ttl, ("mangle",), None), "HL": (Words.t_ttl, ("mangle",), None),
     "DSCP": (Words.t_dscp, ("mangle",), None), "TOS": (Words.t_tos, ("mangle",), None),
     "ECN": (Words.t_ecn, ("mangle",), None),
+    "NETMAP": (Words.t_netmap, ("nat",), None), "LOG": (Words.t_log, ("filter", "mangle"), None),
 }

@@ -7,7 +7,7 @@ For generated rulesets (modelled modules only, no stateful matches) and abstract
 through the lab, and the kernel's counters, policies and delivery must be the path's. The
 trace runs without a host (routing as the lab does it: `in` delivered, `forward` routed to
 the packet's oif), so the modules whose meaning reads the host's addresses, and DNAT, which
-re-routes, are left out of these rulesets.
+re-routes (NETMAP in PREROUTING too), are left out of these rulesets.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_paths_are_what_the_kernel_does(family: Family, path: LabPath,
     checked = 0
     for seed in seeds:
         generated = generate_ruleset(seed, family, size=20, modelled_only=True, stateless=True,
-                                     exclude=HOST_MODULES | {"DNAT"})
+                                     exclude=HOST_MODULES | {"DNAT", "NETMAP"})
         ruleset = load(generated)
         rng = random.Random(seed)
         result = trace(ruleset, abstract_packet(family, path, rng), path, max_paths=300)
@@ -54,6 +54,8 @@ def test_paths_are_what_the_kernel_does(family: Family, path: LabPath,
                     c.var.startswith("?") for a in abstract.alternatives for c in a.conditions):
                 continue  # rests on an assumption: the kernel's side is not decided
             for alternative in abstract.alternatives[:2]:
+                if any("@" in c.var for c in alternative.conditions):
+                    continue  # narrows a rewritten value, not the input (test_soundness)
                 packet = draw_from_box(rng, alternative.box, path)
                 if packet is not None:
                     draws.append((abstract, alternative, packet))
