@@ -556,6 +556,8 @@ class _Parser:
             if short == "-R" and position is None:
                 raise self.fail("-R needs a rule number", column)
             rules = self.build_rules(chain, rest_args, None)
+            if not rules:
+                return  # a rule of the other family (`-6` in iptables-restore): ignored
             if short == "-I":
                 at = (position or 1) - 1
                 if at > len(chain.rules):
@@ -586,16 +588,27 @@ class _Parser:
         args = self.split(rest, column)
         if not args:
             raise self.fail("-A needs a chain name", column)
+        parts = self.assign(args[1:])
+        if parts.skipped:
+            return  # the chain is not looked up either: iptables-restore stops at `-6`
         chain = self.chain_for(args[0].value, args[0].column)
-        rules = self.build_rules(chain, args[1:], counters)
+        rules = self.build_rules(chain, args[1:], counters, parts)
         chain.rules.extend(rules)
 
-    def build_rules(self, chain: _ChainBuilder, args: Sequence[Arg],
-                    counters: Counters | None) -> list[Rule]:
+    def assign(self, args: Sequence[Arg]) -> RuleArgs:
         try:
-            parts = assign(args, self.family, old_negation=self.mode == "skip")
+            return assign(args, self.family, old_negation=self.mode == "skip")
         except RuleSpecError as exc:
             raise self.fail(exc.message, exc.column) from None
+
+    def build_rules(self, chain: _ChainBuilder, args: Sequence[Arg],
+                    counters: Counters | None, parts: RuleArgs | None = None) -> list[Rule]:
+        """The rules of one rule spec (one per source and destination address); none when
+        the spec names the other family (`RuleArgs.skipped`)."""
+        if parts is None:
+            parts = self.assign(args)
+        if parts.skipped:
+            return []
         if parts.legacy_negation and self.warnings is not None:
             self.warnings.append(ParseWarning(
                 "old negation style `-x ! VALUE' read as `! -x VALUE'", line=self.line_no,

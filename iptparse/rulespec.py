@@ -38,6 +38,7 @@ _SHORT = {
     "-j": "jump", "--jump": "jump",
     "-g": "goto", "--goto": "goto",
     "-c": "set-counters", "--set-counters": "set-counters",
+    "-4": "ipv4", "--ipv4": "ipv4", "-6": "ipv6", "--ipv6": "ipv6",
 }
 
 
@@ -77,6 +78,9 @@ class RuleArgs:
     target: Group | None = None
     goto: bool = False
     legacy_negation: bool = False
+    #: the rule names the other family (`-6` read by iptables-restore): iptables-restore
+    #: ignores such a line from there on, so one file can serve both tools
+    skipped: bool = False
 
 
 def _looks_like_option(arg: Arg) -> bool:
@@ -109,13 +113,15 @@ MODULE_NAME_MAX = 28
 
 def _check_module_name(name: Arg) -> None:
     """Refuse an unknown module's name that iptables could not load either: too long (its
-    own check), or empty or holding a space or a quote (no extension is called that; kept
-    verbatim, it would print back as other words than it was read from)."""
+    own check), or empty, holding a space or a quote, or starting as an option or a negation
+    does (`-m ! comment`, `-m --mark 1 mark`: no extension is called that; kept verbatim, it
+    would print back as other words than it was read from)."""
     value = name.value
     if len(value) > MODULE_NAME_MAX:
         raise RuleSpecError(f'Invalid match name "{value}" ({MODULE_NAME_MAX} chars max)',
                             name.column)
-    if not value or '"' in value or any(ch.isspace() for ch in value):
+    if (not value or '"' in value or value[0] in "-!"
+            or any(ch.isspace() for ch in value)):
         raise RuleSpecError(f"Couldn't load match `{value}': no such extension", name.column)
 
 
@@ -167,8 +173,11 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
             invert_at = arg.column
             continue
         basic = _SHORT.get(word) if not arg.quoted else None
-        if basic is None and not arg.quoted and word.startswith("--") and len(word) > 3:
-            basic = _basic_abbreviation(word, loaded)
+        if basic is None and not arg.quoted and word.startswith("--") and len(word) > 2:
+            try:
+                basic = _basic_abbreviation(word, loaded)
+            except Ambiguous as exc:
+                raise RuleSpecError(str(exc), arg.column) from None
         if basic is not None:
             invert = bool(invert_at)
             invert_at = 0
@@ -194,6 +203,13 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
                     out.goto = basic == "goto"
                     loaded.append(group)
                 continue
+            if basic in ("ipv4", "ipv6"):
+                if invert:
+                    raise RuleSpecError(f"unexpected ! flag before {word}", arg.column)
+                if (basic == "ipv6") != (family is Family.INET6):
+                    out.skipped = True  # what follows is not read, nor checked
+                    return out
+                continue  # the tool's own family: no effect
             if basic == "fragment":
                 if out.fragment is not None:
                     raise RuleSpecError("multiple -f flags not allowed", arg.column)
@@ -296,17 +312,42 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
     return out
 
 
+#: getopt's own long options in iptables 1.8 (iptables.c's original_opts), with the short
+#: option each stands for: commands and flags too, which a rule cannot use but an
+#: abbreviation can clash with (`--de` is --delete, --delete-chain or --destination).
+_GETOPT_BASE = (
+    ("append", "A"), ("delete", "D"), ("check", "C"), ("insert", "I"), ("replace", "R"),
+    ("list", "L"), ("list-rules", "S"), ("flush", "F"), ("zero", "Z"), ("new-chain", "N"),
+    ("delete-chain", "X"), ("rename-chain", "E"), ("policy", "P"), ("source", "s"),
+    ("destination", "d"), ("src", "s"), ("dst", "d"), ("protocol", "p"),
+    ("in-interface", "i"), ("jump", "j"), ("table", "t"), ("match", "m"), ("numeric", "n"),
+    ("out-interface", "o"), ("verbose", "v"), ("wait", "w"), ("wait-interval", "W"),
+    ("exact", "x"), ("fragments", "f"), ("version", "V"), ("help", "h"),
+    ("line-numbers", "0"), ("modprobe", "M"), ("set-counters", "c"), ("goto", "g"),
+    ("ipv4", "4"), ("ipv6", "6"),
+)
+
+
 def _basic_abbreviation(word: str, loaded: list[Group]) -> str | None:
-    """`--sou` for --source, when no loaded extension option also starts with it."""
-    found = {v for k, v in _SHORT.items() if k.startswith("--") and k.startswith(word)}
-    if len(found) != 1:
-        return None
+    """`--sou` for --source, as getopt_long reads an abbreviation: None when no base option
+    starts with it or a loaded extension has the very option (the extensions' turn);
+    Ambiguous when it also starts another base option or an extension's option (`--ma`
+    with `-m mark` loaded: --match or --mark; iptables says "unknown option")."""
     name = word[2:]
-    for group in loaded:
-        ext = group.extension
-        if ext is not None and any(o.startswith(name) for o in ext.option_table):
-            return None
-    return found.pop()
+    found = {val: opt for opt, val in _GETOPT_BASE if opt.startswith(name)}
+    if not found:
+        return None
+    exts = [g.extension for g in loaded if g.extension is not None]
+    if any(name in ext.option_table for ext in exts):
+        return None  # an exact match wins
+    clashes = sorted({opt for ext in exts for opt in ext.option_table if opt.startswith(name)})
+    if len(found) > 1 or clashes:
+        names = sorted(found.values()) + clashes
+        raise Ambiguous(f"option `--{name}' is ambiguous: --{', --'.join(names)}")
+    slot = _SHORT.get(f"-{next(iter(found))}")
+    if slot is None:
+        raise Ambiguous(f"option `--{found.popitem()[1]}' is not part of a rule")
+    return slot
 
 
 class Ambiguous(ValueError):
