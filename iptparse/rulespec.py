@@ -223,8 +223,11 @@ def assign(args: Sequence[Arg], family: Family, *, old_negation: bool = False) -
                 continue
             (value,) = take(1, word, arg)
             legacy = False
-            if value.value == "!" and not value.quoted and i < n:
-                # "-s ! addr": the negation style of iptables before 1.4.3
+            if (value.value == "!" and not value.quoted and i < n
+                    and not _looks_like_option(args[i])):
+                # "-s ! addr": the negation style of iptables before 1.4.3 (before an option,
+                # the "!" is the value itself: iptables 1.8 takes `-o ! -p udp` as an
+                # interface named "!")
                 if not old_negation:
                     raise RuleSpecError(f"`{word} ! VALUE' is the old negation style, which "
                                         f"iptables 1.8 refuses: write `! {word} VALUE'",

@@ -323,3 +323,34 @@ def test_iptables_restore_ignores_it_too(netns: Netns, family: Family, rule: str
     saved = kernel_canonical(_family_rule(family, rule), family, netns=netns)
     rules = [line for line in saved.splitlines() if line.startswith("-A")]
     assert rules == ["-A INPUT -j DROP"] + ([printed] if printed else [])
+
+
+#: `!` right after -i/-o: iptables 1.8 reads it as the name when an option follows (an
+#: interface may be called "!"), and refuses the old `-o ! eth0` negation.
+BANG_NAMES = [("-o ! -p udp", "-A FORWARD -o ! -p udp"), ("-i ! -j ACCEPT",
+                                                        "-A FORWARD -i ! -j ACCEPT"),
+              ("-o ! eth0", None)]
+
+
+def _forward_rule(rule: str) -> str:
+    return ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f"-A FORWARD {rule}\nCOMMIT\n")
+
+
+@pytest.mark.parametrize("rule, printed", BANG_NAMES, ids=[r[0] for r in BANG_NAMES])
+def test_a_bang_before_an_option_is_an_interface_name(rule: str, printed: str | None) -> None:
+    if printed is None:
+        with pytest.raises(ParseError, match="old negation style"):
+            parse_iptables(_forward_rule(rule))
+        return
+    assert render(parse_iptables(_forward_rule(rule))).splitlines()[4] == printed
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("rule, printed", BANG_NAMES, ids=[r[0] for r in BANG_NAMES])
+def test_iptables_names_the_interface_so(netns: Netns, rule: str, printed: str | None) -> None:
+    if printed is None:
+        with pytest.raises(KernelRejected):
+            kernel_canonical(_forward_rule(rule), netns=netns)
+        return
+    assert kernel_canonical(_forward_rule(rule), netns=netns).splitlines()[4] == printed
