@@ -98,7 +98,8 @@ class Ttl(_Compare):
     names = ("ttl",)
     prefix = "ttl"
     families = frozenset({Family.INET})
-    options = (OptSpec("ttl-eq", 1, True), OptSpec("ttl-lt", 1), OptSpec("ttl-gt", 1))
+    # `--ttl` is libipt_ttl's undocumented spelling of --ttl-eq (saved as --ttl-eq)
+    options = (OptSpec("ttl-eq", 1, True, ("ttl",)), OptSpec("ttl-lt", 1), OptSpec("ttl-gt", 1))
 
 
 @register
@@ -106,4 +107,4 @@ class Hl(_Compare):
     names = ("hl",)
     prefix = "hl"
     families = frozenset({Family.INET6})
-    options = (OptSpec("hl-eq", 1, True), OptSpec("hl-lt", 1), OptSpec("hl-gt", 1))
+    options = (OptSpec("hl-eq", 1, True, ("hl",)), OptSpec("hl-lt", 1), OptSpec("hl-gt", 1))

@@ -145,6 +145,8 @@ GROUPS: tuple[Group, ...] = (
     Group("ttl", Family.INET6, "filter", "INPUT", accepted=(
         ('-m hl --hl-eq 42', SAME),
         ('-m hl ! --hl-eq 42', SAME),
+        ('-m hl --hl 42', '-m hl --hl-eq 42'),
+        ('-m hl ! --hl 42', '-m hl ! --hl-eq 42'),
         ('-m hl --hl-lt 0x10', '-m hl --hl-lt 16'),
         ('-m hl --hl-gt 42', SAME),
     ), rejected=(
@@ -634,6 +636,8 @@ GROUPS: tuple[Group, ...] = (
     Group("ttl", Family.INET, "filter", "INPUT", accepted=(
         ('-m ttl --ttl-eq 5', SAME),
         ('-m ttl ! --ttl-eq 5', SAME),
+        ('-m ttl --ttl 5', '-m ttl --ttl-eq 5'),  # libipt_ttl's other spelling
+        ('-m ttl ! --ttl 5', '-m ttl ! --ttl-eq 5'),
         ('-m ttl --ttl-lt 0', SAME),
         ('-m ttl --ttl-gt 255', SAME),
         ('-m ttl --ttl-gt 0x10', '-m ttl --ttl-gt 16'),
