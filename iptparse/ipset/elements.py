@@ -236,7 +236,9 @@ def parse_member(settype: SetType, header: Header, words: Sequence[Word],
         word = words[i]
         key = word.lstrip("-") if len(word) > 1 else word
         arg = words[i + 1] if i + 1 < len(words) else None
-        if key in fields or (key in ("before", "after") and position is not None):
+        if (key in fields and key not in _ENTRY_FLAGS) or (
+                key in ("before", "after") and position is not None):
+            # ipset refuses an option given twice, but not a flag (`nomatch nomatch`)
             raise ElementError(f"{key} already specified", word.column)
         if key in _ENTRY_FLAGS and _ENTRY_FLAGS[key](settype):
             fields[key] = True
@@ -362,7 +364,7 @@ def parse_header(settype: SetType, words: Sequence[Word],
         else:
             arg_text = ""
             step = 2
-        if key in fields:
+        if key in fields and key not in _FLAGS:  # a flag may be repeated (`counters counters`)
             raise ElementError(f"{key} already specified", word.column)
         known = key in allowed or key == "timeout" or (key in _IGNORED and settype.is_hash) \
             or (key in ("from", "to", "network") and settype.is_bitmap)

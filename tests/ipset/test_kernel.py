@@ -193,6 +193,10 @@ def test_ipset_test_agrees_with_membership(ns: Netns, type_name: str, family: st
 
 
 HAND_WRITTEN = [
+    # a flag given twice is taken once (ipset refuses a repeated option with a value only)
+    "create f hash:net counters counters forceadd forceadd\nadd f 10.0.0.0/8 nomatch nomatch "
+    "packets 1\n",
+    "create g hash:net,iface\nadd g 10.0.0.0/8,eth0 wildcard wildcard\n",
     # ranges, CIDRs and masks on the way in; defaults filled in by the kernel
     "create a hash:ip hashsize 100 netmask 24\nadd a 1.2.3.4\nadd a 1.2.5.6-1.2.7.1\n"
     "add a 2.0.0.0/22\n",

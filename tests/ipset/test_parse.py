@@ -220,6 +220,13 @@ def test_quotes_group_words_and_vanish() -> None:
     assert [m.comment for m in members] == ["a bc", "ab cd", "'sq'", "a\\\\b", None]
 
 
+def test_a_flag_given_twice_is_taken_once() -> None:
+    """ipset refuses an option with a value given twice, not a flag."""
+    dump = parse_ipset("create x hash:net counters counters\nadd x 10.0.0.0/8 nomatch nomatch\n")
+    (member,) = dump["x"].members
+    assert dump["x"].header.counters and member.options.nomatch
+
+
 def test_skbinfo_values_truncate_like_ipset() -> None:
     (member,) = one("create x hash:ip skbinfo\n"
                     "add x 1.1.1.1 skbmark 0x100000000 skbprio 10000:0x1\n")
