@@ -338,9 +338,10 @@ class _Parser:
             return
         slot = len(builder.items)
         index = builder.index
-        before = index.slots.get(index.keys(member)[0]) \
-            if builder.settype.name == "bitmap:ip,mac" else None
         try:
+            # keys() refuses an element out of a bitmap's range too: inside the try
+            before = index.slots.get(index.keys(member)[0]) \
+                if builder.settype.name == "bitmap:ip,mac" else None
             index.add(member, slot)
         except StoreError as exc:
             raise self.fail(str(exc), args[1].column) from None

@@ -266,6 +266,7 @@ REFUSED = [
     "create x hash:ip timeout 2147484\n",
     "create x bitmap:ip range 10.0.0.0/15\n",
     "create x bitmap:ip range 10.0.0.0/24\nadd x 10.0.1.1\n",
+    "create x bitmap:ip,mac range 10.0.0.0/24\nadd x 10.0.1.5,02:00:00:00:00:01\n",
     "create x hash:ip\nadd x 1.1.1.1 timeout 5\n",
     "create x hash:ip comment\nadd x 1.1.1.1 comment \"\"\n",
     "create x hash:net,iface\nadd x 1.0.0.0/8,eth wildcard\nadd x 1.0.0.0/8,eth0\n",

@@ -220,6 +220,12 @@ def test_quotes_group_words_and_vanish() -> None:
     assert [m.comment for m in members] == ["a bc", "ab cd", "'sq'", "a\\\\b", None]
 
 
+def test_an_element_out_of_a_bitmap_ip_mac_range_is_an_error_not_a_traceback() -> None:
+    problem = error("create x bitmap:ip,mac range 10.0.0.0/24\nadd x 10.0.1.5,02:00:00:00:00:01\n")
+    assert (problem.message, problem.line, problem.column) == (
+        "Element is out of the range of the set", 2, 7)
+
+
 def test_a_flag_given_twice_is_taken_once() -> None:
     """ipset refuses an option with a value given twice, not a flag."""
     dump = parse_ipset("create x hash:net counters counters\nadd x 10.0.0.0/8 nomatch nomatch\n")
