@@ -19,13 +19,22 @@ corpus.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 from .addresses import AddressError, parse_address
 from .argv import split_args
 from .construct import slot_constructor
 from .errors import ParseError
-from .extensions.base import Extension, OptArg, OptionError, RuleContext, find_match, find_target
+from .extensions.base import (
+    Extension,
+    OptArg,
+    OptionError,
+    RuleContext,
+    all_extensions,
+    find_match,
+    find_target,
+)
 from .nodes import (
     Address,
     Counters,
@@ -164,21 +173,29 @@ def _options_free(segment: _Segment, before: list[_Segment]) -> bool:
     return True
 
 
-def _shadowed(segment: _Segment, before: list[_Segment]) -> bool:
-    """Whether the segment's module was loaded earlier in the rule and a module loaded since
-    shares an option name with it: getopt's table has a module's options once, from its first
-    load, so `-m mark … -m connmark … -m mark --mark 3` gives connmark the `--mark`. The
-    general parser follows that; here a repeat with a module that may shadow it is left to it.
-    """
-    ext = segment.ext
-    assert ext is not None
-    for i, earlier in enumerate(before):
-        if earlier.ext is ext:
-            options = ext.option_table.keys()
-            return any(other.ext is not None and other.ext is not ext
-                       and not options.isdisjoint(other.ext.option_table)
-                       for other in before[i + 1:])
-    return False
+@cache
+def _module_bits() -> dict[str, tuple[int, int]]:
+    """Per match module: its bit, and the bits of the other modules that share an option name
+    with it. getopt's table has a module's options once, from its first load, so in
+    `-m mark … -m connmark … -m mark --mark 3` the `--mark` is connmark's; a rule that repeats
+    a module after one that shares its options is left to the general parser, which follows
+    that (`FastRules.lines` ORs the bits of the modules a rule loads)."""
+    names = sorted({name for ext in all_extensions() if ext.kind == "match"
+                    for name in ext.names})
+    exts = {name: find_match(name) for name in names}
+    bits = {name: 1 << i for i, name in enumerate(names)}
+    out: dict[str, tuple[int, int]] = {}
+    for name in names:
+        ext = exts[name]
+        assert ext is not None
+        clash = 0
+        for other in names:
+            theirs = exts[other]
+            if theirs is not ext and theirs is not None and not ext.option_table.keys(
+                    ).isdisjoint(theirs.option_table):
+                clash |= bits[other]
+        out[name] = (bits[name], clash)
+    return out
 
 
 _V = TypeVar("_V")
@@ -214,14 +231,17 @@ class _Recent(dict[str, _V]):
 class _Segment:
     """A cached `-m NAME options` segment: the typed match and what rule checks need."""
 
-    __slots__ = ("check", "ext", "key", "match", "names", "passed")
+    __slots__ = ("bit", "check", "clash", "ext", "key", "match", "names", "passed")
 
     def __init__(self, match: Match, ext: Extension | None, names: frozenset[str],
-                 key: int) -> None:
+                 key: int, bits: tuple[int, int] = (0, 0)) -> None:
         self.match = match
         self.ext = ext
         self.names = names  # option names of an unknown module (getopt may give them away)
         self.key = key
+        #: the module's bit and those of the modules sharing an option with it
+        #: (`_module_bits`; 0 for an unknown module)
+        self.bit, self.clash = bits
         self.check = ext is not None and _checks(ext)
         # results of the check per context; most segments have no check (memory: 46,000
         # comments in a kube-proxy dump)
@@ -337,6 +357,7 @@ class FastRules:
                 found: list[_Segment] = []
                 if len(pieces) > 1:
                     user_chain = chain.policy is None
+                    loaded = 0  # the bits of the modules loaded so far (`_Segment.bit`)
                     for text in pieces[1:]:
                         segment = segments.get(text)
                         if segment is None:
@@ -345,8 +366,10 @@ class FastRules:
                             if segment.names and not _options_free(segment, found):
                                 break  # an earlier module owns these options
                         else:
-                            if found and _shadowed(segment, found):
-                                break  # getopt gives its options to another module
+                            bit = segment.bit
+                            if loaded & bit and loaded & segment.clash:
+                                break  # a repeat: getopt may give its options to another
+                            loaded |= bit
                             if segment.check:
                                 passes = segment.passed.get(ip[9]) if user_chain else None
                                 if passes is None:
@@ -559,7 +582,8 @@ class FastRules:
         if ext is _UNAVAILABLE:
             raise _Fallback  # the general parser says the family lacks it
         assert isinstance(ext, Extension)
-        return _Segment(_make_match(name, self._parse(ext, options), None), ext, _NO_NAMES, key)
+        return _Segment(_make_match(name, self._parse(ext, options), None), ext, _NO_NAMES, key,
+                        _module_bits().get(name, (0, 0)))
 
     def _context(self, table: str, chain: _ChainBuilder, ip: _Ip,
                  matches: tuple[Match, ...] = ()) -> RuleContext:
