@@ -176,14 +176,14 @@ def _ttl_pred(o: TtlMatch) -> Pred:
 
 
 def _set_pred(o: SetMatch, ipset: Any, family: Family) -> Pred | None:
-    """One alternative per member: its address and port parts on the sides `dirs` name."""
+    """One alternative per member (nomatch ones too): its address and port parts on the sides
+    `dirs` name."""
     if ipset is None or ipset.family not in (None, "inet6" if family is Family.INET6 else "inet"):
         return None
     bits = family.bits
     alternatives: list[Pred] = []
     for member in ipset.members[:_SET_MEMBERS]:
-        if member.nomatch:
-            continue
+        # a nomatch member too: packets in the hole test what the set says there
         parts: list[Pred] = []
         for side, part in zip(o.dirs, member.parts, strict=False):
             if isinstance(part, IpPart):

@@ -121,6 +121,12 @@ class Words:
                     members.add(f"{self.address()},{proto}:{self.rng.choice(_PORTS)}")
                 else:
                     members.add(str(self.rng.choice(_PORTS)))
+            if kind == "hash:net" and self.rng.random() < 0.6:
+                # a hole in a member: packets there do not match (or do, --return-nomatch)
+                wide = ipaddress.ip_network(self.rng.choice(sorted(members)))
+                if wide.prefixlen + 2 <= wide.max_prefixlen:
+                    hole = self.rng.choice(list(wide.subnets(prefixlen_diff=2)))
+                    members.add(f"{hole} nomatch")
             self.set_text.extend(f"add {name} {m}\n" for m in sorted(members))
             self.sets.append((name, kind, dims))
 
@@ -193,7 +199,8 @@ class Words:
             return None
         if kind in ("hash:ip", "hash:net"):
             dims = (self.rng.choice(("src", "dst")),)
-        return f"-m set {self.neg()}--match-set {name} {','.join(dims)}"
+        flags = " --return-nomatch" if kind == "hash:net" and self.rng.random() < 0.3 else ""
+        return f"-m set {self.neg()}--match-set {name} {','.join(dims)}{flags}"
 
     def m_length(self, c: RuleCtx) -> str:
         lo = self.rng.choice((20, 28, 40, 48, 60, 100, 200))
