@@ -8,7 +8,9 @@ with `modelled_only` only when the compiled rule has semantics (no assumption on
 without semantics, no UNKNOWN target). User chains hang under one hook each and jump or go to
 later chains only, so the graph is acyclic and every target sits in a hook the kernel allows
 it in. nat chains end in ACCEPT policies and take DNAT/REDIRECT before routing, SNAT and
-MASQUERADE after; filter may REJECT. ipsets of several types are generated with the rules.
+MASQUERADE after; filter may REJECT. A rule now and then names a module twice (the kernel
+evaluates each match on its own). ipsets of several types are generated with the rules, a
+hash:net often with a nomatch hole in one of its members.
 """
 
 from __future__ import annotations
