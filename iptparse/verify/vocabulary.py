@@ -126,7 +126,8 @@ class Words:
                 wide = ipaddress.ip_network(self.rng.choice(sorted(members)))
                 if wide.prefixlen + 2 <= wide.max_prefixlen:
                     hole = self.rng.choice(list(wide.subnets(prefixlen_diff=2)))
-                    members.add(f"{hole} nomatch")
+                    if str(hole) not in members:  # ipset refuses an element added twice
+                        members.add(f"{hole} nomatch")
             self.set_text.extend(f"add {name} {m}\n" for m in sorted(members))
             self.sets.append((name, kind, dims))
 
