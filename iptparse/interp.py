@@ -250,6 +250,12 @@ class _Draft:
             env[change.dst] = expr
         elif isinstance(change, SetFrom) and change.fn is None:
             env[change.field] = env.get(change.sources[0], change.sources[0])
+        elif isinstance(change, SetFrom) and change.shift is not None and isinstance(
+                shifted := env.get(change.field, change.field), str | Shifted):
+            # TTL --ttl-dec/--ttl-inc: the input TTL moved, so a later test narrows it
+            if isinstance(shifted, str):
+                shifted = Shifted(shifted, ())
+            env[change.field] = shifted.then(change.shift)
         else:
             if isinstance(change, SetFrom):
                 assert change.fn is not None
@@ -797,11 +803,10 @@ class Interpreter:
             return replace(routed, verdict="DROP", stopped=TTL_EXPIRED)
         env = dict(routed.env)
         target = env.get("ttl", "ttl")
-        if isinstance(target, Shifted):
-            env["ttl"] = Shifted(target.var, target.delta - 1)
-        else:
-            assert isinstance(target, str)
-            env["ttl"] = Shifted(target, -1)
+        if isinstance(target, str):
+            target = Shifted(target, ())
+        assert isinstance(target, Shifted)
+        env["ttl"] = target.then(-1)
         return replace(routed, env=env)
 
 

@@ -264,26 +264,59 @@ class BitsExpr:
 
 @dataclass(frozen=True, slots=True)
 class Shifted:
-    """A number field's current value as `var + delta`: a forwarded packet's TTL is the input
-    TTL less one, and a test on it must narrow the input TTL itself (a fresh value would
-    forget where it came from)."""
+    """A number field's current value as `var` moved by `steps`, each stopping at 0 and at the
+    field's top: a forwarded packet's TTL is the input TTL less one, TTL --ttl-dec 3 lowers it
+    by three but not below 0. A test on the field must narrow the input TTL itself (a fresh
+    value would forget where it came from), so each step is undone exactly (`back`)."""
 
     var: str
-    delta: int
+    steps: tuple[int, ...]
+
+    def then(self, delta: int) -> Shifted:
+        """One more step; two in the same direction make one (they stop at the same end)."""
+        last = self.steps[-1] if self.steps else 0
+        if last and (last > 0) == (delta > 0):
+            return Shifted(self.var, (*self.steps[:-1], last + delta))
+        return Shifted(self.var, (*self.steps, delta))
+
+    def value(self, known: int, top: int) -> int:
+        """The field's value when `var` is `known`."""
+        for delta in self.steps:
+            known = max(0, min(top, known + delta))
+        return known
 
     def of(self, values: IntSet) -> IntSet:
         """The field's values when `var` takes `values`."""
-        return _shift(values, self.delta)
+        for delta in self.steps:
+            top = values.top
+            values = IntSet([(max(0, min(top, lo + delta)), max(0, min(top, hi + delta)))
+                             for lo, hi in values.ranges], top)
+        return values
 
     def back(self, values: IntSet) -> IntSet:
         """The values of `var` for which the field lies in `values`."""
-        return _shift(values, -self.delta)
+        for delta in reversed(self.steps):
+            values = _unshift(values, delta)
+        return values
 
 
 def _shift(values: IntSet, delta: int) -> IntSet:
+    """`values` moved by `delta`, those that leave [0, top] left out."""
     top = values.top
     return IntSet([(max(lo + delta, 0), min(hi + delta, top)) for lo, hi in values.ranges
                    if hi + delta >= 0 and lo + delta <= top], top)
+
+
+def _unshift(values: IntSet, delta: int) -> IntSet:
+    """The values that one step of `delta` (stopping at 0 and at the top) takes into
+    `values`: every value it stops at the end with, when that end is among them."""
+    top = values.top
+    before = _shift(values, -delta)
+    if delta < 0 and 0 in values:
+        before = before | IntSet.range(0, min(-delta, top), top)
+    elif delta > 0 and top in values:
+        before = before | IntSet.range(max(top - delta, 0), top, top)
+    return before
 
 
 Env = Mapping[str, "str | BitsExpr | Shifted"]
@@ -465,8 +498,10 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
         known = target.value_in(box)
         return None if known is None else known.single_value()
     if isinstance(target, Shifted):
-        value = box.get(target.var).single_value()
-        return None if value is None else int(value) + target.delta
+        values = box.get(target.var)
+        assert isinstance(values, IntSet)
+        value = values.single_value()
+        return None if value is None else target.value(value, values.top)
     return box.get(target).single_value()
 
 

@@ -122,17 +122,21 @@ class SetFrom:
     """The field now holds a value computed at run time from other fields' current values.
 
     `fn` gets the current value set of each field in `sources` and returns the set the field
-    holds afterwards: one value when the inputs are exact (TTL --ttl-dec on a known TTL,
+    holds afterwards: one value when the inputs are exact (TOS --and-tos on a known TOS,
     REDIRECT to the known input interface's address), else every value the inputs allow; the
     result is a fresh value, so a later match that narrows it does not narrow the inputs.
     Without `fn` the field shares the very value of its one source (a NAT rewrite's reply
-    tuple follows the rewritten address).
+    tuple follows the rewritten address). With `shift` the field is its own value moved by
+    that much, stopping at 0 and at its top (TTL --ttl-dec/--ttl-inc; `fn` computes the same):
+    the interpreter keeps it tied to the input value (`logic.Shifted`), so a later test on the
+    field narrows the input.
     """
 
     field: str
     sources: tuple[str, ...]
     fn: Callable[[tuple[ValueSet, ...]], ValueSet] | None = None
     text: str = ""
+    shift: int | None = None
 
 
 Change = SetBits | CopyBits | SetValue | SetFrom

@@ -514,6 +514,15 @@ def test_ttl_and_hop_limit() -> None:
     # an unknown TTL: exactly the values the decrement can give (0 included)
     some = only(run(rules, "tcp 1.1.1.1:1 -> 2.2.2.2:2 ttl=1-10,100", "in"))
     assert some.state.current("ttl") == IntSet([(0, 5), (95, 95)], 0xFF)
+    # a test after the rewrite narrows the input TTL: after -5 then +2, "= 2" is an input
+    # of 0-5 (the decrement stops at 0), and "> 254" none at all (at most 252 + 2)
+    tested = ruleset(table("mangle", "-A PREROUTING -j TTL --ttl-dec 5\n"
+                                     "-A PREROUTING -j TTL --ttl-inc 2\n")
+                     + table("filter", "-A INPUT -m ttl --ttl-eq 2 -j DROP\n"
+                                       "-A INPUT -m ttl --ttl-gt 254 -j REJECT\n"))
+    result = run(tested, "udp 1.1.1.1:1 -> 2.2.2.2:2 iif=eth0", "in")
+    inputs = {p.verdict: p.alternatives[0].box.get("ttl") for p in result.paths}
+    assert inputs == {"DROP": IntSet.range(0, 5, 255), "ACCEPT": IntSet.range(6, 255, 255)}
     hl = table("mangle", "-A PREROUTING -j HL --hl-dec 2\n")
     path = only(run(ruleset(hl, V6), "udp [2001:db8::99]:1 -> [2001:db8::2]:2 ttl=64", "in",
                     family=V6))
