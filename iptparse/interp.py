@@ -39,7 +39,7 @@ from .events import (
     TargetApplied,
 )
 from .fields import CT_STATES, FieldKind, field_spec
-from .logic import BitsExpr, Box, Branch, Cond, Pred, Shifted, Test, split
+from .logic import BitsExpr, Box, Branch, Cond, Moved, Pred, Test, split
 from .nodes import Family
 from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link, same_interface
 from .packet import Packet
@@ -147,7 +147,7 @@ class PathState:
     """Everything a path carries; immutable so a fork can hand out every continuation."""
 
     branch: Branch
-    env: Mapping[str, str | BitsExpr | Shifted]
+    env: Mapping[str, str | BitsExpr | Moved]
     stages: tuple[Stage, ...]
     stage: int = 0
     chain: str | None = None
@@ -204,12 +204,12 @@ class PathState:
         return _current(self.env, self.box, name)
 
 
-def _current(env: Mapping[str, str | BitsExpr | Shifted], box: Box, name: str) -> ValueSet:
+def _current(env: Mapping[str, str | BitsExpr | Moved], box: Box, name: str) -> ValueSet:
     spec = field_spec(name)
     target = env.get(spec.name, spec.name)
     if isinstance(target, BitsExpr):
         return _bits_value(target, box)
-    if isinstance(target, Shifted):
+    if isinstance(target, Moved):
         values = box.get(target.var)
         assert isinstance(values, IntSet)
         return target.of(values)
@@ -222,7 +222,7 @@ class _Draft:
 
     __slots__ = ("box", "env", "fresh", "labels")
 
-    def __init__(self, env: dict[str, str | BitsExpr | Shifted], box: Box,
+    def __init__(self, env: dict[str, str | BitsExpr | Moved], box: Box,
                  labels: dict[str, str], fresh: int) -> None:
         self.env = env
         self.box = box
@@ -250,12 +250,13 @@ class _Draft:
             env[change.dst] = expr
         elif isinstance(change, SetFrom) and change.fn is None:
             env[change.field] = env.get(change.sources[0], change.sources[0])
-        elif isinstance(change, SetFrom) and change.shift is not None and isinstance(
-                shifted := env.get(change.field, change.field), str | Shifted):
-            # TTL --ttl-dec/--ttl-inc: the input TTL moved, so a later test narrows it
-            if isinstance(shifted, str):
-                shifted = Shifted(shifted, ())
-            env[change.field] = shifted.then(change.shift)
+        elif isinstance(change, SetFrom) and change.step is not None and isinstance(
+                moved := env.get(change.field, change.field), str | Moved):
+            # TTL --ttl-dec, TOS --set-tos with a mask: the input value moved, so a later
+            # test narrows it
+            if isinstance(moved, str):
+                moved = Moved(moved, ())
+            env[change.field] = moved.then(change.step)
         else:
             if isinstance(change, SetFrom):
                 assert change.fn is not None
@@ -804,8 +805,8 @@ class Interpreter:
         env = dict(routed.env)
         target = env.get("ttl", "ttl")
         if isinstance(target, str):
-            target = Shifted(target, ())
-        assert isinstance(target, Shifted)
+            target = Moved(target, ())
+        assert isinstance(target, Moved)
         env["ttl"] = target.then(-1)
         return replace(routed, env=env)
 
@@ -823,7 +824,7 @@ def _with_policy(state: PathState, table: str, hook: str, policy: str) -> PathSt
                    decisions=(*state.decisions, (table, hook, 0)))
 
 
-def _resolve(effect: Effect, branch: Branch, env: Mapping[str, str | BitsExpr | Shifted]
+def _resolve(effect: Effect, branch: Branch, env: Mapping[str, str | BitsExpr | Moved]
              ) -> list[tuple[Branch, Effect | None]]:
     """The effect each piece of `branch` gets: `when` holds → `effect`, else `otherwise`
     (itself perhaps conditional), else none (the rule only counts the packet)."""
@@ -840,11 +841,11 @@ def _field_of(change: Change) -> str:
     return change.dst if isinstance(change, CopyBits) else change.field
 
 
-def _bits_expr(env: Mapping[str, str | BitsExpr | Shifted], name: str) -> BitsExpr:
+def _bits_expr(env: Mapping[str, str | BitsExpr | Moved], name: str) -> BitsExpr:
     target = env.get(name, name)
     if isinstance(target, BitsExpr):
         return target
-    assert isinstance(target, str)  # bit fields are never shifted
+    assert isinstance(target, str)  # bit fields are never Moved
     return BitsExpr.var(target, field_spec(name).width)
 
 

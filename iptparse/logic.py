@@ -42,11 +42,13 @@ __all__ = [
     "Const",
     "Custom",
     "Env",
+    "Moved",
     "Not",
     "Or",
     "Pred",
-    "Shifted",
+    "Step",
     "Test",
+    "XorMask",
     "pinned",
     "split",
     "visit_flag",
@@ -263,40 +265,78 @@ class BitsExpr:
 
 
 @dataclass(frozen=True, slots=True)
-class Shifted:
-    """A number field's current value as `var` moved by `steps`, each stopping at 0 and at the
-    field's top: a forwarded packet's TTL is the input TTL less one, TTL --ttl-dec 3 lowers it
-    by three but not below 0. A test on the field must narrow the input TTL itself (a fresh
-    value would forget where it came from), so each step is undone exactly (`back`)."""
+class XorMask:
+    """One rewrite of a byte, `x → (x & ~mask) ^ value`: TOS --set-tos/--and-tos/--or-tos/
+    --xor-tos, DSCP (`mask` 0xfc) and ECN --ecn-ip-ect (`mask` 0x03) all take this form."""
+
+    value: int
+    mask: int
+
+    def apply(self, known: int, top: int) -> int:
+        return (known & ~self.mask & top) ^ self.value
+
+
+#: a step of `Moved`: an int moves the value by that much, stopping at 0 and at the top
+Step = int | XorMask
+
+#: fields small enough that an XorMask step is applied and undone value by value
+_ENUMERABLE = 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A number field's current value as `var` moved by `steps`: a forwarded packet's TTL is
+    the input TTL less one (stopping at 0), TTL --ttl-dec 3 lowers it by three, TOS
+    --set-tos 0x10/0x3f rewrites some of its bits. A test on the field must narrow the input
+    value itself (a fresh value would forget where it came from), so each step is undone
+    exactly (`back`)."""
 
     var: str
-    steps: tuple[int, ...]
+    steps: tuple[Step, ...]
 
-    def then(self, delta: int) -> Shifted:
-        """One more step; two in the same direction make one (they stop at the same end)."""
-        last = self.steps[-1] if self.steps else 0
-        if last and (last > 0) == (delta > 0):
-            return Shifted(self.var, (*self.steps[:-1], last + delta))
-        return Shifted(self.var, (*self.steps, delta))
+    def then(self, step: Step) -> Moved:
+        """One more step; two moves in the same direction make one (they stop at the same
+        end), as do two rewrites of bits."""
+        last = self.steps[-1] if self.steps else None
+        if isinstance(step, XorMask) and isinstance(last, XorMask):
+            merged = XorMask((last.value & ~step.mask) ^ step.value, last.mask | step.mask)
+            return Moved(self.var, (*self.steps[:-1], merged))
+        if (isinstance(step, int) and isinstance(last, int) and last
+                and (last > 0) == (step > 0)):
+            return Moved(self.var, (*self.steps[:-1], last + step))
+        return Moved(self.var, (*self.steps, step))
 
     def value(self, known: int, top: int) -> int:
         """The field's value when `var` is `known`."""
-        for delta in self.steps:
-            known = max(0, min(top, known + delta))
+        for step in self.steps:
+            if isinstance(step, XorMask):
+                known = step.apply(known, top)
+            else:
+                known = max(0, min(top, known + step))
         return known
 
     def of(self, values: IntSet) -> IntSet:
         """The field's values when `var` takes `values`."""
-        for delta in self.steps:
+        for step in self.steps:
             top = values.top
-            values = IntSet([(max(0, min(top, lo + delta)), max(0, min(top, hi + delta)))
-                             for lo, hi in values.ranges], top)
+            if isinstance(step, XorMask):
+                assert top <= _ENUMERABLE
+                values = IntSet.values((step.apply(v, top) for v in values), top)
+            else:
+                values = IntSet([(max(0, min(top, lo + step)), max(0, min(top, hi + step)))
+                                 for lo, hi in values.ranges], top)
         return values
 
     def back(self, values: IntSet) -> IntSet:
         """The values of `var` for which the field lies in `values`."""
-        for delta in reversed(self.steps):
-            values = _unshift(values, delta)
+        for step in reversed(self.steps):
+            if isinstance(step, XorMask):
+                top = values.top
+                assert top <= _ENUMERABLE
+                values = IntSet.values(
+                    (v for v in range(top + 1) if step.apply(v, top) in values), top)
+            else:
+                values = _unshift(values, step)
         return values
 
 
@@ -319,7 +359,7 @@ def _unshift(values: IntSet, delta: int) -> IntSet:
     return before
 
 
-Env = Mapping[str, "str | BitsExpr | Shifted"]
+Env = Mapping[str, "str | BitsExpr | Moved"]
 
 
 # --- boxes ---------------------------------------------------------------------------------
@@ -497,7 +537,7 @@ def _single(name: str, box: Box, env: Env) -> int | str | None:
     if isinstance(target, BitsExpr):
         known = target.value_in(box)
         return None if known is None else known.single_value()
-    if isinstance(target, Shifted):
+    if isinstance(target, Moved):
         values = box.get(target.var)
         assert isinstance(values, IntSet)
         value = values.single_value()
@@ -553,7 +593,7 @@ def _split_test(test: Test, branch: Branch, env: Env) -> tuple[list[Branch], lis
     if isinstance(target, BitsExpr):
         assert isinstance(test.values, BitSet)
         return split(_bits_pred(test, target), branch, env)
-    if isinstance(target, Shifted):
+    if isinstance(target, Moved):
         assert isinstance(test.values, IntSet)
         text, neg = _label(test, branch.box.family)
         return _split_var(target.var, Test(test.field, target.back(test.values), text, neg),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .domain import ValueSet
-from .logic import Assume, Pred
+from .logic import Assume, Pred, Step
 from .nodes import Family
 
 __all__ = [
@@ -126,17 +126,17 @@ class SetFrom:
     REDIRECT to the known input interface's address), else every value the inputs allow; the
     result is a fresh value, so a later match that narrows it does not narrow the inputs.
     Without `fn` the field shares the very value of its one source (a NAT rewrite's reply
-    tuple follows the rewritten address). With `shift` the field is its own value moved by
-    that much, stopping at 0 and at its top (TTL --ttl-dec/--ttl-inc; `fn` computes the same):
-    the interpreter keeps it tied to the input value (`logic.Shifted`), so a later test on the
-    field narrows the input.
+    tuple follows the rewritten address). With `step` the field is its own value moved by a
+    saturating step (TTL --ttl-dec/--ttl-inc) or with bits rewritten (TOS, DSCP, ECN --ecn-ip-ect;
+    `fn` computes the same): the interpreter keeps it tied to the input value
+    (`logic.Moved`), so a later test on the field narrows the input.
     """
 
     field: str
     sources: tuple[str, ...]
     fn: Callable[[tuple[ValueSet, ...]], ValueSet] | None = None
     text: str = ""
-    shift: int | None = None
+    step: Step | None = None
 
 
 Change = SetBits | CopyBits | SetValue | SetFrom

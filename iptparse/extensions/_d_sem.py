@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain import BitSet, IntSet, ValueSet
-from ..logic import Test
-from ..semantics import Effect
+from ..logic import Test, XorMask
+from ..semantics import Effect, SetFrom
 
 __all__ = [
     "BitCube",
@@ -22,6 +22,7 @@ __all__ = [
     "int_image",
     "masked_image",
     "range_bits",
+    "rewrite_byte",
     "tcp_option",
     "xmark_text",
 ]
@@ -46,6 +47,17 @@ def int_image(values: ValueSet, fn: Callable[[int], int], top: int) -> IntSet:
     if len(values) > _ENUMERATE:
         raise ValueError("int_image is for fields of at most 16 bits")
     return IntSet.values((fn(v) for v in values), top)
+
+
+def rewrite_byte(field: str, value: int, mask: int) -> SetFrom:
+    """`field = (field & ~mask) ^ value` on a byte (TOS, DSCP, ECN's IP bits), kept tied to
+    the input value: a later `-m tos`/`-m dscp` narrows the TOS the packet came with."""
+    step = XorMask(value, mask)
+
+    def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
+        return int_image(values[0], lambda byte: step.apply(byte, 0xFF), 0xFF)
+
+    return SetFrom(field, (field,), rewrite, step=step)
 
 
 def masked_image(values: ValueSet, network: int, host_bits: int, bits: int) -> IntSet:

@@ -4,8 +4,8 @@
 BE, EF, any case). iptables-save always prints `--set-dscp 0x%02x`.
 
 Semantics (xt_DSCP.c): the upper six bits of the TOS byte (IPv6 traffic class) become the code
-point, the two ECN bits stay; the packet goes on. Exact for a known TOS, else a fresh value
-among the four the ECN bits allow.
+point, the two ECN bits stay; the packet goes on. The result stays tied to the input TOS
+(its ECN bits are the input's), exact when that is known.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..domain import ValueSet
 from ..nodes import ExtOptions
-from ..semantics import CompileContext, Effect, SetFrom
-from ._d_sem import int_image
+from ..semantics import CompileContext, Effect
+from ._d_sem import rewrite_byte
 from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
@@ -71,9 +70,5 @@ class Dscp(Extension):
     def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
         assert isinstance(options, DscpTarget)
         field = options.dscp << 2
-
-        def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
-            return int_image(values[0], lambda tos: (tos & 0x03) | field, 0xFF)
-
-        return Effect(changes=(SetFrom("tos", ("tos",), rewrite),),
+        return Effect(changes=(rewrite_byte("tos", field, 0xFC),),
                       note=f"dscp = {options.dscp:#04x} (tos = (tos & 0x03) | {field:#04x})")

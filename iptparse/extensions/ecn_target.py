@@ -6,8 +6,8 @@ the TCP part is "ECE and CWR cleared" and nothing else is set. Touching TCP bits
 
 Semantics (ipt_ECN.c): the two ECN bits of the TOS byte become --ecn-ip-ect, and the TCP ECE /
 CWR flags the given values (the rule has `-p tcp` for those); the packet goes on. The flags are
-exact bit arithmetic; the TOS byte is a number, so it becomes a fresh value (exact for a known
-TOS).
+exact bit arithmetic; the TOS byte stays tied to the input TOS (`logic.Moved`), exact when
+that is known.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..domain import ValueSet
 from ..nodes import ExtOptions, Family
-from ..semantics import Change, CompileContext, Effect, SetBits, SetFrom
+from ..semantics import Change, CompileContext, Effect, SetBits
 from ._checks import need_protocols
-from ._d_sem import int_image
+from ._d_sem import rewrite_byte
 from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
@@ -103,10 +102,6 @@ class Ecn(Extension):
                 notes.append(f"TCP {name.upper()} = {value}")
         ect = options.ect
         if ect is not None:
-
-            def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
-                return int_image(values[0], lambda tos: (tos & 0xFC) | ect, 0xFF)
-
-            changes.append(SetFrom("tos", ("tos",), rewrite))
+            changes.append(rewrite_byte("tos", ect, 0x03))
             notes.append(f"IP ECN bits = {ect}")
         return Effect(changes=tuple(changes), note=", ".join(notes))

@@ -5,8 +5,8 @@ As with MARK, every spelling becomes `tos = (tos & ~mask) ^ value` and iptables-
 implies 0x3f, so it leaves the ECN bits alone.
 
 Semantics (xt_DSCP.c, tos_tg): that operation on the TOS byte (IPv6: the traffic class); the
-packet goes on. The field is a number, not a bit field, so the result is a fresh value: exact
-when the input TOS is known, else every value the operation can give.
+packet goes on. The result stays tied to the input TOS (`logic.Moved`): exact when the input
+is known, and a later `-m tos` or `-m dscp` narrows the TOS the packet came with.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..domain import ValueSet
 from ..nodes import ExtOptions
-from ..semantics import CompileContext, Effect, SetFrom
+from ..semantics import CompileContext, Effect
 from ._cnum import xt_strtoul, xt_uint
-from ._d_sem import int_image, xmark_text
+from ._d_sem import rewrite_byte, xmark_text
 from ._xtopt import xt_uint_arg
 from .base import (
     ExtContext,
@@ -91,9 +90,5 @@ class Tos(Extension):
     def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
         assert isinstance(options, TosTarget)
         value, mask = options.value, options.mask
-
-        def rewrite(values: tuple[ValueSet, ...]) -> ValueSet:
-            return int_image(values[0], lambda tos: (tos & ~mask & 0xFF) ^ value, 0xFF)
-
-        return Effect(changes=(SetFrom("tos", ("tos",), rewrite),),
+        return Effect(changes=(rewrite_byte("tos", value, mask),),
                       note=xmark_text("tos", value, mask, 8))

@@ -82,8 +82,8 @@ class _Hop(Extension):
                            for lo, hi in current.ranges], 0xFF)
 
         sign, bound = ("-", "0") if down else ("+", "255")
-        return Effect(changes=(SetFrom("ttl", ("ttl",), rewrite, shift=-step if down else step),),
-                      note=f"{name} {sign}= {step} (stops at {bound})")
+        change = SetFrom("ttl", ("ttl",), rewrite, step=-step if down else step)
+        return Effect(changes=(change,), note=f"{name} {sign}= {step} (stops at {bound})")
 
 
 @register

@@ -8,7 +8,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iptparse.domain import BitSet, IntSet
-from iptparse.logic import And, Assume, BitsExpr, Box, Branch, Chance, Not, Or, Shifted, Test, split
+from iptparse.logic import (
+    And,
+    Assume,
+    BitsExpr,
+    Box,
+    Branch,
+    Chance,
+    Moved,
+    Not,
+    Or,
+    Step,
+    Test,
+    XorMask,
+    split,
+)
 from iptparse.nodes import Family
 
 EMPTY = Branch(Box({}, Family.INET))
@@ -83,22 +97,30 @@ def test_assumption_can_be_pinned() -> None:
     assert holds == [] and fails == [pinned]
 
 
-@given(steps=st.lists(st.sampled_from([-200, -3, -2, -1, 1, 2, 3, 200]), max_size=4),
-       lo=st.integers(0, 255), width=st.integers(0, 40))
-def test_a_shifted_field_is_undone_exactly(steps: list[int], lo: int, width: int) -> None:
-    """A TTL moved by steps that stop at 0 and 255 (forwarding, TTL --ttl-dec/--ttl-inc):
-    `of` gives the field's values, `back` the input values that lead into a set, `then`
-    joins steps without changing where they stop."""
-    shifted = Shifted("ttl", ())
-    for delta in steps:
-        shifted = shifted.then(delta)
-    values = IntSet.range(lo, min(255, lo + width), 255)
+_STEPS = st.one_of(st.sampled_from([-200, -3, -2, -1, 1, 2, 3, 200]),
+                   st.builds(XorMask, st.integers(0, 255), st.integers(0, 255)))
+
+
+@given(steps=st.lists(_STEPS, max_size=4), lo=st.integers(0, 255), width=st.integers(0, 40),
+       stride=st.integers(1, 7))
+def test_a_moved_field_is_undone_exactly(steps: list[Step], lo: int, width: int,
+                                         stride: int) -> None:
+    """A byte moved by steps that stop at 0 and 255 (forwarding, TTL --ttl-dec/--ttl-inc) or
+    with bits rewritten (TOS, DSCP, ECN): `of` gives the field's values, `back` the input
+    values that lead into a set, `then` joins steps without changing what they do."""
+    moved_field = Moved("ttl", ())
+    for step in steps:
+        moved_field = moved_field.then(step)
+    values = IntSet.values(range(lo, min(255, lo + width) + 1, stride), 255)
 
     def moved(v: int) -> int:
-        for delta in steps:
-            v = max(0, min(255, v + delta))
+        for step in steps:
+            if isinstance(step, XorMask):
+                v = (v & ~step.mask & 0xFF) ^ step.value
+            else:
+                v = max(0, min(255, v + step))
         return v
 
-    assert all(shifted.value(v, 255) == moved(v) for v in range(256))
-    assert set(shifted.of(values)) == {moved(v) for v in values}
-    assert set(shifted.back(values)) == {v for v in range(256) if moved(v) in values}
+    assert all(moved_field.value(v, 255) == moved(v) for v in range(256))
+    assert set(moved_field.of(values)) == {moved(v) for v in values}
+    assert set(moved_field.back(values)) == {v for v in range(256) if moved(v) in values}

@@ -550,6 +550,42 @@ def test_tos_dscp_and_ecn() -> None:
     assert flags.state.current("tcp_flags") == BitSet.cube(0, 0xC0, 8)
 
 
+@pytest.mark.parametrize(("rewrite", "test", "inputs"), [
+    # (tos & 0xc0) ^ 0x10: "= 0x50" is an input whose top two bits are 01
+    ("TOS --set-tos 0x10/0x3f", "tos --tos 0x50/0xff", IntSet.range(0x40, 0x7F, 0xFF)),
+    ("TOS --set-tos 0x10/0x3f", "tos --tos 0x11/0xff", IntSet.empty(0xFF)),
+    ("TOS --and-tos 0x0f", "tos --tos 0x03/0xff", IntSet.values(
+        (v for v in range(256) if v & 0x0F == 0x03), 0xFF)),
+    ("TOS --xor-tos 0x01", "tos --tos 0x20/0xff", IntSet.single(0x21, 0xFF)),
+    # DSCP keeps the ECN bits, ECN keeps the code point: each test reads the other part
+    ("DSCP --set-dscp 0x2e", "ecn --ecn-ip-ect 3", IntSet.values(
+        (v for v in range(256) if v & 3 == 3), 0xFF)),
+    ("ECN --ecn-ip-ect 2", "dscp --dscp 0x04", IntSet.range(0x10, 0x13, 0xFF)),
+    ("ECN --ecn-ip-ect 2", "ecn --ecn-ip-ect 2", IntSet.all(0xFF)),
+])
+def test_a_test_after_a_tos_rewrite_narrows_the_input_tos(rewrite: str, test: str,
+                                                        inputs: IntSet) -> None:
+    """TOS, DSCP and ECN rewrite some bits of the byte and keep the others, so a later test
+    decides on the TOS the packet came with, as for TTL --ttl-dec: the path's input constraint
+    is exactly the packets that take it, with no value of the rewrite's own in between."""
+    rules = ruleset(table("mangle", f"-A PREROUTING -j {rewrite}\n")
+                    + table("filter", f"-A INPUT -m {test} -j DROP\n"))
+    result = run(rules, "icmp 1.1.1.1 -> 2.2.2.2 iif=eth0", "in")
+    dropped = [p for p in result.paths if p.verdict == "DROP"]
+    if not inputs:
+        assert [p.verdict for p in result.paths] == ["ACCEPT"]
+        return
+    assert len(dropped) == 1
+    alternative, = dropped[0].alternatives
+    assert alternative.box.get("tos") == inputs
+    assert not any("@" in c.var for c in alternative.conditions)
+    # and each packet drawn from either side goes its side's way
+    for verdict, values in (("DROP", inputs), ("ACCEPT", inputs.complement())):
+        for tos in list(values)[:3] + list(values)[-3:]:
+            path = only(run(rules, f"icmp 1.1.1.1 -> 2.2.2.2 iif=eth0 tos={tos}", "in"))
+            assert path.verdict == verdict, (rewrite, test, tos)
+
+
 # --- conditional targets -------------------------------------------------------------------
 
 def test_tproxy_needs_a_transparent_socket() -> None:

@@ -2,7 +2,7 @@
 the kernel or a crash on its traces):
 
 - ip_forward / ip6_forward decrement the TTL (hop limit) before the FORWARD hook, and drop a
-  packet whose TTL is 1 or less there (interp.Interpreter._forward_ttl, logic.Shifted);
+  packet whose TTL is 1 or less there (interp.Interpreter._forward_ttl, logic.Moved);
 - a packet the stack drops (an expired TTL, routing) names no rule: the tables it passed
   before let it through (PathState.stopped);
 - the lab sees local delivery of a protocol it has no handler for (SCTP, GRE…): the stack

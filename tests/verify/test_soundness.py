@@ -75,10 +75,10 @@ def check_paths(ruleset: Ruleset, result: TraceResult, path: str, rng: random.Ra
             concrete = trace(ruleset, model_packet(packet, path), path)
             assert len(concrete.paths) == 1, (packet, [p.conditions for p in concrete.paths])
             if any("@" in c.var for c in alternative.conditions):
-                # a condition on a value a rule rewrote without fixing it (TOS with a mask;
-                # not TTL --ttl-dec, which stays tied to the input) narrows that value, not the
-                # input field it came from: the input constraint is wider than the path, and
-                # the packet takes one of the paths
+                # a condition on a value a rule rewrote without fixing it (an address a NAT
+                # target chose; not a TTL or TOS rewrite, which stays tied to the input)
+                # narrows that value, not the input field it came from: the input constraint
+                # is wider than the path, and the packet takes one of the paths
                 assert _key(concrete.paths[0]) in [_key(p) for p in result.paths], packet
                 continue
             assert _key(concrete.paths[0]) == _key(abstract), (
