@@ -564,6 +564,8 @@ class Evaluator:
             walk.verdict = builtin.policy
 
     def _apply(self, walk: _Walk, stage: Stage, rule: CompiledRule, effect: Effect) -> None:
+        if effect.updates:
+            raise Undecided  # SET --add-set/--del-set: later lookups see the path's own sets
         for change in effect.changes:
             _change(walk, change, self.family)
         if effect.verdict is None:

@@ -314,9 +314,17 @@ class CompiledTable:
             chain.compiled[index] = compiled
         return compiled
 
-    def _compile(self, chain: CompiledChain, index: int) -> CompiledRule:
+    def compile_with(self, chain: CompiledChain, index: int, sets: Mapping[str, Any]
+                     ) -> CompiledRule:
+        """The rule compiled against other ipsets (not kept): the sets a path sees after
+        SET --add-set / --del-set changed some."""
+        return self._compile(chain, index, sets)
+
+    def _compile(self, chain: CompiledChain, index: int,
+                 sets: Mapping[str, Any] | None = None) -> CompiledRule:
         rule = chain.rules[index]
-        ctx = _make_context(self.family, self.name, chain.name, index + 1, self.sets, self.host,
+        ctx = _make_context(self.family, self.name, chain.name, index + 1,
+                            self.sets if sets is None else sets, self.host,
                             partial(self.hooks, chain.name), 1)
         conditions = _ip_conditions(rule, self.family)
         seen: dict[str, int] = {}

@@ -22,10 +22,13 @@ __all__ = [
     "CompileContext",
     "CopyBits",
     "Effect",
+    "FieldReader",
     "HostView",
     "SetBits",
     "SetFrom",
+    "SetUpdate",
     "SetValue",
+    "SetsView",
     "Unmodelled",
 ]
 
@@ -158,6 +161,27 @@ class Effect:
     note: str = ""
     when: Pred | None = None
     otherwise: Effect | None = None
+    updates: tuple[SetUpdate, ...] = ()
+
+
+#: the ipsets as a path sees them (name → iptparse.ipset.IpSet), and a field's current values
+SetsView = Mapping[str, Any]
+FieldReader = Callable[[str], ValueSet]
+
+
+@dataclass(frozen=True, slots=True)
+class SetUpdate:
+    """SET --add-set / --del-set: the packet's key put into or taken out of an ipset, which
+    a later `-m set` in the same walk sees (the kernel changes the set at once).
+
+    `apply(sets, read)` gives the sets after the change (the same mapping when it changes
+    nothing), or None when iptparse cannot say what it does (a key field not exact, a set
+    type whose update it does not model): the walk then treats the set's contents as unknown.
+    """
+
+    name: str
+    text: str
+    apply: Callable[[SetsView, FieldReader], SetsView | None]
 
 
 class Unmodelled(Exception):

@@ -7,25 +7,28 @@ and has the rule's family, the kernel decides when the rule is loaded; iptparse 
 --map-set only works in mangle, its --map-prio and --map-queue only at FORWARD, OUTPUT and
 POSTROUTING.
 
-Semantics (xt_set.c, set_target_v3): --add-set / --del-set change the set and let the packet go
-on; iptparse reads sets once per trace and does not follow such changes within a walk (the note
-says so). --map-set looks the packet up like `-m set`; when found, the entry's skbinfo sets the
-mark (`(mark & ~mask) ^ value`), the priority and the tx queue. Which entry a packet finds is
-exact only through the membership test, so the mark and priority become the values the set's
-entries allow (exact when they all carry the same); an entry without skbinfo has mark 0/0
-(no change) and priority 0. The tx queue is no field: it shows in the note.
+Semantics (xt_set.c, set_target_v3): --add-set / --del-set change the set at once and let the
+packet go on; a later `-m set` in the same walk sees the change (`_a_setupdate`: exact when the
+packet's key is, else the set's contents are unknown from there). --map-set looks the packet
+up like `-m set`; when found, the entry's skbinfo sets the mark (`(mark & ~mask) ^ value`),
+the priority and the tx queue. Which entry a packet finds is exact only through the
+membership test, so the mark and priority become the values the set's entries allow (exact
+when they all carry the same); an entry without skbinfo has mark 0/0 (no change) and
+priority 0. The tx queue is no field: it shows in the note.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal
 
 from ..domain import BitSet, IntSet, ValueSet
 from ..nodes import ExtOptions
-from ..semantics import Change, CompileContext, Effect, SetFrom, SetValue
+from ..semantics import Change, CompileContext, Effect, SetFrom, SetUpdate, SetValue
 from ._a_ipset import set_predicate
+from ._a_setupdate import update_sets
 from ._checks import need_hooks
 from ._cnum import xt_uint
 from ._d_sem import BitCube, continue_with
@@ -172,16 +175,24 @@ class SetTargetExt(Extension):
     def effect(self, options: ExtOptions, ctx: CompileContext) -> Effect:
         assert isinstance(options, SetTarget)
         notes = []
-        for verb, ref in (("add", options.add), ("delete", options.delete)):
+        updates = []
+        ops: tuple[tuple[Literal["add", "del"], SetRef | None], ...] = (
+            ("add", options.add), ("del", options.delete))
+        for op, ref in ops:
             if ref is not None:
-                notes.append(f"{verb} {','.join(ref.dirs)} {'to' if verb == 'add' else 'from'}"
-                             f" ipset {ref.name}")
+                text = (f"{'add' if op == 'add' else 'delete'} {','.join(ref.dirs)} "
+                        f"{'to' if op == 'add' else 'from'} ipset {ref.name}")
+                notes.append(text)
+                updates.append(SetUpdate(ref.name, text, partial(
+                    update_sets, op, ref.name, ref.dirs, options.exist, ctx.family)))
         changed = "; ".join(notes)
-        if changed:
-            changed += " (iptparse does not follow set changes within one trace)"
         if options.map is None:
-            return continue_with(changed)
-        return _map_effect(options, ctx, changed)
+            return replace(continue_with(changed), updates=tuple(updates))
+        mapped = _map_effect(options, ctx, changed)
+        assert mapped.otherwise is not None
+        # the kernel adds and deletes before it maps, whether the lookup finds an entry or not
+        return replace(mapped, updates=tuple(updates),
+                       otherwise=replace(mapped.otherwise, updates=tuple(updates)))
 
 
 def _render_ref(option: str, ref: SetRef | None) -> str:

@@ -1,0 +1,204 @@
+"""What SET --add-set / --del-set do to a set, for one packet: the kernel's kadt functions.
+
+The kernel (xt_set.c set_target_v3 → ip_set_add / ip_set_del → the type's kadt) builds the
+element from the packet as a `-m set` lookup builds its key (`_a_ipset`), with differences that
+change what a later lookup finds:
+- a net dimension takes the prefix length of the most specific network the set holds in that
+  dimension (`INIT_CIDR(h->nets[0].cidr[n], HOST_MASK)`): a packet from 1.2.3.4 added to a
+  hash:net holding 192.168.0.0/16 and 172.16.1.0/24 adds 1.2.3.0/24;
+- an element already there is left as it is, unless --exist is given: then it is replaced, and
+  a nomatch entry becomes one that matches;
+- deleting an element that is not there changes nothing; neither does a packet whose key the
+  type cannot form (a non-first fragment for a port, an address outside a bitmap's range, a
+  set of the other family, fewer directions than dimensions), nor an add to a full set.
+Checked against the kernel in tests/extensions/test_semantics_setupdate.py.
+
+An update is applied exactly when every field its key reads is exact on the path. Otherwise,
+and for list:set (which adds to the first member set that takes the element), a destination
+MAC, an interface dimension or a range entry only partly deleted, `update_sets` gives None:
+the walk then treats the set's contents as unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ..ipset.index import DEFAULT_MAXELEM
+from ..ipset.nodes import IpPart, IpSet, MacPart, MarkPart, Member, Part, PortPart
+from ..ipset.values import host_bits
+from ..nodes import Family
+from ..semantics import FieldReader, SetsView
+from ._a_ipset import ICMP_PROTOCOLS, L4_PROTOCOLS
+
+__all__ = ["update_sets"]
+
+Op = Literal["add", "del"]
+
+
+class _Unknown(Exception):
+    """A key field is not exact, or the update is one iptparse does not model."""
+
+
+class _NoChange(Exception):
+    """The kernel's kadt refuses the key: the set stays as it is."""
+
+
+def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Family,
+                sets: SetsView, read: FieldReader) -> SetsView | None:
+    """The sets after the update (`sets` itself when nothing changes), None when unknown."""
+    ipset = sets.get(name)
+    if ipset is None:
+        return sets  # no ipset dump, or a set it lacks: the rule's own note says so
+    assert isinstance(ipset, IpSet)
+    try:
+        parts = _element(ipset, dirs, family, read)
+        changed = _added(ipset, parts, exist) if op == "add" else _deleted(ipset, parts)
+    except _NoChange:
+        return sets
+    except _Unknown:
+        return None
+    if changed is ipset:
+        return sets
+    return {**sets, name: changed}
+
+
+def _exact(read: FieldReader, field: str) -> Any:
+    value = read(field).single_value()
+    if value is None:
+        raise _Unknown
+    return value
+
+
+def _element(ipset: IpSet, dirs: Sequence[str], family: Family,
+             read: FieldReader) -> tuple[Part, ...]:
+    """The element kadt makes of the packet, as the ipset model stores one."""
+    settype = ipset.settype
+    if settype.name == "list:set" or settype.name == "bitmap:ip,mac":
+        raise _Unknown
+    wanted = "inet6" if family is Family.INET6 else "inet"
+    if ipset.family not in (None, wanted) and settype.name != "bitmap:port":
+        raise _NoChange
+    if len(dirs) < settype.dimension:
+        raise _NoChange
+    index = ipset.index
+    bits = host_bits(ipset.family or wanted)
+    parts: list[Part] = []
+    net = 0
+    for i, dim in enumerate(settype.dims):
+        src = dirs[i] == "src"
+        if dim in ("ip", "net"):
+            value = _exact(read, "src" if src else "dst")
+            cidr = bits
+            if dim == "net":
+                held = index.cidrs[net]
+                net += 1
+                cidr = max(held) if held else bits
+                value &= ((1 << bits) - 1) ^ ((1 << (bits - cidr)) - 1)
+            elif settype.is_bitmap and not index.first <= value <= index.last:
+                raise _NoChange
+            elif settype.name == "hash:ip" and value & index.addr_mask == 0:
+                raise _NoChange  # a null element
+            parts.append(IpPart(value, cidr))
+        elif dim in ("port", "bport"):
+            parts.append(_port(dim, src, family, read, index))
+        elif dim == "mac":
+            if not src:
+                raise _Unknown  # the destination MAC is no packet field here
+            if _exact(read, "iif") == "":
+                raise _NoChange  # sent by this host: no MAC header
+            mac = _exact(read, "src_mac")
+            if mac == 0:
+                raise _NoChange
+            parts.append(MacPart(mac))
+        elif dim == "mark":
+            parts.append(MarkPart(_exact(read, "mark") & index.mark_mask))
+        else:  # iface: physdev flags and unnamed interfaces are not modelled
+            raise _Unknown
+    return tuple(parts)
+
+
+def _port(dim: str, src: bool, family: Family, read: FieldReader, index: Any) -> PortPart:
+    """The port dimension as ip_set_get_ip_port reads it (see `_a_ipset._classes`)."""
+    proto = _exact(read, "proto")
+    fragment = _exact(read, "fragment")
+    v6 = family is Family.INET6
+    if dim == "bport":
+        if proto not in (6, 17) or fragment:
+            raise _NoChange
+        port = _exact(read, "sport" if src else "dport")
+        if not index.first <= port <= index.last:
+            raise _NoChange
+        return PortPart(None, port)
+    if proto in L4_PROTOCOLS:
+        if fragment:
+            raise _NoChange
+        return PortPart(proto, _exact(read, "sport" if src else "dport"))
+    if proto in ICMP_PROTOCOLS:
+        if fragment and (v6 or proto == 1):
+            raise _NoChange
+        return PortPart(proto, _exact(read, "icmp_type") << 8 | _exact(read, "icmp_code"))
+    if (fragment and v6) or proto == 0:
+        raise _NoChange
+    return PortPart(proto, 0)
+
+
+def _values(ipset: IpSet, parts: Sequence[Part]) -> tuple[list[object], list[int | None]]:
+    """The lookup values and the exact prefix lengths of an element (as `ipset test`)."""
+    values: list[object] = []
+    cidrs: list[int | None] = []
+    for dim, part in zip(ipset.settype.dims, parts, strict=True):
+        if isinstance(part, IpPart):
+            values.append(part.value)
+            if dim == "net":
+                cidrs.append(part.cidr)
+        elif isinstance(part, PortPart):
+            values.extend((part.proto, part.port) if part.proto is not None else (part.port,))
+        elif isinstance(part, MacPart | MarkPart):
+            values.append(part.value)
+    return values, cidrs
+
+
+def _held(ipset: IpSet, parts: Sequence[Part]) -> Member | None:
+    """The stored entry the kernel finds equal to the element, if any."""
+    values, cidrs = _values(ipset, parts)
+    index = ipset.index
+    slot = index.find_slot(values, cidrs) if index.net_dims else index.find_slot(values)
+    return None if slot is None else index.member_at(slot)
+
+
+def _added(ipset: IpSet, parts: tuple[Part, ...], exist: bool) -> IpSet:
+    found = _held(ipset, parts)
+    if found is not None:
+        if not exist or not found.nomatch:
+            return ipset  # there already (a nomatch entry stays one without --exist)
+        if _is_range(ipset, found):
+            raise _Unknown
+        members = tuple(found.with_options(nomatch=False) if m == found else m
+                        for m in ipset.members)
+        return ipset.replace(members=members)
+    index = ipset.index
+    maxelem = ipset.header.maxelem if ipset.header.maxelem is not None else DEFAULT_MAXELEM
+    if ipset.settype.is_hash and index.count >= maxelem:
+        if ipset.header.forceadd:
+            raise _Unknown  # the kernel evicts an element it picks at random
+        raise _NoChange
+    return ipset.replace(members=(*ipset.members, Member(parts)))
+
+
+def _deleted(ipset: IpSet, parts: tuple[Part, ...]) -> IpSet:
+    found = _held(ipset, parts)
+    if found is None:
+        return ipset
+    if _is_range(ipset, found):
+        raise _Unknown  # the kernel holds the range as several elements and deletes one
+    return ipset.replace(members=tuple(m for m in ipset.members if m != found))
+
+
+def _is_range(ipset: IpSet, member: Member) -> bool:
+    """Whether the kernel holds the entry as several elements (a range, a network in an
+    address dimension)."""
+    bits = host_bits(ipset.family or "inet")
+    return any((isinstance(p, IpPart | PortPart) and p.last is not None)
+               or (isinstance(p, IpPart) and dim == "ip" and p.cidr < bits)
+               for dim, p in zip(ipset.settype.dims, member.parts, strict=True))

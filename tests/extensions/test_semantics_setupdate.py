@@ -1,0 +1,214 @@
+"""SET --add-set / --del-set seen by a later `-m set` of the same walk (pathsets, _a_setupdate).
+
+Each case runs through iptparse and, marked `kernel`, through a kernel lab with fresh sets:
+the rules the packet hits must be the same, and so must the set's entries afterwards (what the
+kernel added: a hash:net takes its most specific prefix length, an existing nomatch entry
+stays one without --exist...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+
+from iptparse.concrete import evaluate
+from iptparse.concrete_memo import evaluate as memo_evaluate
+from iptparse.domain import IntSet
+from iptparse.ipset import parse_ipset, render_ipset
+from iptparse.ipset.nodes import IpsetDump
+from iptparse.nodes import Family
+from iptparse.packet import Packet, parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.ruleset import Ruleset
+from iptparse.sandbox.frames import KernelPacket
+from iptparse.sandbox.lab import Lab
+from iptparse.trace import PathResult, TraceResult, trace
+from iptparse.verify.model import LabSetup, lab_host, model_packet
+
+from ..conftest import require_kernel
+from ._helpers import lab_counts, table, trace_counts
+
+
+def fwd(**fields: object) -> KernelPacket:
+    values: dict[str, object] = {"src": "10.0.1.1", "dst": "10.0.2.2", "iif": "eth0",
+                                 "oif": "eth1"}
+    return KernelPacket(**(values | fields))  # type: ignore[arg-type]
+
+
+FORWARDED = fwd()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    sets: str
+    rules: str  # filter FORWARD rules, or whole tables when it starts with "*"
+    hits: tuple[int, ...]  # the filter FORWARD rules the packet hits
+    after: tuple[str, ...]  # the changed set's `add` lines afterwards
+    packet: KernelPacket = FORWARDED
+
+    @property
+    def restore(self) -> str:
+        return self.rules if self.rules.startswith("*") else table("filter", self.rules)
+
+    @property
+    def changed(self) -> str:
+        return self.sets.split()[1]
+
+
+UDP = fwd(protocol="udp")
+CASES = [
+    Case("the packet that is added is dropped",
+         "create scan hash:ip family inet\n",
+         "-A FORWARD -p tcp -m tcp --dport 80 -j SET --add-set scan src\n"
+         "-A FORWARD -m set --match-set scan src -j DROP\n", (1, 2), ("add scan 10.0.1.1",)),
+    Case("a hash:net adds the network of its most specific prefix length",
+         "create n hash:net family inet\nadd n 192.168.0.0/16\nadd n 172.16.1.0/24\n",
+         "-A FORWARD -j SET --add-set n src\n-A FORWARD -m set --match-set n src\n"
+         "-A FORWARD -m set --match-set n dst\n", (1, 2),
+         ("add n 10.0.1.0/24", "add n 172.16.1.0/24", "add n 192.168.0.0/16")),
+    Case("a deleted address is no longer found",
+         "create h hash:ip family inet\nadd h 10.0.1.1\nadd h 10.0.2.2\n",
+         "-A FORWARD -j SET --del-set h src\n-A FORWARD -m set --match-set h src\n"
+         "-A FORWARD -m set --match-set h dst\n", (1, 3), ("add h 10.0.2.2",)),
+    Case("a delete takes the most specific network only",
+         "create n hash:net family inet\nadd n 10.0.0.0/8\nadd n 10.0.1.0/24\n",
+         "-A FORWARD -j SET --del-set n src\n-A FORWARD -m set --match-set n src\n", (1, 2),
+         ("add n 10.0.0.0/8",)),
+    Case("a bitmap takes only addresses in its range",
+         "create b bitmap:ip range 10.0.2.0/24\n",
+         "-A FORWARD -j SET --add-set b src\n-A FORWARD -m set --match-set b src\n"
+         "-A FORWARD -j SET --add-set b dst\n-A FORWARD -m set --match-set b dst\n",
+         (1, 3, 4), ("add b 10.0.2.2",)),
+    Case("an address and a port: the directions the rule gives",
+         "create p hash:ip,port family inet\n",
+         "-A FORWARD -j SET --add-set p src,dst\n-A FORWARD -m set --match-set p src,dst\n"
+         "-A FORWARD -m set --match-set p src,src\n", (1, 2), ("add p 10.0.1.1,udp:80",), UDP),
+    Case("a nomatch entry stays one unless --exist",
+         "create n hash:net family inet\nadd n 10.0.0.0/8\nadd n 10.0.1.0/24 nomatch\n",
+         "-A FORWARD -j SET --add-set n src\n-A FORWARD -m set --match-set n src\n"
+         "-A FORWARD -j SET --add-set n src --exist\n-A FORWARD -m set --match-set n src\n",
+         (1, 3, 4), ("add n 10.0.0.0/8", "add n 10.0.1.0/24")),
+    Case("a full set takes nothing",
+         "create f hash:ip family inet maxelem 1\nadd f 10.9.9.9\n",
+         "-A FORWARD -j SET --add-set f src\n-A FORWARD -m set --match-set f src\n", (1,),
+         ("add f 10.9.9.9",)),
+    Case("no port in a non-first fragment: nothing added",
+         "create p hash:ip,port family inet\n",
+         "-A FORWARD -j SET --add-set p src,dst\n-A FORWARD -m set --match-set p src,dst\n",
+         (1,), (), fwd(protocol="udp", frag_offset=10)),
+    Case("a change in one table is seen in the next",
+         "create scan hash:ip family inet\n",
+         table("mangle", "-A PREROUTING -j SET --add-set scan src\n")
+         + table("filter", "-A FORWARD -m set --match-set scan src -j DROP\n"), (1,),
+         ("add scan 10.0.1.1",)),
+    Case("deleted and added again in one walk",
+         "create h hash:ip family inet\nadd h 10.0.1.1\n",
+         "-A FORWARD -j SET --del-set h src\n-A FORWARD -m set --match-set h src\n"
+         "-A FORWARD -j SET --add-set h src\n-A FORWARD -m set --match-set h src -j DROP\n",
+         (1, 3, 4), ("add h 10.0.1.1",)),
+]
+
+
+def model(case: Case) -> tuple[Ruleset, TraceResult]:
+    sets = parse_ipset(case.sets)
+    ruleset = Ruleset([parse_iptables(case.restore)], sets={s.name: s for s in sets},
+                      host=lab_host(case.packet, "forward", LabSetup()))
+    return ruleset, trace(ruleset, packet_of(case), "forward")
+
+
+def packet_of(case: Case) -> Packet:
+    """The lab packet as iptparse reads it; a non-first fragment is the whole packet with
+    `fragment=1` (the lab sends it as it is: no rule here makes conntrack reassemble it)."""
+    if not case.packet.frag_offset:
+        return model_packet(case.packet, "forward")
+    whole = model_packet(replace(case.packet, frag_offset=0), "forward")
+    return whole.with_(fragment=IntSet.single(1, 1))
+
+
+def forward_hits(path: PathResult) -> tuple[int, ...]:
+    return tuple(h.rule for h in path.hits if (h.table, h.chain) == ("filter", "FORWARD"))
+
+
+def added_lines(path: PathResult, name: str) -> tuple[str, ...]:
+    assert path.state.sets is not None
+    text = render_ipset(IpsetDump((path.state.sets[name],)))
+    return tuple(sorted(line for line in text.splitlines() if line.startswith("add ")))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_later_lookup_sees_the_change(case: Case) -> None:
+    ruleset, result = model(case)
+    assert len(result.paths) == 1, [p.conditions for p in result.paths]
+    path = result.paths[0]
+    assert forward_hits(path) == case.hits
+    if path.state.sets is not None:
+        assert added_lines(path, case.changed) == case.after
+    else:  # nothing changed: the captured set is the answer
+        assert case.after == tuple(sorted(
+            line for line in render_ipset(parse_ipset(case.sets)).splitlines()
+            if line.startswith("add ")))
+    packet = packet_of(case)
+    # the fast evaluators leave such walks to the interpreter; the stepping walk agrees
+    assert evaluate(ruleset, packet, "forward") is None
+    assert memo_evaluate(ruleset, packet, "forward") is None
+    stepped = trace(ruleset, packet, "forward", steps=True)
+    assert [forward_hits(p) for p in stepped.paths] == [case.hits]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_kernel_agrees(case: Case) -> None:
+    require_kernel()
+    _, result = model(case)
+    path, = result.paths
+    with Lab(case.restore, Family.INET, path="forward", ipsets=case.sets,
+             interfaces=["eth0", "eth1"]) as lab:
+        kernel = lab.send(case.packet)
+        saved = lab.router.run(["ipset", "save", case.changed]).stdout
+    assert lab_counts(kernel) == trace_counts(path)
+    assert tuple(sorted(line for line in saved.splitlines() if line.startswith("add "))) \
+        == case.after
+
+
+SCAN = ("create scan hash:ip family inet\nadd scan 10.9.9.9\n"
+        "create all list:set\nadd all scan\n")
+SCAN_RULES = table("filter", "-A FORWARD -p tcp -m tcp --dport 23 -j SET --add-set scan src\n"
+                   "-A FORWARD -m set --match-set scan src -j DROP\n"
+                   "-A FORWARD -m set --match-set all src -j REJECT\n")
+
+
+def scan_ruleset() -> Ruleset:
+    return Ruleset([parse_iptables(SCAN_RULES)],
+                   sets={s.name: s for s in parse_ipset(SCAN)})
+
+
+def test_a_key_not_known_exactly_makes_the_set_unknown() -> None:
+    """An abstract source added: whether a later lookup finds it is an assumption that names
+    the change, for the set and for a list:set holding it; a source in the set before stays
+    in whatever the change was, and a packet not added sees the captured set."""
+    ruleset = scan_ruleset()
+    result = trace(ruleset, parse_packet("tcp 10.0.0.0/24:1 -> 10.0.2.2:23 iif=eth0 oif=eth1"),
+                   "forward")
+    outcomes = sorted((p.verdict, forward_hits(p)) for p in result.paths)
+    assert outcomes == [("ACCEPT", (1,)), ("DROP", (1, 2)), ("REJECT", (1, 3))]
+    texts = [c for p in result.paths for c in p.conditions]
+    assert any("ipset scan changed: add src to ipset scan by filter:FORWARD:1" in t
+               for t in texts), texts
+    pinned = trace(ruleset, parse_packet("tcp 10.0.0.0/24:1 -> 10.0.2.2:23 iif=eth0 oif=eth1"),
+                   "forward", assumptions={"set:scan@filter:FORWARD:2": True})
+    assert [(p.verdict, forward_hits(p)) for p in pinned.paths] == [("DROP", (1, 2))]
+    other = trace(ruleset, parse_packet("tcp 10.0.0.0/24:1 -> 10.0.2.2:22 iif=eth0 oif=eth1"),
+                  "forward")
+    assert [(p.verdict, forward_hits(p)) for p in other.paths] == [("ACCEPT", ())]
+
+
+def test_a_list_set_sees_its_members_change() -> None:
+    """A concrete source added to `scan` is found through the list:set holding it."""
+    rules = table("filter", "-A FORWARD -j SET --add-set scan src\n"
+                  "-A FORWARD -m set --match-set all src -j DROP\n")
+    ruleset = Ruleset([parse_iptables(rules)], sets={s.name: s for s in parse_ipset(SCAN)})
+    result = trace(ruleset, parse_packet("tcp 10.0.1.1:1 -> 10.0.2.2:23 iif=eth0 oif=eth1"),
+                   "forward")
+    assert [(p.verdict, forward_hits(p)) for p in result.paths] == [("DROP", (1, 2))]
