@@ -43,7 +43,7 @@ from .logic import BitsExpr, Box, Branch, Cond, Moved, Pred, Test, split
 from .nodes import Family
 from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link, same_interface
 from .packet import Packet
-from .pathsets import apply_updates, reads_sets, rule_for_path
+from .pathsets import Changed, apply_updates, reads_sets, rule_for_path
 from .receive import LOOPBACK_IFACE, RECEIPT_DROP, Receipt, receipt
 from .ruleset import CompiledRule, CompiledTable, Goto, Jump, Return, RuleRef, Ruleset
 from .semantics import Change, CopyBits, Effect, SetBits, SetFrom
@@ -170,9 +170,9 @@ class PathState:
     #: as "by …" reads it; the tables passed before then decided nothing about the verdict
     stopped: str | None = None
     #: the ipsets as this path sees them once a SET target changed some (None: as captured),
-    #: and the sets whose contents it made unknown, with the change (`pathsets`)
+    #: and the sets it no longer knows exactly (`pathsets`)
     sets: Mapping[str, Any] | None = None
-    unknown_sets: tuple[tuple[str, str], ...] = ()
+    unknown_sets: tuple[Changed, ...] = ()
 
     @property
     def decision(self) -> tuple[str, str, int] | None:
@@ -518,7 +518,8 @@ class Interpreter:
                     return (yield from self._leave_chain(state, stage, table, explicit=False))
         rule = table.rule(chain, state.index)
         if own_sets and reads_sets(rule):
-            rule = rule_for_path(table, chain, state.index, state.sets, state.unknown_sets)
+            rule = rule_for_path(table, chain, state.index, state.sets, state.unknown_sets,
+                                 state.env)
         # Every choice this rule makes is split here, before any effect, so each fork option is
         # a state a new walk can resume from: its box decides the rule the same way again.
         effect = rule.action if isinstance(rule.action, Effect) else None
@@ -639,7 +640,8 @@ class Interpreter:
         if effect.updates:
             before = self.ruleset.sets if state.sets is None else state.sets
             sets, unknown = apply_updates(effect.updates, before, state.unknown_sets,
-                                          state.current, f"{rule.table}:{rule.chain}:{rule.number}")
+                                          state.current, state.env,
+                                          f"{rule.table}:{rule.chain}:{rule.number}")
             if sets is not before or unknown != state.unknown_sets:
                 state = replace(state, sets=sets, unknown_sets=unknown)
         if self.events:

@@ -24,6 +24,7 @@ __all__ = [
     "Effect",
     "FieldReader",
     "HostView",
+    "SameKey",
     "SetBits",
     "SetFrom",
     "SetUpdate",
@@ -181,7 +182,21 @@ class SetUpdate:
 
     name: str
     text: str
-    apply: Callable[[SetsView, FieldReader], SetsView | None]
+    apply: Callable[[SetsView, FieldReader], SetsView | SameKey | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SameKey:
+    """A set update whose key is not exact, as far as a later lookup with the very same key
+    can tell: after an add (`op` "add") such a lookup finds the key where `found` holds
+    (or where it did before); after a delete it no longer does where `found` holds. The key
+    is the same when the lookup has the same `dirs` and reads `fields` that no rewrite has
+    touched since."""
+
+    op: str
+    dirs: tuple[str, ...]
+    fields: tuple[str, ...]
+    found: Pred
 
 
 class Unmodelled(Exception):

@@ -13,10 +13,12 @@ change what a later lookup finds:
   set of the other family, fewer directions than dimensions), nor an add to a full set.
 Checked against the kernel in tests/extensions/test_semantics_setupdate.py.
 
-An update is applied exactly when every field its key reads is exact on the path. Otherwise,
-and for list:set (which adds to the first member set that takes the element), a destination
-MAC, an interface dimension or a range entry only partly deleted, `update_sets` gives None:
-the walk then treats the set's contents as unknown.
+An update is applied exactly when every field its key reads is exact on the path. A key not
+known exactly, in a set of one address dimension, still tells what a later lookup of the same
+address finds (`SameKey`: an add makes it found, a delete gone). Otherwise, and for list:set
+(which adds to the first member set that takes the element), a destination MAC, an interface
+dimension or a range entry only partly deleted, `update_sets` gives None: the walk then treats
+the set's contents as unknown.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from ..domain import IntSet
 from ..ipset.index import DEFAULT_MAXELEM
 from ..ipset.nodes import IpPart, IpSet, MacPart, MarkPart, Member, Part, PortPart
 from ..ipset.values import host_bits
+from ..logic import FALSE, TRUE, Not, Pred, Test
 from ..nodes import Family
-from ..semantics import FieldReader, SetsView
+from ..semantics import FieldReader, SameKey, SetsView
 from ._a_ipset import ICMP_PROTOCOLS, L4_PROTOCOLS
 
 __all__ = ["update_sets"]
@@ -45,8 +49,9 @@ class _NoChange(Exception):
 
 
 def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Family,
-                sets: SetsView, read: FieldReader) -> SetsView | None:
-    """The sets after the update (`sets` itself when nothing changes), None when unknown."""
+                sets: SetsView, read: FieldReader) -> SetsView | SameKey | None:
+    """The sets after the update (`sets` itself when nothing changes); for a key not known
+    exactly, what a lookup of the same key finds afterwards (`SameKey`), or None."""
     ipset = sets.get(name)
     if ipset is None:
         return sets  # no ipset dump, or a set it lacks: the rule's own note says so
@@ -57,10 +62,50 @@ def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Fam
     except _NoChange:
         return sets
     except _Unknown:
-        return None
+        return _same_key(ipset, op, tuple(dirs))
     if changed is ipset:
         return sets
     return {**sets, name: changed}
+
+
+def _same_key(ipset: IpSet, op: Op, dirs: tuple[str, ...]) -> SameKey | None:
+    """An update of a one-address set whose address is not exact: what a later lookup of
+    that very address finds. An add makes it found unless the kernel refuses the element
+    (outside a bitmap's range, hash:ip's null element, a full set); a delete makes it gone
+    (the address is one element). A hash:net holds the address's network, found unless a
+    nomatch entry is more specific, so it is only this simple without nomatch entries."""
+    settype = ipset.settype
+    if settype.name not in ("hash:ip", "hash:net", "bitmap:ip"):
+        return None
+    field = dirs[0]
+    index = ipset.index
+    bits = host_bits(ipset.family or "inet")
+    found: Pred = TRUE
+    if settype.name == "bitmap:ip":
+        found = Test(field, IntSet.range(index.first, index.last, (1 << bits) - 1),
+                     f"{field} in the range of ipset {ipset.name}",
+                     f"{field} outside the range of ipset {ipset.name}")
+    elif op == "del":
+        if settype.name == "hash:net":
+            return None  # the most specific network goes; a wider one may still hold it
+    elif settype.name == "hash:net" and index.nomatch_slots:
+        return None
+    elif settype.name == "hash:ip":
+        host = _contiguous_host(index.addr_mask, bits)
+        if host is None:
+            return None  # a bitmask: the null element is not one range
+        found = Not(Test(field, IntSet.range(0, host, (1 << bits) - 1)))
+    if op == "add":
+        maxelem = ipset.header.maxelem if ipset.header.maxelem is not None else DEFAULT_MAXELEM
+        if settype.is_hash and index.count >= maxelem:
+            found = FALSE
+    return SameKey(op, dirs[:1], (field,), found)
+
+
+def _contiguous_host(mask: int, bits: int) -> int | None:
+    """The largest address a contiguous netmask maps to 0, None for a bitmask."""
+    host = ~mask & ((1 << bits) - 1)
+    return host if host & (host + 1) == 0 else None
 
 
 def _exact(read: FieldReader, field: str) -> Any:
