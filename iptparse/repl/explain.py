@@ -104,7 +104,8 @@ def _set_text(match_options: Any, pred: Pred, state: PathState, family: Family,
     invert = bool(getattr(match_options, "invert", False))
     ipset = sets.get(name)
     members = getattr(ipset, "members", None)
-    size = f" ({len(members)} members)" if members is not None else ""
+    size = (f" ({len(members)} member{'' if len(members) == 1 else 's'})"
+            if members is not None else "")
     if outcome is None:
         return f"{values} ∈ {name}{size}?"
     inside = outcome != invert

@@ -23,6 +23,7 @@ from ..events import (
 from ..interp import PathState
 from ..nodes import Family
 from ..packet import Packet
+from ..pathsets import reads_sets, rule_for_path
 from ..ruleset import CompiledRule, Ruleset
 from ..trace import choose_family
 from .index import DumpIndex
@@ -194,7 +195,13 @@ class Shell:
             raise CommandError(f"no chain {chain} in table {table}")
         if not 0 < number <= len(found.rules):
             raise CommandError(f"{table}:{chain} has {len(found.rules)} rule(s), not #{number}")
-        return compiled.rule(found, number - 1)
+        rule = compiled.rule(found, number - 1)
+        state = self.state
+        if (state.sets is not None or state.unknown_sets) and reads_sets(rule):
+            # a SET target changed sets on this path: the rule reads them as the walk does
+            rule = rule_for_path(compiled, found, number - 1, state.sets, state.unknown_sets,
+                                 state.env)
+        return rule
 
     def resolve_chain(self, spec: str) -> tuple[str, str]:
         """`CHAIN` or `TABLE:CHAIN` → (table, chain); a bare name prefers the current table."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
+from typing import Any
 
 from ..describe import describe_set
 from ..domain import BitSet
@@ -191,9 +193,16 @@ def _print_bits(shell: Shell, name: str, values: BitSet) -> None:
                     + out.paint(f"tested by {bit.tested} rule(s), set by {bit.changed}", "dim"))
 
 
+def _sets_seen(shell: Shell, state: PathState) -> Mapping[str, Any]:
+    """The ipsets as the path sees them (a SET target may have changed some)."""
+    return shell.index.sets if state.sets is None else state.sets
+
+
 def _print_set(shell: Shell, name: str) -> None:
     out = shell.output
-    ipset = shell.index.sets.get(name)
+    state = shell.state
+    captured = shell.index.sets.get(name)
+    ipset = captured if state.sets is None else state.sets.get(name, captured)
     users = shell.index.set_users.get(name, [])
     if ipset is None and not users:
         known = ", ".join(shell.index.set_names) or "none"
@@ -203,13 +212,18 @@ def _print_set(shell: Shell, name: str) -> None:
         out.message(f"{name}: {getattr(ipset, 'type', '?')}, {len(members)} member(s)")
     else:
         out.message(f"{name}: used by the rules but not in the ipset files given")
+    if ipset is not captured:
+        out.message("  changed on this path by a SET target: its members as the path sees them")
+    for changed in state.unknown_sets:
+        if changed.name == name:
+            out.message(f"  changed on this path ({changed.why}) with a key not known exactly")
     if not users:
         out.message("  no rule of this dump matches on it")
         return
     ref = users[0]
     rule = shell.rule(ref.table, ref.chain, ref.number)
     state = shell.state
-    for why in explain_rule(rule, state, None, shell.index.sets):
+    for why in explain_rule(rule, state, None, _sets_seen(shell, state)):
         options = _set_options(rule, why.condition)
         if why.condition.module == "set" and getattr(options, "name", None) == name:
             holds, fails = split(why.condition.pred, state.branch, state.env,
@@ -279,7 +293,7 @@ def cmd_explain(shell: Shell, arg: str) -> None:
     where = f" (line {rule.line})" if rule.line else ""
     out.message(f"{rule.table}:{rule.chain} #{rule.number}{where}: {outcome}")
     out.message(f"    {out.rule(rule.text)}")
-    reasons = explain_rule(rule, state, results, shell.index.sets)
+    reasons = explain_rule(rule, state, results, _sets_seen(shell, state))
     if not reasons:
         out.message("  no condition: the rule matches every packet")
     for why in reasons:

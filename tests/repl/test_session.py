@@ -411,3 +411,31 @@ def test_a_ttl_drop_is_the_stacks_verdict_not_a_rules() -> None:
     sh.execute("continue")
     assert "verdict: DROP by forwarding (the TTL expires: ICMP time exceeded)" in out.getvalue()
     assert "verdict: DROP by raw" not in out.getvalue()
+
+
+SCAN_RULES = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -p tcp -m tcp --dport 23 -j SET --add-set scan src
+-A FORWARD -m set --match-set scan src -j DROP
+COMMIT
+"""
+
+
+def test_a_set_changed_on_the_path_is_shown_as_the_walk_sees_it() -> None:
+    """After SET --add-set, `p set` counts the path's members and says why, and `explain`
+    reads the next rule's lookup in the changed set, as the walk does."""
+    from iptparse.ipset import parse_ipset
+
+    sets = {s.name: s for s in parse_ipset("create scan hash:ip family inet\n")}
+    rules = Ruleset([parse_iptables(SCAN_RULES)], sets=sets)
+    s = drive(["break FORWARD", "continue", "p set scan", "next", "next", "p set scan",
+               "explain", "continue"], "tcp 10.0.0.1:1 -> 10.0.0.2:23 iif=eth0 oif=eth1",
+              rules=rules)
+    assert s.err == ""
+    before, after = s.out.split("scan: hash:ip, ")[1:3]
+    assert before.startswith("0 member(s)") and "changed on this path" not in before
+    assert after.startswith("1 member(s)\n  changed on this path by a SET target")
+    assert "✓ -m set --match-set scan src  —  src 10.0.0.1 ∈ scan (1 member)" in after
+    assert "verdict: DROP by filter:FORWARD #2" in s.out
