@@ -198,7 +198,7 @@ def _values(ipset: IpSet, parts: Sequence[Part]) -> tuple[list[object], list[int
             if dim == "net":
                 cidrs.append(part.cidr)
         elif isinstance(part, PortPart):
-            values.extend((part.proto, part.port) if part.proto is not None else (part.port,))
+            values.extend((part.proto, part.port))
         elif isinstance(part, MacPart | MarkPart):
             values.append(part.value)
     return values, cidrs
@@ -208,7 +208,8 @@ def _held(ipset: IpSet, parts: Sequence[Part]) -> Member | None:
     """The stored entry the kernel finds equal to the element, if any."""
     values, cidrs = _values(ipset, parts)
     index = ipset.index
-    slot = index.find_slot(values, cidrs) if index.net_dims else index.find_slot(values)
+    slot = index.find_slot(values, cidrs, exact=True) if index.net_dims else \
+        index.find_slot(values)
     return None if slot is None else index.member_at(slot)
 
 

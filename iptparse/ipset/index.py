@@ -466,11 +466,12 @@ class MembershipIndex:
         return netiface_bucket(address, self.bits, bool(physdev), cidr, initval, hashsize) \
             == netiface_bucket(address, self.bits, not physdev, cidr, initval, hashsize)
 
-    def find_slot(self, values: Sequence[object], cidrs: Sequence[int | None] = ()
-                  ) -> int | None:
+    def find_slot(self, values: Sequence[object], cidrs: Sequence[int | None] = (), *,
+                  exact: bool = False) -> int | None:
         """The slot of the entry the kernel's test finds for host values; `cidrs` (one per
         net dimension, None for host) asks for an exact network instead, as `ipset test
-        10.0.0.0/8` does."""
+        10.0.0.0/8` does. `exact` asks for that very element even for host prefixes (the
+        entry an add or a delete compares with), not for the network a host falls in."""
         name = self.settype.name
         if name == "hash:net" and not cidrs:
             value = values[0]
@@ -495,8 +496,7 @@ class MembershipIndex:
         bits = self.bits
         net_at = [i for i, d in enumerate(self.settype.dims) if d == "net"]
         extra = self.addr_mask if name == "hash:net,net" else -1
-        exact = any(c is not None and c != bits for c in cidrs)
-        if exact:
+        if exact or any(c is not None and c != bits for c in cidrs):
             given = (list(cidrs) + [None] * len(net_at))[:len(net_at)]
             choices = [[(_mask(c if c is not None else bits, bits) & extra,
                          c if c is not None else bits)] for c in given]

@@ -104,6 +104,19 @@ CASES = [
          table("mangle", "-A PREROUTING -j SET --add-set scan src\n")
          + table("filter", "-A FORWARD -m set --match-set scan src -j DROP\n"), (1,),
          ("add scan 10.0.1.1",)),
+    Case("an add compares the very element, not the network a host falls in",
+         "create n hash:net family inet maxelem 2\nadd n 10.0.0.0/16 nomatch\n"
+         "add n 10.0.1.1/32 nomatch\n",
+         "-A FORWARD -j SET --add-set n src --exist\n-A FORWARD -m set --match-set n src\n",
+         (1,), ("add n 10.0.0.0/16 nomatch", "add n 10.0.1.1 nomatch"),
+         fwd(src="10.0.1.2")),
+    Case("a delete of a host leaves the network it falls in",
+         "create n hash:net family inet\nadd n 10.0.0.0/16\nadd n 192.168.1.1\n",
+         "-A FORWARD -j SET --del-set n dst\n-A FORWARD -m set --match-set n dst\n", (1, 2),
+         ("add n 10.0.0.0/16", "add n 192.168.1.1")),
+    Case("a delete takes the network of the most specific prefix length, the only one here",
+         "create n hash:net family inet\nadd n 10.0.0.0/16\n",
+         "-A FORWARD -j SET --del-set n dst\n-A FORWARD -m set --match-set n dst\n", (1,), ()),
     Case("deleted and added again in one walk",
          "create h hash:ip family inet\nadd h 10.0.1.1\n",
          "-A FORWARD -j SET --del-set h src\n-A FORWARD -m set --match-set h src\n"
