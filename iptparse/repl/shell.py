@@ -196,8 +196,9 @@ class Shell:
         if not 0 < number <= len(found.rules):
             raise CommandError(f"{table}:{chain} has {len(found.rules)} rule(s), not #{number}")
         rule = compiled.rule(found, number - 1)
-        state = self.state
-        if (state.sets is not None or state.unknown_sets) and reads_sets(rule):
+        state = self.stepper.state if self.stepper is not None else None
+        if state is not None and (state.sets is not None or state.unknown_sets) \
+                and reads_sets(rule):
             # a SET target changed sets on this path: the rule reads them as the walk does
             rule = rule_for_path(compiled, found, number - 1, state.sets, state.unknown_sets,
                                  state.env)

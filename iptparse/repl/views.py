@@ -200,9 +200,9 @@ def _sets_seen(shell: Shell, state: PathState) -> Mapping[str, Any]:
 
 def _print_set(shell: Shell, name: str) -> None:
     out = shell.output
-    state = shell.state
+    state = shell.stepper.state if shell.stepper is not None else None
     captured = shell.index.sets.get(name)
-    ipset = captured if state.sets is None else state.sets.get(name, captured)
+    ipset = captured if state is None or state.sets is None else state.sets.get(name, captured)
     users = shell.index.set_users.get(name, [])
     if ipset is None and not users:
         known = ", ".join(shell.index.set_names) or "none"
@@ -214,15 +214,19 @@ def _print_set(shell: Shell, name: str) -> None:
         out.message(f"{name}: used by the rules but not in the ipset files given")
     if ipset is not captured:
         out.message("  changed on this path by a SET target: its members as the path sees them")
-    for changed in state.unknown_sets:
+    for changed in state.unknown_sets if state is not None else ():
         if changed.name == name:
             out.message(f"  changed on this path ({changed.why}) with a key not known exactly")
     if not users:
         out.message("  no rule of this dump matches on it")
         return
     ref = users[0]
+    others = f" and {len(users) - 1} more" if len(users) > 1 else ""
+    if state is None:  # no packet yet: nothing to look up
+        out.message(out.paint(f"  (used by {ref.table}:{ref.chain} #{ref.number}{others})",
+                              "dim"))
+        return
     rule = shell.rule(ref.table, ref.chain, ref.number)
-    state = shell.state
     for why in explain_rule(rule, state, None, _sets_seen(shell, state)):
         options = _set_options(rule, why.condition)
         if why.condition.module == "set" and getattr(options, "name", None) == name:
@@ -231,7 +235,6 @@ def _print_set(shell: Shell, name: str) -> None:
             verdict = "undecided" if holds and fails else "holds" if holds else "fails"
             out.message(f"  {why.condition.source}: {verdict}")
             out.message(f"    {why.why}")
-    others = f" and {len(users) - 1} more" if len(users) > 1 else ""
     out.message(out.paint(f"  (as in {ref.table}:{ref.chain} #{ref.number}{others})", "dim"))
 
 

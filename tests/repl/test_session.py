@@ -439,3 +439,15 @@ def test_a_set_changed_on_the_path_is_shown_as_the_walk_sees_it() -> None:
     assert after.startswith("1 member(s)\n  changed on this path by a SET target")
     assert "✓ -m set --match-set scan src  —  src 10.0.0.1 ∈ scan (1 member)" in after
     assert "verdict: DROP by filter:FORWARD #2" in s.out
+
+
+def test_a_set_and_a_rule_print_before_any_packet() -> None:
+    """Without a packet there is no path: the captured set and rule, and no traceback."""
+    from iptparse.ipset import parse_ipset
+
+    sets = {s.name: s for s in parse_ipset("create scan hash:ip family inet\nadd scan 10.9.9.9\n")}
+    rules = Ruleset([parse_iptables(SCAN_RULES)], sets=sets)
+    s = drive(["p set scan", "p filter:FORWARD:2"], None, rules=rules)
+    assert s.err == ""
+    assert "scan: hash:ip, 1 member(s)\n  (used by filter:FORWARD #2)\n" in s.out
+    assert "-A FORWARD -m set --match-set scan src -j DROP" in s.out
