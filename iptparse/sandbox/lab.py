@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import re
 import select
 import socket
 import struct
@@ -347,6 +348,14 @@ class Lab:
                 return
             time.sleep(0.002)
         raise LabError(f"MLD reports did not settle within {self.timeout}s")
+
+    def reset_ipsets(self) -> None:
+        """Put the sets back as they were loaded: a SET target changes them as packets pass,
+        and each packet is to meet the sets of the dump."""
+        if self.ipsets:
+            names = re.findall(r"^create (\S+)", self.ipsets, re.MULTILINE)
+            flush = "".join(f"flush {name}\n" for name in names)
+            self._load(["ipset", "restore", "-exist"], flush + self.ipsets)
 
     def _load(self, argv: list[str], text: str) -> None:
         result = self.router.run(argv, input=text, check=False)

@@ -146,8 +146,11 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
         # (MASQUERADE then finds none, which is checked too)
         setup = LabSetup()
         lab = open_lab(setup).__enter__()
+    changes_sets = _changes_sets(dump)
     try:
         for number, (packet, path) in enumerate(prepared.packets, 1):
+            if changes_sets and number > 1:
+                lab.reset_ipsets()  # the previous packet may have been added to a set
             result = lab.send(packet, path="in" if path == "in" else "forward")
             ruleset = Ruleset([dump], sets=sets, host=lab_host(packet, path, setup))
             comparisons.append(compare(ruleset, packet, model_packet(packet, path), path,
@@ -158,3 +161,11 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
         lab.close()
     return VerifyReport.build(name, dump, backend, comparisons, seed=seed if packets is None
                               else None)
+
+
+def _changes_sets(dump: Dump) -> bool:
+    """Whether a rule adds packets to ipsets or deletes them (SET --add-set / --del-set)."""
+    return any(rule.target is not None and rule.target.name == "SET"
+               and (getattr(rule.target.options, "add", None) is not None
+                    or getattr(rule.target.options, "delete", None) is not None)
+               for table in dump.tables for chain in table.chains for rule in chain.rules)

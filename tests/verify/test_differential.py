@@ -14,6 +14,7 @@ import pytest
 
 from iptparse.nodes import Family
 from iptparse.sandbox.frames import KernelPacket
+from iptparse.sandbox.lab import Lab
 from iptparse.verify.generate import generate_ruleset
 from iptparse.verify.report import VerifyReport
 from iptparse.verify.run import verify_dump
@@ -124,3 +125,22 @@ def test_the_forwarded_headers_are_compared(family: Family,
     assert not wrong.ok
     texts = [d.text for c in wrong.comparisons for d in c.divergences if d.where == "egress"]
     assert texts and all(t.startswith("ttl: kernel sent") for t in texts), texts
+
+
+def test_each_packet_meets_the_sets_of_the_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SET target changes the lab's set as a packet passes; the next packet must meet the
+    set as the dump has it again (iptparse traces each packet against the dump), or the
+    second packet, dropped because the first was added, would read as a disagreement."""
+    require_kernel()
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A FORWARD -p tcp -m tcp --dport 23 -j SET --add-set scan src\n"
+             "-A FORWARD -m set --match-set scan src -j DROP\nCOMMIT\n")
+    ipsets = [("scan.ipset", "create scan hash:ip family inet\nadd scan 10.9.9.9\n")]
+    packets = [(KernelPacket(src="10.1.0.1", dst="10.2.0.1", dport=port, iif="eth0",
+                             oif="eth1"), "forward") for port in (23, 22, 23)]
+    report = verify_dump(rules, name="scan.rules", ipsets=ipsets, packets=packets)
+    assert report.ok and report.packets.agree == 3, report.format()
+    monkeypatch.setattr(Lab, "reset_ipsets", lambda self: None)
+    stale = verify_dump(rules, name="scan.rules", ipsets=ipsets, packets=packets)
+    assert stale.packets.disagree == 1  # port 22 after the add: the kernel dropped it
+    assert lab_namespaces() == set()
