@@ -355,6 +355,18 @@ class Words:
     def t_ecn(self, c: RuleCtx) -> str | None:
         return "-j ECN --ecn-tcp-remove" if c.proto == TCP else None
 
+    def t_set(self, c: RuleCtx) -> str | None:
+        """SET --add-set / --del-set into a generated set: later `-m set` rules of the same
+        walk see the change (the lab puts the sets back before each packet)."""
+        if not self.sets or self.stateless:
+            return None  # (a key the walk does not know exactly makes an assumption)
+        name, _, dims = self.rng.choice(self.sets)
+        flags = ",".join(self.rng.choice(("src", "dst")) for _ in dims)
+        if self.rng.random() < 0.3:
+            return f"-j SET --del-set {name} {flags}"
+        exist = " --exist" if self.rng.random() < 0.3 else ""
+        return f"-j SET --add-set {name} {flags}{exist}"
+
 
 MatchGen = Callable[[Words, RuleCtx], "str | None"]
 MATCHES: dict[str, MatchGen] = {
@@ -382,4 +394,5 @@ TARGETS: dict[str, tuple[TargetGen, tuple[str, ...], tuple[str, ...] | None]] = 
     "DSCP": (Words.t_dscp, ("mangle",), None), "TOS": (Words.t_tos, ("mangle",), None),
     "ECN": (Words.t_ecn, ("mangle",), None),
     "NETMAP": (Words.t_netmap, ("nat",), None), "LOG": (Words.t_log, ("filter", "mangle"), None),
+    "SET": (Words.t_set, ("filter", "mangle"), None),
 }
