@@ -14,11 +14,11 @@ change what a later lookup finds:
 Checked against the kernel in tests/extensions/test_semantics_setupdate.py.
 
 An update is applied exactly when every field its key reads is exact on the path. A key not
-known exactly, in a set of one address dimension, still tells what a later lookup of the same
-address finds (`SameKey`: an add makes it found, a delete gone). Otherwise, and for list:set
-(which adds to the first member set that takes the element), a destination MAC, an interface
-dimension or a range entry only partly deleted, `update_sets` gives None: the walk then treats
-the set's contents as unknown.
+known exactly still tells what a later lookup of the same key finds, for the types whose
+element is the key or its network (`SameKey`: an add makes it found, a delete gone). Otherwise,
+and for list:set (which adds to the first member set that takes the element), a destination
+MAC, an interface dimension or a range entry only partly deleted, `update_sets` gives None:
+the walk then treats the set's contents as unknown.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..domain import IntSet
 from ..ipset.index import DEFAULT_MAXELEM
 from ..ipset.nodes import IpPart, IpSet, MacPart, MarkPart, Member, Part, PortPart
 from ..ipset.values import host_bits
-from ..logic import FALSE, TRUE, Not, Pred, Test
+from ..logic import FALSE, TRUE, And, Not, Or, Pred, Test
 from ..nodes import Family
 from ..semantics import FieldReader, SameKey, SetsView
 from ._a_ipset import ICMP_PROTOCOLS, L4_PROTOCOLS
@@ -62,44 +62,75 @@ def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Fam
     except _NoChange:
         return sets
     except _Unknown:
-        return _same_key(ipset, op, tuple(dirs))
+        return _same_key(ipset, op, tuple(dirs), family)
     if changed is ipset:
         return sets
     return {**sets, name: changed}
 
 
-def _same_key(ipset: IpSet, op: Op, dirs: tuple[str, ...]) -> SameKey | None:
-    """An update of a one-address set whose address is not exact: what a later lookup of
-    that very address finds. An add makes it found unless the kernel refuses the element
-    (outside a bitmap's range, hash:ip's null element, a full set); a delete makes it gone
-    (the address is one element). A hash:net holds the address's network, found unless a
-    nomatch entry is more specific, so it is only this simple without nomatch entries."""
+#: the types whose element is the packet's key itself (no network of the set's choosing)
+_EXACT_TYPES = ("hash:ip", "bitmap:ip", "hash:ip,port", "hash:ip,port,ip", "bitmap:port")
+#: the types whose element is the key's network: found by a later lookup of that key, as
+#: long as no nomatch entry can be more specific
+_NET_TYPES = ("hash:net", "hash:net,port", "hash:ip,port,net")
+_ICMP_FIELDS = ("icmp_type", "icmp_code")
+
+
+def _same_key(ipset: IpSet, op: Op, dirs: tuple[str, ...], family: Family
+              ) -> SameKey | None:
+    """An update whose key is not exact: what a later lookup of that very key finds. An add
+    makes it found unless the kernel refuses the element (outside a bitmap's range, hash:ip's
+    null element, no port in the packet, a full set); a delete makes it gone (for the types
+    whose element is the key itself). A network type holds the key's network, found unless
+    a nomatch entry is more specific, so it is only this simple without nomatch entries."""
     settype = ipset.settype
-    if settype.name not in ("hash:ip", "hash:net", "bitmap:ip"):
+    name = settype.name
+    if name not in _EXACT_TYPES + _NET_TYPES:
         return None
-    field = dirs[0]
+    if name in _NET_TYPES and (op == "del" or ipset.index.nomatch_slots):
+        return None  # (a delete takes the most specific network; a wider one may hold it)
+    dirs = dirs[:settype.dimension]
     index = ipset.index
     bits = host_bits(ipset.family or "inet")
-    found: Pred = TRUE
-    if settype.name == "bitmap:ip":
-        found = Test(field, IntSet.range(index.first, index.last, (1 << bits) - 1),
-                     f"{field} in the range of ipset {ipset.name}",
-                     f"{field} outside the range of ipset {ipset.name}")
-    elif op == "del":
-        if settype.name == "hash:net":
-            return None  # the most specific network goes; a wider one may still hold it
-    elif settype.name == "hash:net" and index.nomatch_slots:
-        return None
-    elif settype.name == "hash:ip":
-        host = _contiguous_host(index.addr_mask, bits)
-        if host is None:
-            return None  # a bitmask: the null element is not one range
-        found = Not(Test(field, IntSet.range(0, host, (1 << bits) - 1)))
+    fields: dict[str, None] = {}
+    found: list[Pred] = []
+    for dim, side in zip(settype.dims, dirs, strict=True):
+        if dim in ("ip", "net"):
+            fields[side] = None
+            if name == "bitmap:ip":
+                found.append(Test(side, IntSet.range(index.first, index.last, (1 << bits) - 1),
+                                  f"{side} in the range of ipset {ipset.name}",
+                                  f"{side} outside the range of ipset {ipset.name}"))
+            elif name == "hash:ip":
+                host = _contiguous_host(index.addr_mask, bits)
+                if host is None:
+                    return None  # a bitmask: the null element is not one range
+                found.append(Not(Test(side, IntSet.range(0, host, (1 << bits) - 1))))
+        else:  # port, bport
+            port = "sport" if side == "src" else "dport"
+            fields.update(dict.fromkeys(("proto", "fragment", port, *_ICMP_FIELDS)))
+            found.append(_port_taken(dim, port, family, index))
     if op == "add":
         maxelem = ipset.header.maxelem if ipset.header.maxelem is not None else DEFAULT_MAXELEM
         if settype.is_hash and index.count >= maxelem:
-            found = FALSE
-    return SameKey(op, dirs[:1], (field,), found)
+            found = [FALSE]
+    pred: Pred = TRUE if not found else found[0] if len(found) == 1 else And(tuple(found))
+    return SameKey(op, dirs, tuple(fields), pred)
+
+
+def _port_taken(dim: str, port: str, family: Family, index: Any) -> Pred:
+    """Where the kernel forms the port part of a key (`_port`): bitmap:port takes TCP and
+    UDP ports in its range of whole packets; the others every protocol but in a non-first
+    fragment (of any IPv6 packet; of an IPv4 one with ports or ICMP), and IPv4 protocol 0."""
+    whole = Test("fragment", IntSet.single(0, 1))
+    if dim == "bport":
+        return And((Test("proto", IntSet.values((6, 17), 255)), whole,
+                    Test(port, IntSet.range(index.first, index.last, 0xFFFF))))
+    if family is Family.INET6:
+        return whole
+    fragile = IntSet.values((*L4_PROTOCOLS, 1), 255)
+    return And((Not(Test("proto", IntSet.single(0, 255))),
+                Or((Not(Test("proto", fragile)), whole))))
 
 
 def _contiguous_host(mask: int, bits: int) -> int | None:

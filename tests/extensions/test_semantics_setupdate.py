@@ -8,7 +8,7 @@ stays one without --exist...).
 
 from __future__ import annotations
 
-import ipaddress
+import random
 from dataclasses import dataclass, replace
 
 import pytest
@@ -25,6 +25,7 @@ from iptparse.ruleset import Ruleset
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.lab import Lab
 from iptparse.trace import PathResult, TraceResult, trace
+from iptparse.verify.draw import draw_from_box
 from iptparse.verify.model import LabSetup, lab_host, model_packet
 
 from ..conftest import require_kernel
@@ -215,29 +216,49 @@ def abstract_cases() -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...
         (SCAN, "-A FORWARD -j SET --del-set scan src\n"
          "-A FORWARD -m set --match-set scan src -j DROP\n",
          "tcp 10.9.9.0/24:1 -> 10.0.2.2:23", [("ACCEPT", (1,))]),
+        # an address and a port: found whatever the protocol, but IPv4's protocol 0
+        ("create p hash:ip,port family inet\n",
+         "-A FORWARD -j SET --add-set p src,dst\n"
+         "-A FORWARD -m set --match-set p src,dst -j DROP\n",
+         "10.0.0.0/24 -> 10.0.2.2", [("ACCEPT", (1,)), ("DROP", (1, 2))]),
+        ("create p hash:ip,port family inet\nadd p 10.0.0.1,udp:53\n",
+         "-A FORWARD -j SET --del-set p src,dst\n"
+         "-A FORWARD -m set --match-set p src,dst -j DROP\n",
+         "udp 10.0.0.0/30:1 -> 10.0.2.2", [("ACCEPT", (1,))]),
+        # a bitmap of ports takes TCP and UDP ports in its range
+        ("create b bitmap:port range 0-1000\n",
+         "-A FORWARD -j SET --add-set b dst\n-A FORWARD -m set --match-set b dst -j DROP\n",
+         "10.0.0.1 -> 10.0.2.2", [("ACCEPT", (1,)), ("DROP", (1, 2))]),
+        # a network and a port, without nomatch entries
+        ("create np hash:net,port family inet\nadd np 192.168.0.0/16,tcp:80\n",
+         "-A FORWARD -j SET --add-set np src,dst\n"
+         "-A FORWARD -m set --match-set np src,dst -j DROP\n",
+         "tcp 10.0.0.0/8:1 -> 10.0.2.2", [("DROP", (1, 2))]),
     ]
 
 
 @pytest.mark.parametrize("case", abstract_cases(), ids=range(len(abstract_cases())))
 def test_the_same_key_looked_up_again(
         case: tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]) -> None:
-    """A key not known exactly, looked up again unchanged, is exact: each path's packets, sent
-    one by one (the concrete walk, which the kernel cases above hold exact), take that path."""
+    """A key not known exactly, looked up again unchanged, is exact: packets drawn from each
+    path, sent one by one (the concrete walk, which the kernel cases hold exact), take it."""
     sets, rules, spec, outcomes = case
     ruleset = Ruleset([parse_iptables(table("filter", rules))],
                       sets={s.name: s for s in parse_ipset(sets)})
     result = trace(ruleset, parse_packet(f"{spec} iif=eth0 oif=eth1"), "forward")
     assert sorted((p.verdict, forward_hits(p)) for p in result.paths) == outcomes
+    rng = random.Random(sets + rules)
+    checked = 0
     for path in result.paths:
-        sources = path.alternatives[0].box.get("src")
-        assert isinstance(sources, IntSet)
-        lo, hi = sources.ranges[0][0], sources.ranges[-1][1]
-        for src in sorted(v for v in {lo, (lo + hi) // 2, hi} if v in sources):
-            address = ipaddress.ip_address(src)
-            concrete = trace(ruleset, parse_packet(
-                f"tcp {address}:1 -> 10.0.2.2:23 iif=eth0 oif=eth1"), "forward")
+        drawn = [p for _ in range(8)
+                 if (p := draw_from_box(rng, path.alternatives[0].box, "forward")) is not None]
+        checked += bool(drawn)  # (the lab sends no packet of protocol 0)
+        for packet in drawn:
+            concrete = trace(ruleset, model_packet(packet, "forward"), "forward")
             assert [(p.verdict, forward_hits(p)) for p in concrete.paths] == [
-                (path.verdict, forward_hits(path))], address
+                (path.verdict, forward_hits(path))], packet
+    unsendable = sum(any(c == "proto = 0" for c in p.conditions) for p in result.paths)
+    assert checked == len(result.paths) - unsendable
 
 
 def scan_ruleset(rules: str) -> Ruleset:
