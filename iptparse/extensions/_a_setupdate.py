@@ -16,9 +16,10 @@ Checked against the kernel in tests/extensions/test_semantics_setupdate.py.
 An update is applied exactly when every field its key reads is exact on the path. A key not
 known exactly still tells what a later lookup of the same key finds, for the types whose
 element is the key or its network (`SameKey`: an add makes it found, a delete gone). Otherwise,
-and for list:set (which adds to the first member set that takes the element), a destination
-MAC, an interface dimension or a range entry only partly deleted, `update_sets` gives None:
-the walk then treats the set's contents as unknown.
+and for a destination MAC, an interface dimension or a range entry only partly deleted,
+`update_sets` gives None: the walk then treats the set's contents as unknown. A list:set
+passes the update to its members in order, until one takes it without an error (an element
+already there is one, without --exist).
 """
 
 from __future__ import annotations
@@ -56,16 +57,42 @@ def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Fam
     if ipset is None:
         return sets  # no ipset dump, or a set it lacks: the rule's own note says so
     assert isinstance(ipset, IpSet)
+    if ipset.type == "list:set":
+        return _update_list(ipset, op, dirs, exist, family, sets, read)
     try:
-        parts = _element(ipset, dirs, family, read)
-        changed = _added(ipset, parts, exist) if op == "add" else _deleted(ipset, parts)
-    except _NoChange:
-        return sets
+        changed, _ = _update(ipset, op, dirs, exist, family, read)
     except _Unknown:
         return _same_key(ipset, op, tuple(dirs), family)
-    if changed is ipset:
-        return sets
-    return {**sets, name: changed}
+    return sets if changed is ipset else {**sets, name: changed}
+
+
+def _update_list(ipset: IpSet, op: Op, dirs: Sequence[str], exist: bool, family: Family,
+                 sets: SetsView, read: FieldReader) -> SetsView | None:
+    """list:set (list_set_kadd / list_set_kdel): the member sets in order, until one takes
+    the update without an error. An element already in a member is an error there without
+    --exist, so the add goes on to the next member."""
+    for name in ipset.index.order:
+        member = sets.get(name)
+        if member is None:
+            return None  # the kernel has it; the dump does not say what it holds
+        try:
+            changed, done = _update(member, op, dirs, exist, family, read)
+        except _Unknown:
+            return None
+        if done:
+            return sets if changed is member else {**sets, name: changed}
+    return sets
+
+
+def _update(ipset: IpSet, op: Op, dirs: Sequence[str], exist: bool, family: Family,
+            read: FieldReader) -> tuple[IpSet, bool]:
+    """The set after the update, and whether the kernel reports success (a list:set stops
+    at the first member that does)."""
+    try:
+        parts = _element(ipset, dirs, family, read)
+    except _NoChange:
+        return ipset, False
+    return _added(ipset, parts, exist) if op == "add" else _deleted(ipset, parts)
 
 
 #: the types whose element is the packet's key itself (no network of the set's choosing)
@@ -150,7 +177,7 @@ def _element(ipset: IpSet, dirs: Sequence[str], family: Family,
              read: FieldReader) -> tuple[Part, ...]:
     """The element kadt makes of the packet, as the ipset model stores one."""
     settype = ipset.settype
-    if settype.name == "list:set" or settype.name == "bitmap:ip,mac":
+    if settype.name == "bitmap:ip,mac":
         raise _Unknown
     wanted = "inet6" if family is Family.INET6 else "inet"
     if ipset.family not in (None, wanted) and settype.name != "bitmap:port":
@@ -244,32 +271,34 @@ def _held(ipset: IpSet, parts: Sequence[Part]) -> Member | None:
     return None if slot is None else index.member_at(slot)
 
 
-def _added(ipset: IpSet, parts: tuple[Part, ...], exist: bool) -> IpSet:
+def _added(ipset: IpSet, parts: tuple[Part, ...], exist: bool) -> tuple[IpSet, bool]:
     found = _held(ipset, parts)
     if found is not None:
-        if not exist or not found.nomatch:
-            return ipset  # there already (a nomatch entry stays one without --exist)
+        if not exist:
+            return ipset, False  # there already: an error (a nomatch entry stays one)
+        if not found.nomatch:
+            return ipset, True  # refreshed
         if _is_range(ipset, found):
             raise _Unknown
         members = tuple(found.with_options(nomatch=False) if m == found else m
                         for m in ipset.members)
-        return ipset.replace(members=members)
+        return ipset.replace(members=members), True
     index = ipset.index
     maxelem = ipset.header.maxelem if ipset.header.maxelem is not None else DEFAULT_MAXELEM
     if ipset.settype.is_hash and index.count >= maxelem:
         if ipset.header.forceadd:
             raise _Unknown  # the kernel evicts an element it picks at random
-        raise _NoChange
-    return ipset.replace(members=(*ipset.members, Member(parts)))
+        return ipset, False
+    return ipset.replace(members=(*ipset.members, Member(parts))), True
 
 
-def _deleted(ipset: IpSet, parts: tuple[Part, ...]) -> IpSet:
+def _deleted(ipset: IpSet, parts: tuple[Part, ...]) -> tuple[IpSet, bool]:
     found = _held(ipset, parts)
     if found is None:
-        return ipset
+        return ipset, False
     if _is_range(ipset, found):
         raise _Unknown  # the kernel holds the range as several elements and deletes one
-    return ipset.replace(members=tuple(m for m in ipset.members if m != found))
+    return ipset.replace(members=tuple(m for m in ipset.members if m != found)), True
 
 
 def _is_range(ipset: IpSet, member: Member) -> bool:

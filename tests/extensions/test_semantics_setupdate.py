@@ -49,6 +49,7 @@ class Case:
     hits: tuple[int, ...]  # the filter FORWARD rules the packet hits
     after: tuple[str, ...]  # the changed set's `add` lines afterwards
     packet: KernelPacket = FORWARDED
+    watch: str = ""  # the set whose entries `after` lists (default: the first)
 
     @property
     def restore(self) -> str:
@@ -56,7 +57,7 @@ class Case:
 
     @property
     def changed(self) -> str:
-        return self.sets.split()[1]
+        return self.watch or self.sets.split()[1]
 
 
 UDP = fwd(protocol="udp")
@@ -118,6 +119,23 @@ CASES = [
     Case("a delete takes the network of the most specific prefix length, the only one here",
          "create n hash:net family inet\nadd n 10.0.0.0/16\n",
          "-A FORWARD -j SET --del-set n dst\n-A FORWARD -m set --match-set n dst\n", (1,), ()),
+    Case("a list:set adds to the first member that takes the element",
+         "create a bitmap:ip range 10.0.2.0/24\ncreate b hash:ip family inet\n"
+         "create l list:set\nadd l a\nadd l b\n",
+         "-A FORWARD -j SET --add-set l src\n-A FORWARD -m set --match-set b src\n"
+         "-A FORWARD -m set --match-set l src\n-A FORWARD -m set --match-set a src\n",
+         (1, 2, 3), ("add b 10.0.1.1",), watch="b"),
+    Case("an element already in the first member goes on to the next",
+         "create a hash:ip family inet\nadd a 10.0.1.1\ncreate b hash:ip family inet\n"
+         "create l list:set\nadd l a\nadd l b\n",
+         "-A FORWARD -j SET --add-set l src\n-A FORWARD -m set --match-set b src\n",
+         (1, 2), ("add b 10.0.1.1",), watch="b"),
+    Case("a list:set deletes from the first member that has the element",
+         "create a hash:ip family inet\ncreate b hash:ip family inet\nadd b 10.0.1.1\n"
+         "create c hash:ip family inet\nadd c 10.0.1.1\n"
+         "create l list:set\nadd l a\nadd l b\nadd l c\n",
+         "-A FORWARD -j SET --del-set l src\n-A FORWARD -m set --match-set b src\n"
+         "-A FORWARD -m set --match-set c src\n", (1, 3), (), watch="b"),
     Case("deleted and added again in one walk",
          "create h hash:ip family inet\nadd h 10.0.1.1\n",
          "-A FORWARD -j SET --del-set h src\n-A FORWARD -m set --match-set h src\n"
