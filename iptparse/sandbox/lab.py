@@ -41,7 +41,7 @@ from ..parser import parse_iptables
 from .frames import DecodedFrame, KernelPacket, build_frame, decode_frame, parse_mac
 from .netns import Netns, SandboxUnavailable, missing_tools
 from .nsthread import call_in_netns, open_proc_net, read_whole
-from .observe import CounterReader, Snapshot, local_deliveries, tx_packets
+from .observe import CounterReader, Snapshot, local_deliveries, local_requests, tx_packets
 from .oracle import KernelRejected
 
 __all__ = ["Backend", "Egress", "KernelResult", "Lab", "LabError", "LabPath"]
@@ -87,6 +87,9 @@ class KernelResult:
     `egress` lists the frames R sent out; `delivered` is `local` on the `in` path and "some
     frame left R" on the forward path (on whichever interface: NAT may change the route).
     `save` is `iptables-save -c` after the packet; its counters add up over the lab's life.
+    `answered` is true when R sent a packet of its own meanwhile (an ICMP error, a TCP reset):
+    R is kept without routes for that, but NAT can make the source one of R's own addresses,
+    and then the reply's own walk (OUTPUT, and back in through lo) moves counters too.
     """
 
     hits: dict[tuple[str, str, int], int]
@@ -95,6 +98,7 @@ class KernelResult:
     local: bool
     egress: tuple[Egress, ...]
     save: str = field(repr=False)
+    answered: bool = False
 
 
 @dataclass(slots=True)
@@ -398,7 +402,9 @@ class Lab:
         self._flush_conntrack()
         self._drain()
         tx_before = tx_packets(read_whole(self._proc["dev"]))
-        delivered_before = local_deliveries(read_whole(self._proc[self._snmp]), self.family)
+        snmp_before = read_whole(self._proc[self._snmp])
+        delivered_before = local_deliveries(snmp_before, self.family)
+        sent_before = local_requests(snmp_before, self.family)
 
         sequence = next(self._sequence)
         link = self._links[packet.iif]
@@ -407,8 +413,9 @@ class Lab:
         self._transmit(link, frame, sequence)
 
         tx_after = tx_packets(read_whole(self._proc["dev"]))
-        local = (local_deliveries(read_whole(self._proc[self._snmp]), self.family)
-                 > delivered_before)
+        snmp_after = read_whole(self._proc[self._snmp])
+        local = local_deliveries(snmp_after, self.family) > delivered_before
+        answered = local_requests(snmp_after, self.family) > sent_before
         egress = self._collect({name: tx_after.get(name, 0) - tx_before.get(name, 0)
                                 for name in self._links})
         after, save = self._snapshot()
@@ -417,7 +424,7 @@ class Lab:
         self._last = after
         return KernelResult(hits=moved.rules, policies=moved.policies,
                             delivered=local if path == "in" else bool(egress), local=local,
-                            egress=egress, save=save)
+                            egress=egress, save=save, answered=answered)
 
     def _route_for(self, packet: KernelPacket, path: LabPath) -> None:
         """Make R's routing exactly what this packet needs, undoing what the last one needed."""

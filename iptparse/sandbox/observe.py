@@ -114,6 +114,11 @@ def local_deliveries(snmp: str, family: Family) -> int:
     return in_delivers(snmp, family) + in_delivers(snmp, family, "InUnknownProtos")
 
 
+def local_requests(snmp: str, family: Family) -> int:
+    """Packets R itself sent (OutRequests): an ICMP error or a TCP reset it answered with."""
+    return in_delivers(snmp, family, "OutRequests")
+
+
 def tx_packets(dev: str) -> dict[str, int]:
     """Transmitted packets per interface, from /proc/net/dev."""
     counts: dict[str, int] = {}

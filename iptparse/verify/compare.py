@@ -255,6 +255,12 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
     common = {"packet": packet, "model": model, "path": path, "kernel": kernel,
               "default": default, "explored": len(paths), "consistent": len(consistent)}
     if not consistent:
+        if result.answered:
+            return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
+                "R answered the packet (an ICMP error or a reset, after NAT made the source "
+                "one of R's own addresses): the reply's walk through the tables moved "
+                "counters too, and iptparse traces the packet alone"),
+                **common)  # type: ignore[arg-type]
         if truncated:
             return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
                 f"more than {max_walks} paths to explore; none matched the kernel so far"),
