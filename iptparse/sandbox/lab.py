@@ -88,8 +88,8 @@ class KernelResult:
     frame left R" on the forward path (on whichever interface: NAT may change the route).
     `save` is `iptables-save -c` after the packet; its counters add up over the lab's life.
     `answered` is true when R sent a packet of its own meanwhile (an ICMP error, a TCP reset):
-    R is kept without routes for that, but NAT can make the source one of R's own addresses,
-    and then the reply's own walk (OUTPUT, and back in through lo) moves counters too.
+    R has no routes for those, so they die unseen by the tables, but NAT can make the source
+    one of R's own addresses, and then the reply's own walk (OUTPUT) moves counters too.
     """
 
     hits: dict[tuple[str, str, int], int]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..describe import describe_value
 from ..events import Fork, PolicyApplied, RuleEvaluated
-from ..interp import Interpreter, PathState
+from ..interp import PATHS, Interpreter, PathState
 from ..logic import And, Assume, Not, Or, Pred
 from ..packet import Packet
 from ..ruleset import CompiledRule, Ruleset
@@ -255,11 +255,11 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
     common = {"packet": packet, "model": model, "path": path, "kernel": kernel,
               "default": default, "explored": len(paths), "consistent": len(consistent)}
     if not consistent:
-        if result.answered:
+        if _answer_walked_output(ruleset, packet, path, result):
             return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
                 "R answered the packet (an ICMP error or a reset, after NAT made the source "
-                "one of R's own addresses): the reply's walk through the tables moved "
-                "counters too, and iptparse traces the packet alone"),
+                "one of R's own addresses): the reply's walk through OUTPUT moved counters "
+                "too, and iptparse traces the packet alone"),
                 **common)  # type: ignore[arg-type]
         if truncated:
             return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
@@ -286,6 +286,24 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
             divergences=tuple(Divergence("egress", text, 1, 1) for text in egress),
             **common)  # type: ignore[arg-type]
     return Comparison(outcome=AGREE, chosen=chosen, **common)  # type: ignore[arg-type]
+
+
+def _answer_walked_output(ruleset: Ruleset, packet: KernelPacket, path: str,
+                          result: KernelResult) -> bool:
+    """Whether R sent a packet of its own and a counter moved that only OUTPUT reaches: the
+    counters are then not the packet's alone. (R answers many packets it cannot route the
+    answer for; those move nothing and are judged as any other.)"""
+    if not result.answered:
+        return False
+    hooks = set(PATHS[path])
+    for table, chain in (*result.policies, *((t, c) for t, c, _ in result.hits)):
+        if chain == "OUTPUT":
+            return True
+        compiled = ruleset.table(packet.family, table)
+        reach = compiled.hooks(chain) if compiled is not None else frozenset()
+        if "OUTPUT" in reach and not reach & hooks:
+            return True
+    return False
 
 
 def _decision_text(path: ModelPath) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from iptparse.extensions.tcpudp import Tcp, TcpMatch
+from iptparse.extensions.tcpudp import PortMatch, Tcp, TcpMatch, Udp
 from iptparse.verify.report import VerifyReport, reproduction
 
 
@@ -29,10 +29,19 @@ def disagreements(report: VerifyReport) -> str:
 
 def invert_tcp_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inject a wrong model: tcp's --dport read inverted (verify must catch it)."""
-    right = Tcp.predicate
+    _invert_dport(monkeypatch, Tcp)
 
-    def inverted(self: Tcp, options: Any, ctx: Any) -> Any:
-        assert isinstance(options, TcpMatch)
+
+def invert_udp_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inject a wrong model: udp's --dport read inverted."""
+    _invert_dport(monkeypatch, Udp)
+
+
+def _invert_dport(monkeypatch: pytest.MonkeyPatch, extension: type[Tcp | Udp]) -> None:
+    right = extension.predicate
+
+    def inverted(self: Any, options: Any, ctx: Any) -> Any:
+        assert isinstance(options, TcpMatch | PortMatch)
         return right(self, replace(options, dport_invert=not options.dport_invert), ctx)
 
-    monkeypatch.setattr(Tcp, "predicate", inverted)
+    monkeypatch.setattr(extension, "predicate", inverted)
