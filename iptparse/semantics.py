@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from .domain import ValueSet
 from .logic import Assume, Pred, Step
@@ -176,8 +176,9 @@ class SetUpdate:
     a later `-m set` in the same walk sees (the kernel changes the set at once).
 
     `apply(sets, read)` gives the sets after the change (the same mapping when it changes
-    nothing), or None when iptparse cannot say what it does (a key field not exact, a set
-    type whose update it does not model): the walk then treats the set's contents as unknown.
+    nothing); for a key not known exactly, what a later lookup of that very key finds
+    (`SameKey`); or None when iptparse cannot say what it does (a set type whose update it
+    does not model with such a key): the walk then treats the set's contents as unknown.
     """
 
     name: str
@@ -193,7 +194,7 @@ class SameKey:
     is the same when the lookup has the same `dirs` and reads `fields` that no rewrite has
     touched since."""
 
-    op: str
+    op: Literal["add", "del"]
     dirs: tuple[str, ...]
     fields: tuple[str, ...]
     found: Pred
