@@ -30,6 +30,7 @@ from typing import Any, Literal
 from ..domain import IntSet
 from ..ipset.index import DEFAULT_MAXELEM
 from ..ipset.nodes import IpPart, IpSet, MacPart, MarkPart, Member, Part, PortPart
+from ..ipset.testcmd import element_values
 from ..ipset.values import host_bits
 from ..logic import FALSE, TRUE, And, Not, Or, Pred, Test
 from ..nodes import Family
@@ -246,25 +247,9 @@ def _port(dim: str, src: bool, family: Family, read: FieldReader, index: Any) ->
     return PortPart(proto, 0)
 
 
-def _values(ipset: IpSet, parts: Sequence[Part]) -> tuple[list[object], list[int | None]]:
-    """The lookup values and the exact prefix lengths of an element (as `ipset test`)."""
-    values: list[object] = []
-    cidrs: list[int | None] = []
-    for dim, part in zip(ipset.settype.dims, parts, strict=True):
-        if isinstance(part, IpPart):
-            values.append(part.value)
-            if dim == "net":
-                cidrs.append(part.cidr)
-        elif isinstance(part, PortPart):
-            values.extend((part.proto, part.port))
-        elif isinstance(part, MacPart | MarkPart):
-            values.append(part.value)
-    return values, cidrs
-
-
 def _held(ipset: IpSet, parts: Sequence[Part]) -> Member | None:
     """The stored entry the kernel finds equal to the element, if any."""
-    values, cidrs = _values(ipset, parts)
+    values, cidrs = element_values(ipset.settype, parts)
     index = ipset.index
     slot = index.find_slot(values, cidrs, exact=True) if index.net_dims else \
         index.find_slot(values)

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .index import MembershipIndex
-from .nodes import IfacePart, IpPart, MacPart, MarkPart, PortPart, SetPart
+from .nodes import IfacePart, IpPart, MacPart, MarkPart, Part, PortPart, SetPart
 
 if TYPE_CHECKING:
     from .nodes import IpSet
+    from .settypes import SetType
 
-__all__ = ["test_entry"]
+__all__ = ["element_values", "test_entry"]
 
 def test_entry(ipset: IpSet, entry: str) -> bool:
     """`ipset test NAME ENTRY`: True when ipset says the entry is in the set.
@@ -46,6 +47,25 @@ def test_entry(ipset: IpSet, entry: str) -> bool:
     elif flags:
         raise ValueError(f"Unknown argument: `{flags[0]}'")
     parts = parse_element(settype, family, words[0], 1)
+    values, cidrs = element_values(settype, parts)
+    if settype.name == "bitmap:ip,mac":
+        member = index.lookup(values)
+        return member is not None
+    if settype.name == "hash:ip" and (values[0] & index.addr_mask) == 0:  # type: ignore[operator]
+        return False  # the kernel refuses a null element
+    slot = index.find_slot(values, cidrs) if index.net_dims else index.find_slot(values)
+    if slot is None:
+        return False
+    found = index.member_at(slot)
+    if nomatch_flag:
+        return found.nomatch
+    return not found.nomatch
+
+
+def element_values(settype: SetType, parts: Sequence[Part]
+                   ) -> tuple[list[object], list[int | None]]:
+    """An element's lookup values, and per net dimension its prefix length (None for a
+    range): what `MembershipIndex.find_slot` takes to find that entry."""
     values: list[object] = []
     cidrs: list[int | None] = []
     for dim, part in zip(settype.dims, parts, strict=False):
@@ -61,18 +81,7 @@ def test_entry(ipset: IpSet, entry: str) -> bool:
             values.append(part)
         elif isinstance(part, SetPart):
             values.append(part.name)
-    if settype.name == "bitmap:ip,mac":
-        member = index.lookup(values)
-        return member is not None
-    if settype.name == "hash:ip" and (values[0] & index.addr_mask) == 0:  # type: ignore[operator]
-        return False  # the kernel refuses a null element
-    slot = index.find_slot(values, cidrs) if index.net_dims else index.find_slot(values)
-    if slot is None:
-        return False
-    found = index.member_at(slot)
-    if nomatch_flag:
-        return found.nomatch
-    return not found.nomatch
+    return values, cidrs
 
 
 def _test_list(index: MembershipIndex, words: Sequence[str]) -> bool:
