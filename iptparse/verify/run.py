@@ -26,7 +26,7 @@ from ..sandbox.netns import missing_tools
 from .compare import Comparison, compare
 from .model import LabSetup, kernel_packet, lab_host, model_packet
 from .report import VerifyReport
-from .samples import sample_packets
+from .samples import sample_packets, setup_for
 
 __all__ = ["LabPacket", "lab_requirements", "load_ipsets", "packets_from", "verify_dump"]
 
@@ -78,7 +78,7 @@ class _Prepared:
 def _prepare(dump: Dump, sets: Mapping[str, Any], packets: Sequence[LabPacket] | None,
              samples: int, seed: int, paths: Sequence[str]) -> _Prepared:
     if packets is not None:
-        return _Prepared(dump, list(packets), LabSetup())
+        return _Prepared(dump, list(packets), setup_for(dump, [p for p, _ in packets]))
     out: list[LabPacket] = []
     addresses: list[tuple[str, str]] = []
     share = [samples // len(paths) + (1 if i < samples % len(paths) else 0)

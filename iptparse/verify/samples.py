@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +35,7 @@ from .draw import Pools, draw_packet
 from .hints import Wish, merge, option_pred, tests_of, wish
 from .model import LabSetup
 
-__all__ = ["Sample", "Site", "sample_packets", "sites"]
+__all__ = ["Sample", "Site", "sample_packets", "setup_for", "sites"]
 
 #: Routes per packet towards DNAT destinations (the lab installs them one by one).
 _MAX_ROUTES = 4
@@ -249,6 +249,20 @@ def sample_packets(dump: Dump, sets: Mapping[str, Any], path: str, count: int, s
         packets.append(packet)
     setup = LabSetup(_oif_addresses(packets, family) if masquerade else ())
     return Sample(tuple(packets), setup)
+
+
+def setup_for(dump: Dump, packets: Sequence[KernelPacket]) -> LabSetup:
+    """The lab for packets the user gave: as for drawn packets, when the ruleset masquerades
+    each output interface gets an address (without one, MASQUERADE drops every packet it
+    sees, and the firewall's own decision would go unchecked); none when a packet's own
+    address lies in the range those come from."""
+    masquerades = any(rule.target is not None and rule.target.name == "MASQUERADE"
+                      for table in dump.tables if table.name == "nat"
+                      for chain in table.chains for rule in chain.rules)
+    reserved = _reserved(dump.family)
+    if not masquerades or any(_hits_reserved(p, reserved) for p in packets):
+        return LabSetup()
+    return LabSetup(_oif_addresses(list(packets), dump.family))
 
 
 def _hits_reserved(packet: KernelPacket, reserved: IntSet) -> bool:
