@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-SCRIPTS = ("seed", "kube_proxy", "docker", "ufw", "fail2ban", "calico")
+SCRIPTS = ("seed", "kube_proxy", "docker", "ufw", "firewalld", "fail2ban", "calico")
 
 if __name__ == "__main__":
     for name in SCRIPTS:

@@ -43,7 +43,8 @@ def _rule_lines(text: str) -> list[str]:
 
 def test_there_are_corpora() -> None:
     names = {_id(d) for d in DIRECTORIES}
-    assert names == {"seed", "kube-proxy", "docker", "docker/docker28", "ufw", "fail2ban/ipset",
+    assert names == {"seed", "kube-proxy", "docker", "docker/docker28", "ufw", "firewalld",
+                     "fail2ban/ipset",
                      "fail2ban/multiport", "calico"}
 
 
