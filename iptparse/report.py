@@ -7,7 +7,7 @@ paths: first a summary by verdict ("ACCEPT if … — DROP otherwise"), then eac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from .collector import without_collection
@@ -24,6 +24,7 @@ from .events import (
 )
 from .interp import PATHS, PathState
 from .packet import format_packet
+from .ruleset import RuleRef
 from .trace import PathResult, Skip, Step, TraceResult, projection, simplify
 
 __all__ = ["format_trace"]
@@ -144,8 +145,7 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
                    f"{decision_text(path.state, result)}{_rule_line(path.state, result, lookup)}")
         for text in path.conditions or ["(always)"]:
             out.append(f"  if {text}")
-        hits = " → ".join(f"{h.chain}#{h.rule}" for h in path.hits) or "(no rule matched)"
-        out.append(f"  rules: {hits}")
+        out.append(f"  rules: {hits_text(path.hits)}")
         if verbose:
             out.extend("  " + line for line in format_steps(path.steps, color=color,
                                                               highlight=highlight))
@@ -153,6 +153,19 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
         out.append("")
         out.append(f"warning: {result.message}")
     return "\n".join(out) + "\n"
+
+
+def hits_text(hits: Sequence[RuleRef]) -> str:
+    """The rules a path matched, each table named where the walk enters it: raw, mangle and
+    nat have chains of the same names (PREROUTING everywhere, firewalld's PREROUTING_ZONES,
+    Docker's DOCKER in nat and filter), so `PREROUTING#1` alone does not say which."""
+    out = []
+    table = None
+    for hit in hits:
+        prefix = f"{hit.table}:" if hit.table != table else ""
+        table = hit.table
+        out.append(f"{prefix}{hit.chain}#{hit.rule}")
+    return " → ".join(out) or "(no rule matched)"
 
 
 def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = True

@@ -226,6 +226,23 @@ def test_a_service_over_three_endpoints_is_accepted_always(tmp_path: Path) -> No
     assert out.count("(probability 0.3333)") == 3
 
 
+def test_each_path_names_the_table_where_its_rules_change_table() -> None:
+    """firewalld has PREROUTING, PREROUTING_ZONES and PRE_drop in raw, mangle and nat alike:
+    the rules a path matched say which table each run of them is in."""
+    firewalld = PROJECT_CORPORA / "firewalld"
+    _, out, _ = cli("trace", str(firewalld / "iptables-save.txt"), "--ipset",
+                    str(firewalld / "ipset-save.txt"), "--path", "in", "--color", "never", "-p",
+                    "tcp 203.0.113.5:40000 -> 10.0.0.1:22 iif=eth0 ctstate=NEW")
+    rules = [line.removeprefix("  rules: ").split(" → ") for line in out.splitlines()
+             if line.startswith("  rules: ")]
+    assert len(rules) == 2  # logged or not: pkttype is not given
+    for hits in rules:
+        named = [hit for hit in hits if ":" in hit]
+        assert named == ["raw:PREROUTING#1", "mangle:PREROUTING#1", "nat:PREROUTING#1",
+                         "mangle:INPUT#1", "filter:INPUT#5"]
+        assert hits[-1] == "IN_drop#9" and hits.count("PRE_drop#7") == 3
+
+
 def test_assume_pins_a_kind_or_one_rule(rules: Path) -> None:
     packet = ["-p", "udp 1.2.3.4 -> 5.6.7.8:53 iif=eth0", "--path", "in", "--color", "never"]
     _, out, _ = cli("trace", str(rules), *packet)
