@@ -25,6 +25,7 @@ already there is one, without --exist).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..domain import IntSet
@@ -37,7 +38,7 @@ from ..nodes import Family
 from ..semantics import FieldReader, SameKey, SetsView
 from ._a_ipset import ICMP_PROTOCOLS, L4_PROTOCOLS
 
-__all__ = ["update_sets"]
+__all__ = ["KernelUpdate", "update_sets"]
 
 Op = Literal["add", "del"]
 
@@ -48,6 +49,21 @@ class _Unknown(Exception):
 
 class _NoChange(Exception):
     """The kernel's kadt refuses the key: the set stays as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class KernelUpdate:
+    """`update_sets` with a rule's own arguments, as `SetUpdate.apply`: a value, so that a
+    rule compiled again (against a path's sets) has an effect equal to the first."""
+
+    op: Op
+    name: str
+    dirs: tuple[str, ...]
+    exist: bool
+    family: Family
+
+    def __call__(self, sets: SetsView, read: FieldReader) -> SetsView | SameKey | None:
+        return update_sets(self.op, self.name, self.dirs, self.exist, self.family, sets, read)
 
 
 def update_sets(op: Op, name: str, dirs: Sequence[str], exist: bool, family: Family,

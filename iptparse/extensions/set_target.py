@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any, Literal
 
 from ..domain import BitSet, IntSet, ValueSet
 from ..nodes import ExtOptions
 from ..semantics import Change, CompileContext, Effect, SetFrom, SetUpdate, SetValue
 from ._a_ipset import set_predicate
-from ._a_setupdate import update_sets
+from ._a_setupdate import KernelUpdate
 from ._checks import need_hooks
 from ._cnum import xt_uint
 from ._d_sem import BitCube, continue_with
@@ -183,8 +182,8 @@ class SetTargetExt(Extension):
                 text = (f"{'add' if op == 'add' else 'delete'} {','.join(ref.dirs)} "
                         f"{'to' if op == 'add' else 'from'} ipset {ref.name}")
                 notes.append(text)
-                updates.append(SetUpdate(ref.name, text, partial(
-                    update_sets, op, ref.name, ref.dirs, options.exist, ctx.family)))
+                updates.append(SetUpdate(ref.name, text, KernelUpdate(
+                    op, ref.name, ref.dirs, options.exist, ctx.family)))
         changed = "; ".join(notes)
         if options.map is None:
             return replace(continue_with(changed), updates=tuple(updates))
@@ -219,6 +218,24 @@ def _entries(name: str, sets: Mapping[str, Any], seen: frozenset[str] = frozense
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _MarkFromEntries:
+    """The mark after --map-mark: `(mark & ~mask) ^ value` for the (value, mask) of any
+    entry the lookup may find (None or none: any mark). A value, so that the rule compiled
+    again against a path's sets has an equal effect."""
+
+    marks: frozenset[tuple[int, int]] | None
+
+    def __call__(self, values: tuple[ValueSet, ...]) -> ValueSet:
+        if not self.marks:
+            return BitSet.all(32)
+        cube = BitCube.of(values[0])
+        result = BitSet.empty(32)
+        for value, mask in self.marks:
+            result = result | cube.xmark(value, mask).bitset()
+        return result
+
+
 def _map_effect(options: SetTarget, ctx: CompileContext, changed: str) -> Effect:
     ref = options.map
     assert ref is not None
@@ -226,18 +243,9 @@ def _map_effect(options: SetTarget, ctx: CompileContext, changed: str) -> Effect
     changes: list[Change] = []
     notes = [changed] if changed else []
     if options.map_mark:
-        marks = None if members is None else {m.skbmark or (0, 0) for m in members}
-
-        def mapped(values: tuple[ValueSet, ...]) -> ValueSet:
-            if not marks:
-                return BitSet.all(32)
-            cube = BitCube.of(values[0])
-            result = BitSet.empty(32)
-            for value, mask in marks:
-                result = result | cube.xmark(value, mask).bitset()
-            return result
-
-        changes.append(SetFrom("mark", ("mark",), mapped, f"mark from ipset {ref.name}"))
+        marks = None if members is None else frozenset(m.skbmark or (0, 0) for m in members)
+        changes.append(SetFrom("mark", ("mark",), _MarkFromEntries(marks),
+                               f"mark from ipset {ref.name}"))
         notes.append("mark from the entry's skbmark")
     if options.map_prio:
         prios = IntSet.all(0xFFFFFFFF) if not members else IntSet.values(
