@@ -53,11 +53,12 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "list" if kind == "ipset-list" else "save")
         result = render_ipset(sets, style=style)
     else:
-        if args.to:
-            err.write("iptparse fmt: --to applies to ipset files only\n")
+        if args.to == "list":
+            err.write("iptparse fmt: --to list applies to ipset files only\n")
             return 2
         dump = parse_iptables(text, filename=name, errors=mode, warnings=warnings)
-        result = render(dump)
+        # `--to save`: `iptables -S` output in iptables-save layout
+        result = render(dump.printed_as("save") if args.to == "save" else dump)
     _write_warnings(warnings, err)
     out.write(result)
     return 0
@@ -232,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fmt", help=cmd_fmt.__doc__)
     p.add_argument("file", metavar="FILE", help="a dump file, or - for standard input")
-    p.add_argument("--to", choices=("save", "list"), help="ipset output style")
+    p.add_argument("--to", choices=("save", "list"),
+                   help="output style: for ipset files save or list; for `iptables -S` "
+                        "output save (iptables-save layout)")
     _add_lenient_arg(p)
 
     p = sub.add_parser("check", help=cmd_check.__doc__)

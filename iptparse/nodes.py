@@ -13,7 +13,8 @@ the next node (`leading`) so that formatting a hand-written restore file never l
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from .source import Span
 
@@ -34,6 +35,7 @@ __all__ = [
     "RawOptions",
     "Rule",
     "Table",
+    "TableForm",
     "Target",
 ]
 
@@ -206,6 +208,11 @@ class Chain:
         return self.policy is not None
 
 
+#: How a table was printed: by iptables-save (`*name`, `:CHAIN` lines, `COMMIT`), or by
+#: `iptables [-t name] -S` (`-P`/`-N`/`-A` lines only), with `-v` its counters as `-c P B`.
+TableForm = Literal["save", "list-rules", "list-rules-counters"]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """`*name` … `COMMIT`: the chains of one table in the order iptables-save prints them."""
@@ -215,6 +222,7 @@ class Table:
     span: Span | None = field(default=None, compare=False, repr=False)
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
     trailing: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    form: TableForm = field(default="save", compare=False, repr=False)
 
     def chain(self, name: str) -> Chain | None:
         for c in self.chains:
@@ -254,6 +262,12 @@ class Dump:
     @property
     def tables(self) -> tuple[Table, ...]:
         return tuple(item for item in self.items if isinstance(item, Table))
+
+    def printed_as(self, form: TableForm) -> Dump:
+        """The same dump, every table to be printed in `form` (`iptables -S` output as
+        iptables-save would print it, for iptables-restore)."""
+        return replace(self, items=tuple(replace(item, form=form) if isinstance(item, Table)
+                                         else item for item in self.items))
 
     def table(self, name: str) -> Table | None:
         for t in self.tables:

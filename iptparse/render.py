@@ -16,6 +16,7 @@ from .nodes import (
     Blank,
     Chain,
     Comment,
+    Counters,
     Dump,
     Family,
     Match,
@@ -57,6 +58,8 @@ def _leading(lines: tuple[str, ...]) -> str:
 
 @render.register
 def _table(node: Table, family: Family = Family.INET) -> str:
+    if node.form != "save":
+        return _listing(node, family)
     lines = [_leading(node.leading), f"*{node.name}\n"]
     for chain in node.chains:
         lines.append(_leading(chain.leading))
@@ -67,6 +70,30 @@ def _table(node: Table, family: Family = Family.INET) -> str:
             lines.append(render_rule(rule, family) + "\n")
     lines.append(_leading(node.trailing))
     lines.append("COMMIT\n")
+    return "".join(lines)
+
+
+def _listing(node: Table, family: Family) -> str:
+    """The table as `iptables -S` prints it (`-v`: with counters): policies, user chains,
+    then the rules, each counted just before its target."""
+    counted = node.form == "list-rules-counters"
+    lines = [_leading(node.leading)]
+    for chain in node.chains:
+        lines.append(_leading(chain.leading))
+        if chain.policy is None:
+            lines.append(f"-N {chain.name}\n")
+            continue
+        counters = chain.counters or Counters()
+        extra = f" -c {counters.packets} {counters.bytes}" if counted else ""
+        lines.append(f"-P {chain.name} {chain.policy}{extra}\n")
+    for chain in node.chains:
+        for rule in chain.rules:
+            lines.append(_leading(rule.leading))
+            head, target = _spec(rule, family)
+            counters = rule.counters or Counters()
+            extra = f" -c {counters.packets} {counters.bytes}" if counted else ""
+            lines.append(f"-A {rule.chain}{head}{extra}{target}{rule.trailing}\n")
+    lines.append(_leading(node.trailing))
     return "".join(lines)
 
 
@@ -93,6 +120,12 @@ def render_rule(rule: Rule, family: Family = Family.INET) -> str:
 
 def render_rule_spec(rule: Rule, family: Family = Family.INET) -> str:
     """Everything after `-A CHAIN`, with a leading space (empty for a bare rule)."""
+    head, target = _spec(rule, family)
+    return head + target
+
+
+def _spec(rule: Rule, family: Family) -> tuple[str, str]:
+    """The rule's matches and its target, apart (`iptables -S -v` counts between them)."""
     out: list[str] = []
     if rule.src is not None:
         out.append(f"{' !' if rule.src_invert else ''} -s {format_address(rule.src)}")
@@ -113,9 +146,8 @@ def render_rule_spec(rule: Rule, family: Family = Family.INET) -> str:
     ctx = RenderContext(family)
     for match in rule.matches:
         out.append(_match_text(match, ctx))
-    if rule.target is not None:
-        out.append(_target_text(rule.target, ctx))
-    return "".join(out)
+    target = _target_text(rule.target, ctx) if rule.target is not None else ""
+    return "".join(out), target
 
 
 def _match_text(match: Match, ctx: RenderContext) -> str:

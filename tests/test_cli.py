@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from iptparse.parser import parse_iptables
+
 from ._cli import run_cli
 from .conftest import PROJECT_CORPORA
 
@@ -83,10 +85,31 @@ def test_fmt_converts_ipset_list_to_save() -> None:
     assert out == (SEED / "ipset-save.txt").read_text()
 
 
-def test_fmt_to_is_for_ipset_files_only() -> None:
-    status, out, err = cli("fmt", "--to", "save", str(SEED / "iptables-save.txt"))
+def test_fmt_gives_back_a_listing_or_turns_it_into_save_layout() -> None:
+    listing = PROJECT_CORPORA / "firewalld" / "iptables-S.txt"
+    status, out, err = cli("fmt", str(listing))
+    assert (status, out, err) == (0, listing.read_text(), "")
+    status, out, _ = cli("fmt", "--to", "save", str(listing))
+    assert status == 0 and out.startswith("*filter\n:INPUT ACCEPT [0:0]\n")
+    save = parse_iptables((PROJECT_CORPORA / "firewalld" / "iptables-save.txt").read_text())
+    for table in parse_iptables(out).tables:
+        assert table.form == "save" and table == save.table(table.name)
+    status, out, _ = cli("fmt", "--to", "save", str(SEED / "iptables-save.txt"))
+    assert (status, out) == (0, (SEED / "iptables-save.txt").read_text())
+    status, out, err = cli("fmt", "--to", "list", str(SEED / "iptables-save.txt"))
     assert (status, out) == (2, "")
-    assert "--to applies to ipset files only" in err
+    assert "--to list applies to ipset files only" in err
+
+
+def test_a_listing_traces_as_its_save_does() -> None:
+    firewalld = PROJECT_CORPORA / "firewalld"
+    answers = [cli("trace", str(firewalld / name), "--ipset", str(firewalld / "ipset-save.txt"),
+                   "--path", "in", "--color", "never", "-p",
+                   "tcp 198.51.100.7:40000 -> 10.0.0.1:22 iif=eth0 ctstate=NEW")[1]
+               for name in ("iptables-S.txt", "iptables-save.txt")]
+    without_lines = [re.sub(r"  \(line \d+\)", "", answer) for answer in answers]
+    assert without_lines[0] == without_lines[1]
+    assert "REJECT by filter:IN_public_deny #3" in answers[0]
 
 
 def test_bad_input_is_reported_with_its_place_and_a_caret(bad: Path) -> None:

@@ -11,7 +11,8 @@ python3 (`/usr/bin/python3`), which needs python3-gi and python3-dbus (firewalld
 them); libnftables1 must be present (firewalld loads it even with the iptables backend).
 
 Writes corpora/firewalld/: iptables-save.txt and ip6tables-save.txt (tables raw, mangle, nat,
-filter, security), ipset-save.txt and ipset-list.txt.
+filter, security), iptables-S.txt (`iptables -t TABLE -S` for filter, nat, mangle, raw and
+security, one after the other), ipset-save.txt and ipset-list.txt.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from _common import Namespace, save_tables, write
 
 PACKAGES = ("firewalld", "python3-firewall", "python3-nftables")
 TABLES = ("raw", "mangle", "nat", "filter", "security")
+LISTED = ("filter", "nat", "mangle", "raw", "security")
 
 #: What the admin wrote under /etc/firewalld (as `firewall-cmd --permanent` would have).
 CONFIG = {
@@ -161,6 +163,9 @@ def main() -> None:
             print(started.stdout.strip())
             write("firewalld/iptables-save.txt", save_tables(host, TABLES))
             write("firewalld/ip6tables-save.txt", save_tables(host, TABLES, ipv6=True))
+            # what people paste as often: `iptables -S` per table, in the order typed
+            write("firewalld/iptables-S.txt", "".join(
+                host.run(["iptables-legacy", "-t", table, "-S"]).stdout for table in LISTED))
             write("firewalld/ipset-save.txt", host.run(["ipset", "save"]).stdout)
             write("firewalld/ipset-list.txt", host.run(["ipset", "list"]).stdout)
 

@@ -125,7 +125,9 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
         rules = render(dump)
     else:
         dump = parse_iptables(rules, filename=name)
-        rules = _as_read(rules)
+        # `iptables -S` output: iptables-restore reads the same tables in save layout
+        rules = _as_read(rules) if all(t.form == "save" for t in dump.tables) else render(
+            dump.printed_as("save"))
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []

@@ -17,6 +17,7 @@ import pytest
 
 from iptparse import Family, parse_iptables
 from iptparse.parser import iter_rule_lines
+from iptparse.render import render
 from iptparse.sandbox import Netns
 from iptparse.sandbox.oracle import strip_save_comments
 
@@ -92,6 +93,32 @@ def test_corpus_reloads_identically(directory: Path, netns: Netns) -> None:
         listing = directory / "ipset-list.txt"
         assert _no_countdown(netns.run(["ipset", "list"]).stdout) == \
             _no_countdown(listing.read_text())
+
+
+LISTINGS = sorted(PROJECT_CORPORA.rglob("iptables-S*.txt"))
+
+
+@pytest.mark.parametrize("path", LISTINGS, ids=_id)
+def test_listing_reads_as_the_save_beside_it(path: Path) -> None:
+    """`iptables -S` output: the same tables as iptables-save printed, printed back as is."""
+    listing = parse_iptables(path.read_text(), filename=str(path))
+    save = parse_iptables((path.parent / "iptables-save.txt").read_text())
+    assert sorted(t.name for t in listing.tables) == sorted(t.name for t in save.tables)
+    for table in listing.tables:
+        assert table == save.table(table.name), table.name
+    assert render(listing) == path.read_text()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("path", LISTINGS, ids=_id)
+def test_listing_is_what_the_tool_lists(path: Path, netns: Netns) -> None:
+    sets = path.parent / "ipset-save.txt"
+    if sets.is_file():
+        netns.run(["ipset", "restore"], input=sets.read_text())
+    netns.run(["iptables-legacy-restore"], input=(path.parent / "iptables-save.txt").read_text())
+    tables = [t.name for t in parse_iptables(path.read_text()).tables]
+    assert "".join(netns.run(["iptables-legacy", "-t", t, "-S"]).stdout
+                   for t in tables) == path.read_text()
 
 
 @pytest.mark.kernel

@@ -5,6 +5,7 @@ reads back the same."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from functools import cache
 
 from hypothesis import HealthCheck, given, settings
@@ -112,6 +113,29 @@ def test_ast_to_text_to_ast(dump: Dump) -> None:
     text = render(dump)
     assert parse_iptables(text, family=Family.INET) == dump
     assert render(parse_iptables(text)) == text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dumps(), st.booleans())
+def test_ast_to_listing_to_ast(dump: Dump, counted: bool) -> None:
+    """The same tables as `iptables -S` prints them (`-v`: every policy and rule counted,
+    else none; user chains never) read back the same, and print back the same text."""
+    def counters(value: Counters | None, chain: bool) -> Counters | None:
+        if counted and value is not None:
+            return value
+        return Counters(0, 0) if chain or counted else None
+
+    table = dump.tables[0]
+    listed = replace(table, form="list-rules-counters" if counted else "list-rules", chains=tuple(
+        replace(chain, counters=counters(chain.counters if chain.builtin else None, True),
+                rules=tuple(
+            replace(rule, counters=counters(rule.counters, False)) for rule in chain.rules))
+        for chain in table.chains))
+    text = render(Dump(Family.INET, (listed,)))
+    assert not text.startswith("*") and "COMMIT" not in text
+    again = parse_iptables(text, family=Family.INET)
+    assert again.tables == (listed,) and again.tables[0].form == listed.form
+    assert render(again) == text
 
 
 def _seed_text() -> str:

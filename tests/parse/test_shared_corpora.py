@@ -156,3 +156,25 @@ def test_every_file_is_read_without_crashing() -> None:
                 from iptparse.errors import ParseErrors
 
                 assert isinstance(exc, ParseErrors), f"{path}: {exc!r}"
+
+
+_LIST_RULES = "calico/aks-calico-node__iptables-list-rules.txt"
+
+
+@pytest.mark.kernel
+def test_a_real_iptables_list_rules_capture(module_netns: Netns) -> None:
+    """`iptables --list-rules` from an AKS node: read as the filter table, printed back byte
+    for byte, and in save layout it is what the kernel lists again after loading it."""
+    path = SHARED_CORPORA / _LIST_RULES
+    if not path.is_file():
+        pytest.skip(f"{_LIST_RULES} is not present")
+    text = path.read_text()
+    dump = parse_iptables(text)
+    assert [(t.name, t.form) for t in dump.tables] == [("filter", "list-rules")]
+    assert render(dump) == text
+    module_netns.run(["iptables-legacy-restore"], input=render(dump.printed_as("save")))
+    try:
+        assert module_netns.run(["iptables-legacy", "-S"]).stdout == text
+    finally:
+        module_netns.run(["iptables-legacy", "-F"])
+        module_netns.run(["iptables-legacy", "-X"])

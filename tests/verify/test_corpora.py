@@ -1,6 +1,7 @@
 """`iptparse verify` over every dump of the project's corpora (issue 7 on real layouts).
 
-Each `iptables-save.txt` / `ip6tables-save.txt` under corpora/ is loaded into a kernel lab with
+Each `iptables-save.txt` / `ip6tables-save.txt` (and `iptables -S` output, `iptables-S.txt`)
+under corpora/ is loaded into a kernel lab with
 the `ipset-save.txt` beside it, and a bounded number of packets sampled from its own rules must
 agree wherever iptparse models them. The corpora are being extended while this runs: what
 exists at collection time is what is checked.
@@ -20,7 +21,7 @@ from ._lab import disagreements, lab_namespaces
 pytestmark = pytest.mark.kernel
 
 SAMPLES = 24
-DUMPS = sorted(p for name in ("iptables-save.txt", "ip6tables-save.txt")
+DUMPS = sorted(p for name in ("iptables-save.txt", "ip6tables-save.txt", "iptables-S.txt")
                for p in PROJECT_CORPORA.rglob(name))
 
 

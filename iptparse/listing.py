@@ -1,0 +1,109 @@
+"""Which table each listing of `iptables -S` output is, when a file holds such listings.
+
+`iptables [-t TABLE] -S [-v]` prints one table as commands: `-P` for each builtin chain's
+policy, `-N` for each user chain, then the `-A` rules (`-v` adds `-c PACKETS BYTES`), with no
+line naming the table. People capture it as often as iptables-save (`iptables -S;
+iptables -t nat -S`), so iptparse reads it too.
+
+Each listing starts with its run of `-P` lines. The policies come in hook order, so a policy
+that does not follow the one before starts the next listing (a table without rules); a
+listing of one user chain (`iptables -S CHAIN`) has no policy and can only come first. The
+builtin chains a listing's policies name tell its table: INPUT, FORWARD, OUTPUT is filter
+(security has the same chains: a second such listing is security, and so is one with a
+SECMARK or CONNSECMARK target); PREROUTING, INPUT, OUTPUT, POSTROUTING is nat; all five are
+mangle; PREROUTING, OUTPUT is raw. A listing of part of a table (`iptables -S FORWARD`) is the
+first table, in the order filter, nat, mangle, raw, security, that has every builtin chain it
+names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .nodes import BUILTIN_CHAINS, TableForm
+
+__all__ = ["listed_tables", "looks_like_list_output"]
+
+_COMMAND = re.compile(r"[ \t]*(-[PNA])[ \t]+(\S+)")
+_COUNTERS = re.compile(r"[ \t]-c[ \t]+\d+[ \t]+\d+(?:[ \t]|$)")
+_SECMARK = re.compile(r"[ \t]-j[ \t]+(?:CONN)?SECMARK(?:[ \t]|$)")
+_PREFERENCE = ("filter", "nat", "mangle", "raw", "security")
+_ALL_BUILTINS = frozenset(c for chains in BUILTIN_CHAINS.values() for c in chains)
+_HOOK_ORDER = {c: i for i, c in enumerate(BUILTIN_CHAINS["mangle"])}
+#: old kernels' nat had no INPUT chain
+_EXACT = [(frozenset(BUILTIN_CHAINS[t]), t) for t in _PREFERENCE] + [
+    (frozenset({"PREROUTING", "OUTPUT", "POSTROUTING"}), "nat")]
+
+
+@dataclass
+class _Listing:
+    line: int
+    policies: set[str] = field(default_factory=set)
+    appended: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
+    counters: bool = False
+    #: a target only mangle and security take: a listing of INPUT, FORWARD and OUTPUT with
+    #: one is security's
+    secmark: bool = False
+
+
+def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
+    """For `iptables -S` output, the line (1-based) where each listing starts, with its table
+    and form; None for anything else (iptables-save output, restore input, …)."""
+    listings: list[_Listing] = []
+    after_policy = False
+    last_hook = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped[0] in "*:[" or stripped == "COMMIT":
+            return None  # save layout: a `-P` before `*table` is an error there
+        found = _COMMAND.match(line)
+        if found is None or (not listings and found.group(1) == "-A"):
+            if not listings:
+                return None  # the tool lists policies or chains first: this is no listing
+            continue  # not a listing line: the parser says what is wrong with it
+        command, chain = found.groups()
+        hook = _HOOK_ORDER.get(chain, len(_HOOK_ORDER))
+        if (command == "-P" and not (after_policy and hook > last_hook)) or not listings:
+            listings.append(_Listing(number))
+        last_hook = hook
+        listing = listings[-1]
+        if command == "-P":
+            listing.policies.add(chain)
+        elif command == "-N":
+            listing.created.add(chain)
+        else:
+            listing.appended.add(chain)
+        listing.counters |= _COUNTERS.search(line) is not None
+        listing.secmark |= _SECMARK.search(line) is not None
+        after_policy = command == "-P"
+    used: list[str] = []
+    out: dict[int, tuple[str, TableForm]] = {}
+    for listing in listings:
+        table = _table_of(listing, used)
+        used.append(table)
+        out[listing.line] = (table, "list-rules-counters" if listing.counters else "list-rules")
+    return out or None
+
+
+def _table_of(listing: _Listing, used: list[str]) -> str:
+    policies = frozenset(listing.policies)
+    # every builtin chain of a table: that table; else part of one (`iptables -S FORWARD`)
+    fits = [t for chains, t in _EXACT if policies == chains]
+    if listing.secmark and fits == ["filter", "security"]:
+        fits = ["security"]
+    if not fits:
+        named = policies | (listing.appended - listing.created) & _ALL_BUILTINS
+        fits = [t for t in _PREFERENCE if named <= set(BUILTIN_CHAINS[t])]
+    fresh = [t for t in fits if t not in used]
+    # a table listed twice: the parser refuses the second listing
+    return (fresh or fits or ["filter"])[0]
+
+
+def looks_like_list_output(line: str) -> bool:
+    """Whether a line opens a chain in `iptables -L` output (`Chain INPUT (policy ACCEPT)`),
+    a table form that leaves out what rules match and cannot be read back."""
+    return line.startswith("Chain ") and ("(policy " in line or "references)" in line)
