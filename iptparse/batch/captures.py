@@ -13,9 +13,11 @@ Recognised file names in a node folder (matched case-insensitively, each optiona
 `.gz`; other files are ignored):
 
     IPv4 rules   iptables-save*  iptables-legacy-save*  iptables-nft-save*  iptables.txt
-                 iptables.rules  rules.v4
+                 iptables.rules  rules.v4  and `iptables -S` output: iptables-S  iptables-S.*
+                 iptables-S-*  iptables-list-rules*
     IPv6 rules   ip6tables-save*  ip6tables-legacy-save*  ip6tables-nft-save*  ip6tables.txt
-                 ip6tables.rules  rules.v6
+                 ip6tables.rules  rules.v6  ip6tables-S  ip6tables-S.*  ip6tables-S-*
+                 ip6tables-list-rules*
     ipsets       ipset*   (`ipset save` or `ipset list` output; several files are merged)
     routes       routes*  ip-route*  ip-6-route*  ip6-route*  route-n*
     addresses    addrs*  addresses*  ip-addr*  ip-6-addr*  ip6-addr*
@@ -26,7 +28,8 @@ are read as one dump in name order, as `iptables-restore` would read them concat
 
 Nodes whose files say the same thing are evaluated once: the content hash ignores what differs
 between identical nodes without changing a verdict (iptables-save's `#` comment lines with their
-dates and the builtin chains' counters); everything else must be identical.
+dates and the builtin chains' counters, `-P … -c P B` in `iptables -S -v` output); everything
+else must be identical.
 """
 
 from __future__ import annotations
@@ -44,11 +47,12 @@ __all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "read
 
 RULES_ROLES = ("v4", "v6", "rules")
 
+_LISTINGS = ("-s", "-s.*", "-s-*", "-list-rules*")  # iptables -S output: iptables-S.txt, …
 _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("v6", ("ip6tables-save*", "ip6tables-legacy-save*", "ip6tables-nft-save*", "ip6tables.txt",
-            "ip6tables.rules", "rules.v6")),
+            "ip6tables.rules", "rules.v6", *(f"ip6tables{end}" for end in _LISTINGS))),
     ("v4", ("iptables-save*", "iptables-legacy-save*", "iptables-nft-save*", "iptables.txt",
-            "iptables.rules", "rules.v4")),
+            "iptables.rules", "rules.v4", *(f"iptables{end}" for end in _LISTINGS))),
     ("ipset", ("ipset*",)),
     ("routes", ("routes*", "ip-route*", "ip-6-route*", "ip6-route*", "route-n*")),
     ("addrs", ("addrs*", "addresses*", "ip-addr*", "ip-6-addr*", "ip6-addr*")),
@@ -181,12 +185,16 @@ def discover(args: Iterable[str | Path]) -> list[Capture]:
 
 _COMMENT = re.compile(r"^#.*$", re.M)
 _CHAIN_COUNTERS = re.compile(r"^(:\S+[ \t]+\S+)[ \t]+\[\d+:\d+\][ \t]*$", re.M)
+#: a policy's counters in `iptables -S -v` output
+_POLICY_COUNTERS = re.compile(r"^(-P[ \t]+\S+[ \t]+\S+)[ \t]+-c[ \t]+\d+[ \t]+\d+[ \t]*$", re.M)
 
 
 def _normalise(text: str) -> str:
-    """Comment lines become `#` and builtin-chain counters `[0:0]`: line and column numbers
-    of everything that can be wrong stay where they were."""
-    return _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub("#", text))
+    """Comment lines become `#` and builtin-chain counters `[0:0]` (`-c 0 0` in `iptables -S
+    -v` output): line and column numbers of everything that can be wrong stay where they
+    were."""
+    text = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub("#", text))
+    return _POLICY_COUNTERS.sub(r"\1 -c 0 0", text)
 
 
 def _rules_family(role: str, text: str) -> str:

@@ -31,7 +31,9 @@ COMMIT
     ("ip6tables-nft-save", "v6"), ("ipset-save.txt", "ipset"), ("ipset-list.txt.gz", "ipset"),
     ("routes.txt", "routes"), ("ip-route", "routes"), ("ip-6-route.txt", "routes"),
     ("addrs.txt", "addrs"), ("ip-addr.txt", "addrs"), ("README.md", None),
-    ("ufw-status.txt", None), ("rules.v5", None),
+    ("ufw-status.txt", None), ("rules.v5", None), ("iptables-S.txt", "v4"), ("iptables-S", "v4"),
+    ("iptables-S-nat.txt", "v4"), ("ip6tables-S.txt.gz", "v6"), ("iptables-list-rules.txt", "v4"),
+    ("iptables-stats.txt", None),
 ])
 def test_recognised_names(name: str, role: str | None) -> None:
     assert role_of(name) == role
@@ -85,6 +87,19 @@ def test_identical_up_to_dates_and_chain_counters(tmp_path: Path) -> None:
         digests.append(read.digest)
     assert digests[0] == digests[1]
     assert len({digests[0], digests[2], digests[3]}) == 3
+
+
+def test_listings_identical_up_to_policy_counters(tmp_path: Path) -> None:
+    """`iptables -S -v` captures of two nodes: the policies' counters differ, nothing else."""
+    listing = ("-P INPUT DROP -c 12 3456\n-P FORWARD DROP -c 0 0\n-P OUTPUT ACCEPT -c 7 890\n"
+               "-A INPUT -p tcp -m tcp --dport 22 -c 5 6 -j ACCEPT\n")
+    a = _node(tmp_path / "a", {"iptables-S.txt": listing})
+    b = _node(tmp_path / "b", {"iptables-S.txt": listing.replace("-c 12 3456", "-c 1 2")})
+    c = _node(tmp_path / "c", {"iptables-S.txt": listing.replace("-c 5 6", "-c 8 9")})
+    reads = [read_capture(discover([folder])[0]) for folder in (a, b, c)]
+    assert all(isinstance(r, Payload) for r in reads)
+    digests = [r.digest for r in reads if isinstance(r, Payload)]
+    assert digests[0] == digests[1] != digests[2]  # rule counters are kept, as for -c
 
 
 def test_header_decides_the_family_over_the_name(tmp_path: Path) -> None:
