@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from .addresses import AddressError, parse_address
@@ -850,13 +850,21 @@ _V6_HINT = re.compile(r"ip6tables|(?:^|\s)(?:-[sd]|--(?:source|destination|src|d
                       r"frag|rt|mh|eui64|hbh|dst)\b|-p (?:icmpv6|ipv6-icmp)\b", re.M)
 
 
-def detect_family(text: str) -> Family:
-    """IPv6 when the header says ip6tables-save or the rules use IPv6-only forms."""
+#: file names that say IPv6: ip6tables-save.txt, ip6tables-S.txt, rules.v6 (as `batch` reads them)
+_V6_NAME = re.compile(r"ip6tables|rules\.v6(?:$|\.)")
+
+
+def detect_family(text: str, filename: str | None = None) -> Family:
+    """IPv6 when the header says ip6tables-save, else when the file is named for ip6tables
+    (`ip6tables -S` output has no header, and its rules may name no address), else when
+    the rules use IPv6-only forms."""
     head = text[:4096]
     if "ip6tables-save" in head:
         return Family.INET6
     if "iptables-save" in head:
         return Family.INET
+    if filename is not None and _V6_NAME.search(PurePath(filename).name.lower()):
+        return Family.INET6
     return Family.INET6 if _V6_HINT.search(text) else Family.INET
 
 
@@ -880,7 +888,7 @@ def parse_iptables(
     rule with the general getopt-like parser (the fast path must give the same result).
     """
     if family is None:
-        family = detect_family(text)
+        family = detect_family(text, filename)
     parser = _Parser(text, filename, family, errors, warnings, fast)
     try:
         return parser.run()

@@ -57,7 +57,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = ("in", "forward") if args.path == "both" else (args.path,)
     rules = [read_text(path) for path in args.rules]
     ipsets = [read_text(path) for path in args.ipset]
-    families = [detect_family(text) for _, text in rules]
+    families = [detect_family(text, name) for name, text in rules]
     missing: list[str] = []
     for family in families:
         missing += [m for m in lab_requirements(family, backend, bool(ipsets))
