@@ -13,7 +13,7 @@ builtin chains a listing's policies name tell its table: INPUT, FORWARD, OUTPUT 
 SECMARK or CONNSECMARK target); PREROUTING, INPUT, OUTPUT, POSTROUTING is nat; all five are
 mangle; PREROUTING, OUTPUT is raw. A listing of part of a table (`iptables -S FORWARD`) is the
 first table, in the order filter, nat, mangle, raw, security, that has every builtin chain it
-names.
+names, and listings of parts of one table in a row are read as that table (chain by chain).
 """
 
 from __future__ import annotations
@@ -82,25 +82,30 @@ def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
         after_policy = command == "-P"
     used: list[str] = []
     out: dict[int, tuple[str, TableForm]] = {}
+    previous: tuple[str, bool] | None = None
     for listing in listings:
-        table = _table_of(listing, used)
+        table, whole = _table_of(listing, used)
+        if previous is not None and not whole and previous == (table, False):
+            continue  # `iptables -S INPUT; iptables -S FORWARD`: one table, chain by chain
         used.append(table)
         out[listing.line] = (table, "list-rules-counters" if listing.counters else "list-rules")
+        previous = (table, whole)
     return out or None
 
 
-def _table_of(listing: _Listing, used: list[str]) -> str:
+def _table_of(listing: _Listing, used: list[str]) -> tuple[str, bool]:
+    """The listing's table, and whether the listing has all of its builtin chains."""
     policies = frozenset(listing.policies)
-    # every builtin chain of a table: that table; else part of one (`iptables -S FORWARD`)
     fits = [t for chains, t in _EXACT if policies == chains]
-    if listing.secmark and fits == ["filter", "security"]:
-        fits = ["security"]
-    if not fits:
-        named = policies | (listing.appended - listing.created) & _ALL_BUILTINS
-        fits = [t for t in _PREFERENCE if named <= set(BUILTIN_CHAINS[t])]
-    fresh = [t for t in fits if t not in used]
-    # a table listed twice: the parser refuses the second listing
-    return (fresh or fits or ["filter"])[0]
+    if fits:
+        if listing.secmark and fits == ["filter", "security"]:
+            fits = ["security"]
+        fresh = [t for t in fits if t not in used]
+        return (fresh or fits)[0], True  # a table listed twice: the parser refuses it
+    # part of a table (`iptables -S FORWARD`)
+    named = policies | (listing.appended - listing.created) & _ALL_BUILTINS
+    fits = [t for t in _PREFERENCE if named <= set(BUILTIN_CHAINS[t])]
+    return (fits or ["filter"])[0], False
 
 
 def looks_like_list_output(line: str) -> bool:

@@ -59,6 +59,12 @@ def test_part_of_a_table_is_the_first_table_that_has_its_chains() -> None:
     assert _tables("-P PREROUTING ACCEPT\n-A PREROUTING -j ACCEPT\n") == ["nat"]
     assert _tables("-N DOCKER\n-A DOCKER -j RETURN\n") == ["filter"]
     assert _tables("# iptables -t mangle -S\n-N X\n-A POSTROUTING -j X\n") == ["nat"]
+    chain_by_chain = ("-P INPUT DROP\n-A INPUT -j ACCEPT\n-P FORWARD DROP\n"
+                      "-A FORWARD -j ACCEPT\n-N X\n-A X -j RETURN\n")
+    assert _tables(chain_by_chain) == ["filter"]
+    table = parse_iptables(chain_by_chain).tables[0]
+    assert [(c.name, c.policy, len(c.rules)) for c in table.chains] == [
+        ("INPUT", "DROP", 1), ("FORWARD", "DROP", 1), ("X", None, 1)]
     # the tool lists policies or chains before rules: rules alone are a restore file's
     assert listed_tables("-A INPUT -j ACCEPT\n") is None
 
@@ -116,7 +122,7 @@ def test_comments_and_blank_lines_stay_where_they_were() -> None:
 @pytest.mark.parametrize("text, message, line", [
     (FILTER + FILTER.replace("DROP", "ACCEPT") + FILTER,
      "a second listing of table filter", 7),
-    (FILTER + "-P INPUT ACCEPT foo\n", "Bad argument `foo'", 4),
+    ("-P INPUT ACCEPT foo\n", "Bad argument `foo'", 1),
     ("Chain INPUT (policy ACCEPT)\ntarget     prot opt source   destination\n",
      "this is `iptables -L' output", 1),
     (FILTER + "-A NOPE -j ACCEPT\n", "chain NOPE does not exist in table filter", 4),
