@@ -203,6 +203,11 @@ class _TableBuilder:
         """
         hook_order = BUILTIN_CHAINS[self.name]
         declared = [n for n in self.declared_order if n in hook_order and n in self.chains]
+        if self.form != "save":
+            # `iptables -S` lists the policies in hook order: the builtin chains listed, and
+            # any whose policy line was lost (lenient mode) but that has rules
+            declared = [n for n in hook_order if n in declared or (
+                n in self.chains and self.chains[n].rules)]
         if declared:
             names = declared + [n for n in hook_order
                                 if n not in declared and n in self.chains and self.chains[n].rules]
@@ -474,7 +479,8 @@ class _Parser:
         if len(name) > CHAIN_NAME_MAX:
             raise self.fail(f"chain name `{name}' too long (must be under "
                             f"{CHAIN_NAME_MAX + 1} chars)", column)
-        if name.startswith(("-", "!")) or name in STANDARD_TARGETS:
+        if name.startswith(("-", "!")) or name in STANDARD_TARGETS or any(
+                c.isspace() for c in name):  # (a quoted word may hold a space)
             raise self.fail(f"invalid chain name `{name}'", column)
 
     def chain_for(self, name: str, column: int, what: str = "rule") -> _ChainBuilder:
@@ -523,6 +529,8 @@ class _Parser:
 
         if short == "-N":
             need(1)
+            if len(args) > 1:
+                raise self.fail(f"Bad argument `{words[1]}'", args[1].column)
             name = words[0]
             if name in table.chains:
                 raise self.fail(f"chain {name} already exists", args[0].column)

@@ -123,6 +123,8 @@ def test_comments_and_blank_lines_stay_where_they_were() -> None:
     (FILTER + FILTER.replace("DROP", "ACCEPT") + FILTER,
      "a second listing of table filter", 7),
     ("-P INPUT ACCEPT foo\n", "Bad argument `foo'", 1),
+    (FILTER + "-N X Y\n", "Bad argument `Y'", 4),
+    (FILTER + '-N "a b"\n', "invalid chain name `a b'", 4),
     ("Chain INPUT (policy ACCEPT)\ntarget     prot opt source   destination\n",
      "this is `iptables -L' output", 1),
     (FILTER + "-A NOPE -j ACCEPT\n", "chain NOPE does not exist in table filter", 4),

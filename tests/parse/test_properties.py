@@ -138,14 +138,13 @@ def test_ast_to_listing_to_ast(dump: Dump, counted: bool) -> None:
     assert render(again) == text
 
 
-def _seed_text() -> str:
-    return (PROJECT_CORPORA / "seed" / "iptables-save.txt").read_text()
-
-
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_dumps_never_crash(data: st.DataObject) -> None:
-    lines = _seed_text().splitlines(keepends=True)
+    # the seed's iptables-save output, or firewalld's `iptables -S` listings
+    source = data.draw(st.sampled_from([PROJECT_CORPORA / "seed" / "iptables-save.txt",
+                                        PROJECT_CORPORA / "firewalld" / "iptables-S.txt"]))
+    lines = source.read_text().splitlines(keepends=True)
     for _ in range(data.draw(st.integers(1, 4))):
         index = data.draw(st.integers(0, len(lines) - 1))
         line = lines[index]
