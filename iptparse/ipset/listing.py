@@ -62,7 +62,7 @@ class ListReader:
             stripped = line.strip()
             if not stripped:
                 if builder is not None and not in_members:
-                    self.p.report(self.p.fail(f"set {builder.name}: Members: line missing"))
+                    self.p.report(self.p.fail(_no_members(builder.name)))
                 builder, in_members, broken, pending = None, False, None, {}
                 continue
             if broken is not None and not stripped.startswith("Name: "):
@@ -89,7 +89,7 @@ class ListReader:
                 column = line.index(value) + 1 if value else len(line) + 1
                 if key == "Name":
                     if builder is not None and not in_members:
-                        self.p.report(self.p.fail(f"set {builder.name}: Members: line missing"))
+                        self.p.report(self.p.fail(_no_members(builder.name)))
                     builder, in_members, broken = None, False, None
                     pending = {"Name": (value, number, column)}
                     if not value:
@@ -105,7 +105,7 @@ class ListReader:
                     broken = pending["Name"][0]
                 self.p.report(error)
         if builder is not None and not in_members:
-            self.p.report(self.p.fail(f"set {builder.name}: Members: line missing",
+            self.p.report(self.p.fail(_no_members(builder.name),
                                   len(self.p.line_text) + 1))
 
     def list_field(self, builder: SetBuilder | None, pending: dict[str, tuple[str, int, int]],
@@ -180,3 +180,8 @@ class ListReader:
         builder.items.append(member)
 
 
+def _no_members(name: str) -> str:
+    """A set listed without its members: most often `ipset list -t`, which prints the
+    headers only and so cannot say what any packet finds."""
+    return (f"set {name}: Members: line missing (`ipset list -t' prints headers only: "
+            "capture `ipset list' or `ipset save')")

@@ -467,6 +467,10 @@ def test_list_style_fields() -> None:
     ("Name: a\nType: hash:ip\nHeader: family inet timeout x\nMembers:\n",
      "'x' is invalid as number", 3),
     ("Name: a\nBogus: 1\n", "not an ipset list line", 2),
+    # `ipset list -t` (ipset 7.17): headers only
+    ("Name: blocklist\nType: hash:net\nRevision: 7\nHeader: family inet hashsize 1024 "
+     "maxelem 65536 bucketsize 12 initval 0x6560a908\nSize in memory: 600\nReferences: 0\n"
+     "Number of entries: 3\n", "`ipset list -t' prints headers only", 7),
 ])
 def test_list_style_errors(text: str, message: str, line: int) -> None:
     err = error(text)
