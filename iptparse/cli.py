@@ -122,7 +122,10 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"{name}: {dump.family.value}, {len(dump.tables)} table(s), {total} rule(s)\n")
     for table in dump.tables:
         rules = sum(len(c.rules) for c in table.chains)
-        out.write(f"  *{table.name}: {len(table.chains)} chain(s), {rules} rule(s)\n")
+        # a listing names no table: say which line's listing was read as which
+        listed = "" if table.form == "save" or table.span is None else (
+            f" (the `iptables -S' listing at line {table.span.line})")
+        out.write(f"  *{table.name}{listed}: {len(table.chains)} chain(s), {rules} rule(s)\n")
         for chain in table.chains:
             policy = f"policy {chain.policy}" if chain.policy else "user chain"
             out.write(f"    {chain.name:<40} {len(chain.rules):>6} rule(s)  {policy}\n")

@@ -101,6 +101,17 @@ def test_fmt_gives_back_a_listing_or_turns_it_into_save_layout() -> None:
     assert "--to list applies to ipset files only" in err
 
 
+def test_show_says_which_listing_is_which_table() -> None:
+    status, out, _ = cli("show", str(PROJECT_CORPORA / "firewalld" / "iptables-S.txt"))
+    tables = [line for line in out.splitlines() if line.startswith("  *")]
+    assert status == 0 and [t.split(":")[0] for t in tables] == [
+        "  *filter (the `iptables -S' listing at line 1)",
+        "  *nat (the `iptables -S' listing at line 213)",
+        "  *mangle (the `iptables -S' listing at line 365)",
+        "  *raw (the `iptables -S' listing at line 454)",
+        "  *security (the `iptables -S' listing at line 549)"]
+
+
 def test_a_listing_traces_as_its_save_does() -> None:
     firewalld = PROJECT_CORPORA / "firewalld"
     answers = [cli("trace", str(firewalld / name), "--ipset", str(firewalld / "ipset-save.txt"),
