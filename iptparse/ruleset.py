@@ -317,8 +317,15 @@ class CompiledTable:
     def compile_with(self, chain: CompiledChain, index: int, sets: Mapping[str, Any]
                      ) -> CompiledRule:
         """The rule compiled against other ipsets (not kept): the sets a path sees after
-        SET --add-set / --del-set changed some."""
-        return self._compile(chain, index, sets)
+        SET --add-set / --del-set changed some. Its action is the first compile's unless it
+        looks into a set (SET --map-set): the walk then reports the very same action whether
+        or not it compiled the rule again."""
+        rule = self._compile(chain, index, sets)
+        target = rule.rule.target
+        if target is not None and target.name == "SET" and getattr(
+                target.options, "map", None) is not None:
+            return rule
+        return replace(rule, action=self.rule(chain, index).action)
 
     def _compile(self, chain: CompiledChain, index: int,
                  sets: Mapping[str, Any] | None = None) -> CompiledRule:
