@@ -19,6 +19,7 @@ names, and listings of parts of one table in a row are read as that table (chain
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .nodes import BUILTIN_CHAINS, TableForm
@@ -54,7 +55,7 @@ def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
     listings: list[_Listing] = []
     after_policy = False
     last_hook = 0
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -91,6 +92,19 @@ def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
         out[listing.line] = (table, "list-rules-counters" if listing.counters else "list-rules")
         previous = (table, whole)
     return out or None
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one by one: a save file is told at its `*table` line, without
+    splitting all of its megabytes first."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def _table_of(listing: _Listing, used: list[str]) -> tuple[str, bool]:
