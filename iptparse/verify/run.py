@@ -122,7 +122,7 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
     """
     if warnings is not None:
         dump = parse_iptables(rules, filename=name, errors="skip", warnings=warnings)
-        rules = render(dump)
+        rules = render(dump.printed_as("save"))
     else:
         dump = parse_iptables(rules, filename=name)
         # `iptables -S` output: iptables-restore reads the same tables in save layout

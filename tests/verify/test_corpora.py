@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from iptparse.errors import ParseWarning
 from iptparse.verify.run import verify_dump
 
 from ..conftest import PROJECT_CORPORA, require_kernel
@@ -39,3 +40,18 @@ def test_corpus_dump_agrees_with_the_kernel(dump: Path) -> None:
 
 def test_there_are_corpora() -> None:
     assert DUMPS, f"no dumps under {PROJECT_CORPORA}"
+
+
+def test_a_listing_is_verified_in_lenient_mode_too() -> None:
+    """With --lenient the kernel gets what iptparse read, printed in iptables-save layout
+    (iptables-restore cannot read `iptables -S` output)."""
+    require_kernel()
+    listing = PROJECT_CORPORA / "firewalld" / "iptables-S.txt"
+    sets = listing.parent / "ipset-save.txt"
+    text = listing.read_text().replace("-A INPUT_direct", "-A INPUT_direct --bogus 1", 1)
+    warnings: list[ParseWarning] = []
+    report = verify_dump(text, name="iptables-S.txt", ipsets=[(str(sets), sets.read_text())],
+                         samples=8, seed=1, warnings=warnings)
+    assert len(warnings) == 1 and "--bogus" in warnings[0].line_text
+    assert report.ok, disagreements(report)
+    assert lab_namespaces() == set()
