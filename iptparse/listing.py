@@ -5,10 +5,12 @@ policy, `-N` for each user chain, then the `-A` rules (`-v` adds `-c PACKETS BYT
 line naming the table. People capture it as often as iptables-save (`iptables -S;
 iptables -t nat -S`), so iptparse reads it too.
 
-Each listing starts with its run of `-P` lines. The policies come in hook order, so a policy
-that does not follow the one before starts the next listing (a table without rules); a
-listing of one user chain (`iptables -S CHAIN`) has no policy and can only come first. The
-builtin chains a listing's policies name tell its table: INPUT, FORWARD, OUTPUT is filter
+A comment or a pasted shell prompt that shows the command (`root@node:~# iptables -t nat -S`)
+starts the next listing and names its table. Otherwise each listing starts with its run of `-P`
+lines. The policies come in hook order, so a policy that does not follow the one before starts
+the next listing (a table without rules); a listing of one user chain (`iptables -S CHAIN`)
+has no policy and can only come first. The builtin chains a listing's policies name tell its
+table: INPUT, FORWARD, OUTPUT is filter
 (security has the same chains: a second such listing is security, and so is one with a
 SECMARK or CONNSECMARK target); PREROUTING, INPUT, OUTPUT, POSTROUTING is nat; all five are
 mangle; PREROUTING, OUTPUT is raw. A listing of part of a table (`iptables -S FORWARD`) is the
@@ -27,6 +29,7 @@ from .nodes import BUILTIN_CHAINS, TableForm
 __all__ = ["listed_tables", "looks_like_list_output"]
 
 _COMMAND = re.compile(r"[ \t]*(-[PNA])[ \t]+(\S+)")
+_INVOCATION = re.compile(r"\bip6?tables(?:-legacy|-nft)?(?=\s)(.*)")
 _COUNTERS = re.compile(r"[ \t]-c[ \t]+\d+[ \t]+\d+(?:[ \t]|$)")
 _SECMARK = re.compile(r"[ \t]-j[ \t]+(?:CONN)?SECMARK(?:[ \t]|$)")
 _PREFERENCE = ("filter", "nat", "mangle", "raw", "security")
@@ -47,6 +50,8 @@ class _Listing:
     #: a target only mangle and security take: a listing of INPUT, FORWARD and OUTPUT with
     #: one is security's
     secmark: bool = False
+    #: the table the command that printed the listing named (a comment or a pasted prompt)
+    named: str | None = None
 
 
 def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
@@ -55,21 +60,27 @@ def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
     listings: list[_Listing] = []
     after_policy = False
     last_hook = 0
+    named: str | None = None  # the table the command line just before names
     for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped:
             continue
         if stripped[0] in "*:[" or stripped == "COMMIT":
             return None  # save layout: a `-P` before `*table` is an error there
         found = _COMMAND.match(line)
-        if found is None or (not listings and found.group(1) == "-A"):
-            if not listings:
-                return None  # the tool lists policies or chains first: this is no listing
-            continue  # not a listing line: the parser says what is wrong with it
+        if found is None:
+            # a comment or a pasted prompt (`root@node:~# iptables -t nat -S`): it may say
+            # which table the next listing is; anything else the parser reports
+            named = _named_table(stripped)
+            continue
+        if not listings and found.group(1) == "-A":
+            return None  # the tool lists policies or chains first: this is no listing
         command, chain = found.groups()
         hook = _HOOK_ORDER.get(chain, len(_HOOK_ORDER))
-        if (command == "-P" and not (after_policy and hook > last_hook)) or not listings:
-            listings.append(_Listing(number))
+        if (command == "-P" and not (after_policy and hook > last_hook)) or not listings or (
+                named is not None):
+            listings.append(_Listing(number, named=named))
+            named = None
         last_hook = hook
         listing = listings[-1]
         if command == "-P":
@@ -110,6 +121,8 @@ def _lines(text: str) -> Iterator[str]:
 def _table_of(listing: _Listing, used: list[str]) -> tuple[str, bool]:
     """The listing's table, and whether the listing has all of its builtin chains."""
     policies = frozenset(listing.policies)
+    if listing.named is not None:
+        return listing.named, policies == frozenset(BUILTIN_CHAINS[listing.named])
     fits = [t for chains, t in _EXACT if policies == chains]
     if fits:
         if listing.secmark and fits == ["filter", "security"]:
@@ -120,6 +133,29 @@ def _table_of(listing: _Listing, used: list[str]) -> tuple[str, bool]:
     named = policies | (listing.appended - listing.created) & _ALL_BUILTINS
     fits = [t for t in _PREFERENCE if named <= set(BUILTIN_CHAINS[t])]
     return (fits or ["filter"])[0], False
+
+
+def _named_table(line: str) -> str | None:
+    """The table an `iptables … -S` command in the line lists (`-t nat`, `--table=raw`;
+    filter without one), or None when the line runs no such command."""
+    found = _INVOCATION.search(line)
+    if found is None:
+        return None
+    words = found.group(1).split()
+    listing = any(w == "--list-rules" or (w.startswith("-") and not w.startswith("--")
+                                          and "S" in w[1:] and "t" not in w[1:])
+                  for w in words)
+    if not listing:
+        return None
+    table = "filter"
+    for index, word in enumerate(words):
+        if word in ("-t", "--table") and index + 1 < len(words):
+            table = words[index + 1]
+        elif word.startswith("--table="):
+            table = word.removeprefix("--table=")
+        elif word.startswith("-t") and len(word) > 2 and not word.startswith("--"):
+            table = word[2:]
+    return table if table in BUILTIN_CHAINS else None
 
 
 def looks_like_list_output(line: str) -> bool:

@@ -306,8 +306,7 @@ class _Parser:
         text = self.text
         final_newline = text.endswith("\n") or not text
         fast = self.fast
-        if text.lstrip()[:1] in ("-", "#"):
-            self.listings = listed_tables(text)
+        self.listings = listed_tables(text)  # (None at a save file's first `*table` line)
         done = 0  # lines read before the current chunk
         last = ""
         for lines in _line_chunks(text):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.errors import ParseError
+from iptparse.errors import ParseError, ParseWarning
 from iptparse.listing import listed_tables
 from iptparse.nodes import Counters, Family
 from iptparse.parser import parse_iptables
@@ -54,11 +54,29 @@ def test_secmark_tells_security_from_filter() -> None:
     assert [t.name for t in dump.tables] == ["security"]
 
 
+def test_the_command_that_printed_a_listing_names_its_table() -> None:
+    """A comment or a pasted prompt before a listing: `iptables -t security -S` is security's
+    even without SECMARK, `iptables -S` filter's."""
+    assert _tables("# iptables -t security -S\n" + SECURITY) == ["security"]
+    assert _tables("$ sudo iptables -t raw -S PREROUTING\n-P PREROUTING ACCEPT\n") == ["raw"]
+    pasted = ("root@node:~# iptables -S\n" + FILTER + "root@node:~# iptables --table=nat -S\n"
+              + NAT + "-A POSTROUTING -o eth0 -j MASQUERADE\n")
+    assert _tables(pasted) == ["filter", "nat"]
+    warnings: list[ParseWarning] = []
+    dump = parse_iptables(pasted, errors="skip", warnings=warnings)
+    assert [t.name for t in dump.tables] == ["filter", "nat"]
+    assert [w.line for w in warnings] == [1, 5]  # the prompts, skipped
+    with pytest.raises(ParseError) as caught:
+        parse_iptables(pasted)
+    assert caught.value.line == 1
+
+
 def test_part_of_a_table_is_the_first_table_that_has_its_chains() -> None:
     assert _tables("-P FORWARD DROP\n-A FORWARD -j ACCEPT\n") == ["filter"]
     assert _tables("-P PREROUTING ACCEPT\n-A PREROUTING -j ACCEPT\n") == ["nat"]
     assert _tables("-N DOCKER\n-A DOCKER -j RETURN\n") == ["filter"]
-    assert _tables("# iptables -t mangle -S\n-N X\n-A POSTROUTING -j X\n") == ["nat"]
+    assert _tables("-N X\n-A POSTROUTING -j X\n") == ["nat"]
+    assert _tables("# iptables -t mangle -S\n-N X\n-A POSTROUTING -j X\n") == ["mangle"]
     chain_by_chain = ("-P INPUT DROP\n-A INPUT -j ACCEPT\n-P FORWARD DROP\n"
                       "-A FORWARD -j ACCEPT\n-N X\n-A X -j RETURN\n")
     assert _tables(chain_by_chain) == ["filter"]
@@ -74,7 +92,8 @@ def test_other_text_is_not_a_listing() -> None:
     assert listed_tables(save) is None
     assert listed_tables("*filter\n-P INPUT DROP\nCOMMIT\n") is None
     assert listed_tables("-A INPUT -j ACCEPT\n*filter\n") is None
-    assert listed_tables("hello\n-P INPUT ACCEPT\n") is None
+    assert listed_tables("Chain INPUT (policy ACCEPT)\ntarget  prot opt source\n") is None
+    assert listed_tables("# iptables -S\n-A INPUT -j ACCEPT\n") is None
 
 
 def test_a_listing_reads_as_iptables_save_reads() -> None:
