@@ -45,8 +45,7 @@ def _rule_lines(text: str) -> list[str]:
 def test_there_are_corpora() -> None:
     names = {_id(d) for d in DIRECTORIES}
     assert names == {"seed", "kube-proxy", "docker", "docker/docker28", "ufw", "firewalld",
-                     "fail2ban/ipset",
-                     "fail2ban/multiport", "calico"}
+                     "fail2ban/ipset", "fail2ban/multiport", "calico"}
 
 
 @pytest.mark.parametrize("path", DUMPS, ids=_id)
