@@ -26,10 +26,14 @@ from dataclasses import dataclass, field
 
 from .nodes import BUILTIN_CHAINS, TableForm
 
-__all__ = ["listed_tables", "looks_like_list_output"]
+__all__ = ["listed_tables", "looks_like_list_output", "looks_like_prompt"]
 
 _COMMAND = re.compile(r"[ \t]*(-[PNA])[ \t]+(\S+)")
 _INVOCATION = re.compile(r"\bip6?tables(?:-legacy|-nft)?(?=\s)(.*)")
+#: a shell prompt (or none) running an iptables tool: `root@node:~# iptables-save`,
+#: `$ sudo iptables -S`
+_PROMPT = re.compile(r"(?:(?:[^-:*\[#\s].*?)?[#$>%]\s*)?(?:sudo\s+)?ip6?tables"
+                     r"(?:-legacy|-nft)?(?:-save)?(?:\s|$)")
 _COUNTERS = re.compile(r"[ \t]-c[ \t]+\d+[ \t]+\d+(?:[ \t]|$)")
 _SECMARK = re.compile(r"[ \t]-j[ \t]+(?:CONN)?SECMARK(?:[ \t]|$)")
 _PREFERENCE = ("filter", "nat", "mangle", "raw", "security")
@@ -156,6 +160,12 @@ def _named_table(line: str) -> str | None:
         elif word.startswith("-t") and len(word) > 2 and not word.startswith("--"):
             table = word[2:]
     return table if table in BUILTIN_CHAINS else None
+
+
+def looks_like_prompt(line: str) -> bool:
+    """Whether a line is a shell prompt with the iptables command that printed what follows:
+    pasted with the dump, it is no line of it."""
+    return _PROMPT.match(line) is not None
 
 
 def looks_like_list_output(line: str) -> bool:

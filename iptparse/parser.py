@@ -33,7 +33,7 @@ from .extensions.base import (
     find_target,
 )
 from .fastrule import FastRules
-from .listing import listed_tables, looks_like_list_output
+from .listing import listed_tables, looks_like_list_output, looks_like_prompt
 from .nodes import (
     BUILTIN_CHAINS,
     Address,
@@ -406,6 +406,9 @@ class _Parser:
         try:
             _lark_line(line)
         except ParseError as error:
+            if looks_like_prompt(line.lstrip()):
+                raise self.fail("a shell prompt and command pasted with the dump, not a line "
+                                "of it (--lenient skips it)", 1) from None
             if self.table is None and looks_like_list_output(line.lstrip()):
                 raise self.fail("this is `iptables -L' output, which leaves out what rules "
                                 "match: capture iptables-save (or iptables -S) instead",

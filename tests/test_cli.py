@@ -162,7 +162,7 @@ def test_show_summarises_tables_chains_and_sets() -> None:
 def test_lenient_skips_what_does_not_parse_and_says_so(pasted: Path) -> None:
     status, _, err = cli("show", str(pasted))
     assert status == 1 and f"{pasted}:1:1: error:" in err
-    warning = f"{pasted}:1:1: warning: skipped: not an iptables-save line"
+    warning = f"{pasted}:1:1: warning: skipped: a shell prompt and command pasted with the dump"
     for argv in (["show", str(pasted)], ["fmt", str(pasted)],
                  ["trace", str(pasted), "-p", "tcp 1.2.3.4 -> 5.6.7.8:22 iif=eth0", "--path",
                   "in"]):

@@ -69,6 +69,8 @@ def test_the_command_that_printed_a_listing_names_its_table() -> None:
     with pytest.raises(ParseError) as caught:
         parse_iptables(pasted)
     assert caught.value.line == 1
+    assert caught.value.message.startswith("a shell prompt and command pasted with the dump")
+    assert "shell prompt" in warnings[1].message  # inside a listing too
 
 
 def test_part_of_a_table_is_the_first_table_that_has_its_chains() -> None:

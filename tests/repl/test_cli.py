@@ -93,5 +93,6 @@ def test_lenient_loads_a_pasted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyP
     status, out, err = run(["repl", str(pasted), "-p", RETURNED, "--lenient"], "c\n",
                            monkeypatch)
     assert status == 0
-    assert err.startswith(f"{pasted}:1:1: warning: skipped: not an iptables-save line")
+    assert err.startswith(f"{pasted}:1:1: warning: skipped: a shell prompt and command pasted "
+                          "with the dump")
     assert out.strip() == "verdict: DROP by the policy of filter:FORWARD"

@@ -111,7 +111,8 @@ def test_lenient_loads_what_iptparse_read(tmp_path: Path) -> None:
     assert status == 1 and f"{pasted}:1:1: error:" in err
     status, out, err = run(str(pasted), "--samples", "12", "--lenient")
     assert status == 0, out + err
-    assert err.startswith(f"{pasted}:1:1: warning: skipped: not an iptables-save line")
+    assert err.startswith(f"{pasted}:1:1: warning: skipped: a shell prompt and command pasted "
+                          "with the dump")
     assert err.endswith("… and 1 more line(s) skipped (--verbose lists them)\n")
     assert "12 packet(s)" in out and "0 disagree" in out
     status, _, err = run(str(pasted), "--samples", "2", "--lenient", "--verbose")
