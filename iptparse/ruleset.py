@@ -320,15 +320,15 @@ class CompiledTable:
         SET --add-set / --del-set changed some. Its action is the first compile's unless it
         looks into a set (SET --map-set): the walk then reports the very same action whether
         or not it compiled the rule again."""
-        rule = self._compile(chain, index, sets)
-        target = rule.rule.target
-        if target is not None and target.name == "SET" and getattr(
-                target.options, "map", None) is not None:
-            return rule
-        return replace(rule, action=self.rule(chain, index).action)
+        target = chain.rules[index].target
+        maps = target is not None and target.name == "SET" and getattr(
+            target.options, "map", None) is not None
+        return self._compile(chain, index, sets, None if maps else self.rule(chain, index))
 
     def _compile(self, chain: CompiledChain, index: int,
-                 sets: Mapping[str, Any] | None = None) -> CompiledRule:
+                 sets: Mapping[str, Any] | None = None,
+                 action_of: CompiledRule | None = None) -> CompiledRule:
+        """The rule compiled, its action taken from `action_of` when given."""
         rule = chain.rules[index]
         ctx = _make_context(self.family, self.name, chain.name, index + 1,
                             self.sets if sets is None else sets, self.host,
@@ -340,7 +340,8 @@ class CompiledTable:
             count = seen[match.module] = seen.get(match.module, 0) + 1
             conditions.append(_match_condition(
                 match, ctx if count == 1 else replace(ctx, occurrence=count), self.family))
-        action = _action(rule.target, ctx, self.chains)
+        action = action_of.action if action_of is not None else _action(rule.target, ctx,
+                                                                       self.chains)
         number = index + 1
         return _make_compiled(self.name, chain.name, number, rule, tuple(conditions), action,
                               self.family, _make_ref(self.name, chain.name, number), None)
