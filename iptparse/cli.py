@@ -68,7 +68,7 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 @command("check")
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Validate files; one line per error, exit 1 if any file is invalid."""
+    """Validate files; one line per error or warning, exit 1 if any file is invalid."""
     from .parser import parse_iptables
 
     status = 0
@@ -79,20 +79,24 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"{path}: error: {exc}\n")
             status = 1
             continue
+        # warnings too (what a valid file leaves out, an old syntax), in line order with errors
+        warnings: list[ParseWarning] = []
+        problems: list[ParseError] = []
         try:
             if detect_kind(text).startswith("ipset"):
                 from .ipset import parse_ipset
 
-                parse_ipset(text, filename=name, errors="collect")
+                parse_ipset(text, filename=name, errors="collect", warnings=warnings)
             else:
-                parse_iptables(text, filename=name, errors="collect")
+                parse_iptables(text, filename=name, errors="collect", warnings=warnings)
         except ParseErrors as errors:
-            status = 1
-            for error in errors:
-                out.write(error.headline() + "\n")
+            problems = list(errors)
         except ParseError as error:
+            problems = [error]
+        if problems:
             status = 1
-            out.write(error.headline() + "\n")
+        out.writelines(problem.headline() + "\n"
+                       for problem in sorted([*warnings, *problems], key=lambda p: p.line))
     return status
 
 

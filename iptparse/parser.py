@@ -54,6 +54,7 @@ from .nodes import (
     Target,
     TopItem,
 )
+from .notices import notice
 from .protocols import protocol_number
 from .rulespec import STANDARD_TARGETS, Group, RuleArgs, RuleSpecError, assign
 from .source import Span
@@ -359,6 +360,9 @@ class _Parser:
         indent = len(line) - len(stripped)
         if first == "#":
             text = stripped.rstrip("\r")
+            if self.warnings is not None and (warning := notice(text)) is not None:
+                self.warnings.append(ParseWarning(warning, line=self.line_no, column=indent + 1,
+                                                  line_text=line, filename=self.filename))
             if self.table is None:
                 if _SAVE_HEADER.match(text):
                     self.save_output = True
