@@ -10,7 +10,9 @@ disagrees.
 `evaluate` streams records in a fixed order (nodes as given, packets in input order) however it
 runs: here, in `jobs` processes, or on a Dask cluster (`dask=ADDRESS` or a Client). Identical
 captures are parsed and traced once. A bad capture becomes one `NodeFailure` record; the
-batch goes on. The shell (`iptparse batch`) is in `command.py`; nothing else here prints.
+batch goes on. A capture that says it leaves rules out (iptables-nft's notes) gets a
+`NodeWarning` before its results. The shell (`iptparse batch`) is in `command.py`; nothing
+else here prints.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .parallel import BatchError
 from .records import (
     Evaluation,
     NodeFailure,
+    NodeWarning,
     PathOutcome,
     Record,
     Result,
@@ -40,6 +43,7 @@ __all__ = [
     "Divergence",
     "Evaluation",
     "NodeFailure",
+    "NodeWarning",
     "PacketSummary",
     "PathOutcome",
     "Record",

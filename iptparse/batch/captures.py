@@ -42,8 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..inputs import InputError, read_text
+from ..notices import notice
 
-__all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "read_capture"]
+__all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "notes",
+           "read_capture"]
 
 RULES_ROLES = ("v4", "v6", "rules")
 
@@ -184,6 +186,7 @@ def discover(args: Iterable[str | Path]) -> list[Capture]:
 # --- reading and hashing -------------------------------------------------------------------
 
 _COMMENT = re.compile(r"^#.*$", re.M)
+_NOTE = re.compile(r"^# ?(?:Table|Warning)\b.*$", re.M)  # (what `notice` may recognise)
 _CHAIN_COUNTERS = re.compile(r"^(:\S+[ \t]+\S+)[ \t]+\[\d+:\d+\][ \t]*$", re.M)
 #: a policy's counters in `iptables -S -v` output
 _POLICY_COUNTERS = re.compile(r"^(-P[ \t]+\S+[ \t]+\S+)[ \t]+-c[ \t]+\d+[ \t]+\d+[ \t]*$", re.M)
@@ -192,9 +195,39 @@ _POLICY_COUNTERS = re.compile(r"^(-P[ \t]+\S+[ \t]+\S+)[ \t]+-c[ \t]+\d+[ \t]+\d
 def _normalise(text: str) -> str:
     """Comment lines become `#` and builtin-chain counters `[0:0]` (`-c 0 0` in `iptables -S
     -v` output): line and column numbers of everything that can be wrong stay where they
-    were."""
-    text = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub("#", text))
+    were. iptables-nft's notes that the capture leaves rules out stay (`notes`)."""
+    text = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub(_comment_kept, text))
     return _POLICY_COUNTERS.sub(r"\1 -c 0 0", text)
+
+
+def _comment_kept(found: re.Match[str]) -> str:
+    return found.group(0) if _NOTE.match(found.group(0)) and notice(found.group(0)) else "#"
+
+
+def notes(payload: Payload) -> list[tuple[int, int, str]]:
+    """(file index, line, warning) for each note in the rules files that the node has rules
+    they do not hold (`iptparse.notices`)."""
+    found = []
+    for index, (role, text) in enumerate(payload.entries):
+        if role not in ("v4", "v6"):
+            continue
+        for start in _note_starts(text):  # (str.find: a regular expression takes 0.1 s a file)
+            end = text.find("\n", start)
+            warning = notice(text[start:end if end >= 0 else len(text)].rstrip("\r"))
+            if warning is not None:
+                found.append((index, text.count("\n", 0, start) + 1, warning))
+    return sorted(found)
+
+
+def _note_starts(text: str) -> list[int]:
+    starts = []
+    for needle in ("# Table", "# Warning", "#Table", "#Warning"):
+        at = text.find(needle)
+        while at >= 0:
+            if at == 0 or text[at - 1] == "\n":
+                starts.append(at)
+            at = text.find(needle, at + 1)
+    return starts
 
 
 def _rules_family(role: str, text: str) -> str:

@@ -4,7 +4,9 @@
 capture (with the packets, in slices when there are few captures and many workers) to a runner,
 and yields records in a fixed order whatever the runner: nodes in the order given (a fleet's
 node folders by name), and for each node its packets in input order. A node whose files cannot
-be read or parsed yields one `NodeFailure` and nothing else; the batch goes on.
+be read or parsed yields one `NodeFailure` and nothing else; the batch goes on. Each note in a
+node's capture that the node has rules the capture leaves out (iptables-nft's) yields a
+`NodeWarning` before the node's other records.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..packet import Packet, PacketError, parse_packet
-from .captures import Capture, Payload, ReadFailure, discover, read_capture
+from .captures import Capture, Payload, ReadFailure, discover, notes, read_capture
 from .parallel import BatchError, Runner, make_runner
-from .records import Evaluation, NodeFailure, Record, Result
+from .records import Evaluation, NodeFailure, NodeWarning, Record, Result
 from .worker import LoadFailure, Task, TaskResult
 
 __all__ = ["PATHS", "Progress", "auto_jobs", "evaluate", "packet_with_id", "read_packets"]
@@ -249,6 +251,9 @@ def _node_records(node: _Node, packets: list[Packet],
                   outcome: TaskResult | list[Evaluation] | None) -> Iterator[Record]:
     names = tuple(f.display for f in node.capture.files)
     digest = node.payload.digest[:12] if node.payload is not None else None
+    if node.payload is not None:
+        for index, line, warning in notes(node.payload):
+            yield NodeWarning(node.capture.name, names[index], line, warning, digest)
     if node.failure is not None:
         yield NodeFailure(node.capture.name, node.failure, names, digest)
         return

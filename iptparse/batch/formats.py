@@ -1,9 +1,11 @@
 """The three output formats of `iptparse batch`, written as records stream in.
 
 - jsonl: one object per line, `"type"` says which: `result` (a node and a packet), `node-error`
-  (a node skipped), then `summary` (one per packet) and `totals`. For tools.
+  (a node skipped), `node-warning` (a capture that leaves rules out), then `summary` (one per
+  packet) and `totals`. For tools.
 - csv: one row per (node, packet, path) under a header; a failed node is one row with status
-  `error`. For spreadsheets (the summary goes to the human channel).
+  `error`, a capture's warning one with status `warning`. For spreadsheets (the summary goes
+  to the human channel).
 - table: aligned columns and the summary in text. For people.
 """
 
@@ -15,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .records import NodeFailure, PathOutcome, Record, RuleHit, record_json
+from .records import NodeFailure, NodeWarning, PathOutcome, Record, RuleHit, record_json
 from .summary import Divergence, PacketSummary, Summary
 
 __all__ = ["FORMATS", "Writer", "summary_json", "summary_text", "writer"]
@@ -61,7 +63,9 @@ def summary_json(summary: Summary) -> list[dict[str, Any]]:
                         for d in p.differs],
         })
     out.append({"type": "totals", "nodes": summary.nodes, "errors": summary.errors,
-                 "failed": [{"node": f.node, "error": f.error} for f in summary.failed]})
+                 "failed": [{"node": f.node, "error": f.error} for f in summary.failed],
+                 "warnings": [{"node": w.node, "file": w.file, "line": w.line,
+                               "warning": w.warning} for w in summary.warned]})
     return out
 
 
@@ -94,6 +98,10 @@ class CsvWriter(Writer):
         if isinstance(record, NodeFailure):
             self._csv.writerow([record.node, "", "error", "", "", "", "", "", "", "", "", "",
                                 record.capture or "", record.error])
+            return
+        if isinstance(record, NodeWarning):
+            self._csv.writerow([record.node, "", "warning", "", "", "", "", "", "", "", "", "",
+                                record.capture or "", f"{record.where}: {record.warning}", ""])
             return
         ev = record.evaluation
         if ev.error is not None:
@@ -150,6 +158,9 @@ class TableWriter(Writer):
             lines = record.error.splitlines() or [""]
             self._row(record.node, "-", "FAILED", lines[0])
             self._indent("\n".join(lines[1:]))
+            return
+        if isinstance(record, NodeWarning):
+            self._row(record.node, "-", "WARNING", f"{record.where}: {record.warning}")
             return
         ev = record.evaluation
         if ev.error is not None:
@@ -211,6 +222,11 @@ def summary_text(summary: Summary) -> str:
     for p in summary.packets:
         lines.append("")
         lines.extend(_packet_text(p))
+    if summary.warned:
+        lines.append("")
+        lines.append("nodes whose captures leave rules out (their answers ignore them):")
+        for w in summary.warned:
+            lines.append(f"  {w.node}: {w.where}: {w.warning}")
     if summary.failed:
         lines.append("")
         lines.append("failed nodes:")

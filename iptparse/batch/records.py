@@ -1,5 +1,6 @@
 """What a batch yields: one `Result` per (node, packet), one `NodeFailure` per node that could
-not be read or parsed; and their JSON form (the JSONL output and the stable shape tools read).
+not be read or parsed, one `NodeWarning` per note in a node's capture that it leaves rules out;
+and their JSON form (the JSONL output and the stable shape tools read).
 
 Results of nodes with identical captures share one `Evaluation` object: the batch computes it
 once and fans it out.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Evaluation", "NodeFailure", "PathOutcome", "Record", "Result", "RuleHit",
+__all__ = ["Evaluation", "NodeFailure", "NodeWarning", "PathOutcome", "Record", "Result", "RuleHit",
            "record_json", "verdict_label"]
 
 
@@ -126,7 +127,25 @@ class NodeFailure:
     capture: str | None = None
 
 
-Record = Result | NodeFailure
+@dataclass(frozen=True, slots=True)
+class NodeWarning:
+    """A note in a node's capture that the node has rules the capture does not hold
+    (`iptparse.notices`: iptables-nft's tables or base chains it cannot show, legacy tables
+    beside it). The node's results stand for the rules in the capture only; it comes before
+    them."""
+
+    node: str
+    file: str
+    line: int
+    warning: str
+    capture: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+Record = Result | NodeFailure | NodeWarning
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -134,6 +153,10 @@ def record_json(record: Record) -> dict[str, Any]:
     if isinstance(record, NodeFailure):
         return {"type": "node-error", "node": record.node, "status": "error",
                 "error": record.error, "files": list(record.files), "capture": record.capture}
+    if isinstance(record, NodeWarning):
+        return {"type": "node-warning", "node": record.node, "status": "warning",
+                "file": record.file, "line": record.line, "warning": record.warning,
+                "capture": record.capture}
     ev = record.evaluation
     out: dict[str, Any] = {"type": "result", "node": record.node, "packet": record.packet,
                            "status": "ok" if ev.error is None else "error"}

@@ -22,7 +22,16 @@ from typing import Any
 
 from ..nodes import Family
 from .captures import Capture, ReadFailure, read_capture
-from .records import Evaluation, NodeFailure, PathOutcome, Record, Result, RuleHit, verdict_label
+from .records import (
+    Evaluation,
+    NodeFailure,
+    NodeWarning,
+    PathOutcome,
+    Record,
+    Result,
+    RuleHit,
+    verdict_label,
+)
 from .worker import LoadedCapture, cached_load
 
 __all__ = ["Difference", "Divergence", "PacketSummary", "Summariser", "Summary", "summarise"]
@@ -73,6 +82,8 @@ class Summary:
     failed: tuple[NodeFailure, ...]
     packets: tuple[PacketSummary, ...]
     errors: int  # (node, packet) pairs that could not be traced
+    #: notes in captures that their nodes have rules the captures leave out
+    warned: tuple[NodeWarning, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -312,10 +323,14 @@ class Summariser:
         self._files = _Files(captures)
         self._nodes: list[str] = []
         self._failed: list[NodeFailure] = []
+        self._warned: list[NodeWarning] = []
         self._by_packet: dict[int, list[Result]] = {}
         self._errors = 0
 
     def add(self, record: Record) -> None:
+        if isinstance(record, NodeWarning):
+            self._warned.append(record)
+            return
         if isinstance(record, NodeFailure):
             self._failed.append(record)
             self._nodes.append(record.node)
@@ -328,7 +343,8 @@ class Summariser:
 
     def finish(self) -> Summary:
         packets = tuple(self._packet(results) for _, results in sorted(self._by_packet.items()))
-        return Summary(len(self._nodes), tuple(self._failed), packets, self._errors)
+        return Summary(len(self._nodes), tuple(self._failed), packets, self._errors,
+                       tuple(self._warned))
 
     def _packet(self, results: list[Result]) -> PacketSummary:
         groups: dict[tuple[object, ...], list[Result]] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from iptparse.batch import BatchError, NodeFailure, Result, discover, evaluate, read_packets
-from iptparse.batch.captures import Payload, read_capture, role_of
+from iptparse.batch.captures import Payload, notes, read_capture, role_of
 from tests.conftest import PROJECT_CORPORA
 
 SEED = PROJECT_CORPORA / "seed"
@@ -100,6 +100,26 @@ def test_listings_identical_up_to_policy_counters(tmp_path: Path) -> None:
     assert all(isinstance(r, Payload) for r in reads)
     digests = [r.digest for r in reads if isinstance(r, Payload)]
     assert digests[0] == digests[1] != digests[2]  # rule counters are kept, as for -c
+
+
+def test_notes_that_rules_are_left_out_stay_and_tell_captures_apart(tmp_path: Path) -> None:
+    """Other comments are dropped before hashing; iptables-nft's notes are kept (a node with
+    legacy tables beside its nft ones is not its twin without) and found with their lines."""
+    legacy = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
+    base = "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n"
+    a = _node(tmp_path / "a", {"iptables-save.txt": V4})
+    b = _node(tmp_path / "b", {"iptables-save.txt": legacy + V4})
+    c = _node(tmp_path / "c", {"iptables-save.txt": base + V4.replace("18:50:55", "07:01:02")
+                               + legacy})
+    reads = [read_capture(discover([folder])[0]) for folder in (a, b, c)]
+    payloads = [r for r in reads if isinstance(r, Payload)]
+    assert len({p.digest for p in payloads}) == 3
+    assert notes(payloads[0]) == []
+    assert [(index, line) for index, line, _ in notes(payloads[1])] == [(0, 1)]
+    lines = len((base + V4).splitlines()) + 1
+    found = notes(payloads[2])
+    assert [(index, line) for index, line, _ in found] == [(0, 1), (0, lines)]
+    assert found[0][2].startswith("table filter also has base chains only nft can show")
 
 
 def test_header_decides_the_family_over_the_name(tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ def test_jsonl(packets: Path, nodes: Path) -> None:
     assert gamma["node"] == "gamma" and gamma["difference"]["kind"] == "ipset"
     assert "198.51.100.23" in gamma["difference"]["text"]
     assert summaries[1]["differs"] == [] and summaries[1]["counts"] == {"ACCEPT": 3}
-    assert items[-1] == {"type": "totals", "nodes": 3, "errors": 0, "failed": []}
+    assert items[-1] == {"type": "totals", "nodes": 3, "errors": 0, "failed": [],
+                         "warnings": []}
 
 
 def test_csv(packets: Path, nodes: Path, tmp_path: Path) -> None:
@@ -236,3 +237,44 @@ def test_a_drop_by_the_stack_is_said_in_every_format(tmp_path: Path) -> None:
     assert [(r["packet"], r["verdict"], r["rule"], r["stopped"]) for r in rows
             if r["verdict"] == "DROP"] == [("expired", "DROP", "", ttl),
                                            ("maybe", "DROP", "", ttl)]
+
+
+LEGACY = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them"
+
+
+def test_a_capture_that_leaves_rules_out_is_said_in_every_format(packets: Path, nodes: Path,
+                                                                  tmp_path: Path) -> None:
+    """alpha's capture was pasted with iptables-nft's standard error: legacy tables are
+    loaded there too. One warning record before its results, in the totals and the summary;
+    its answers are still those of its rules, and the exit status stays 0."""
+    rules = nodes / "alpha" / "iptables-save.txt"
+    rules.write_text(rules.read_text() + LEGACY + "\n")
+    line = len(rules.read_text().splitlines())
+    status, out, _ = _main("--packets", str(packets), "--path", "in", "--format", "jsonl",
+                           str(nodes))
+    assert status == 0
+    items = [json.loads(text) for text in out.splitlines()]
+    assert [(i["type"], i["node"]) for i in items[:2]] == [("node-warning", "alpha"),
+                                                           ("result", "alpha")]
+    warning = items[0]
+    assert (warning["file"], warning["line"], warning["status"]) == (str(rules), line,
+                                                                    "warning")
+    assert warning["warning"].startswith("iptables-legacy tables are loaded on this node")
+    assert warning["capture"] == items[1]["capture"]
+    assert [i["type"] for i in items].count("node-warning") == 1
+    summaries = [i for i in items if i["type"] == "summary"]
+    assert summaries[1]["counts"] == {"ACCEPT": 3}  # the same answers as its twin beta's
+    assert items[-1]["warnings"] == [{"node": "alpha", "file": str(rules), "line": line,
+                                      "warning": warning["warning"]}]
+    status, out, _ = _main("--packets", str(packets), "--path", "in", str(nodes))
+    assert status == 0
+    assert out.splitlines()[1].split()[:4] == ["alpha", "-", "WARNING", f"{rules}:{line}:"]
+    assert ("nodes whose captures leave rules out (their answers ignore them):\n"
+            f"  alpha: {rules}:{line}: iptables-legacy tables are loaded") in out
+    target = tmp_path / "out.csv"
+    _main("--packets", str(packets), "--path", "in", "--format", "csv", "--out", str(target),
+          str(nodes))
+    rows = list(csv.DictReader(target.open(newline="")))
+    assert (rows[0]["node"], rows[0]["status"]) == ("alpha", "warning")
+    assert rows[0]["error"].startswith(f"{rules}:{line}: iptables-legacy tables are loaded")
+    assert [r["status"] for r in rows].count("warning") == 1
