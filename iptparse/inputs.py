@@ -1,5 +1,9 @@
 """Reading the files users hand us: plain or gzip-compressed, or standard input for `-`.
 
+Text is UTF-8, or UTF-16 with its byte order mark: what Windows PowerShell's `>` writes when
+a dump is captured with `kubectl exec … -- iptables-save > node.txt`. A byte order mark is no
+part of the dump and is dropped.
+
 Also tells an ipset dump from an iptables one by its first meaningful line, so every command
 takes either without a flag.
 """
@@ -38,9 +42,14 @@ def read_text(path: str | Path) -> tuple[str, str]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise InputError(f"{name}: bad gzip data ({exc})") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return name, data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: bad UTF-16 text at byte {exc.start}") from None
     if b"\x00" in data[:8192]:
         raise InputError(f"{name}: binary data, not a text dump")
-    return name, data.decode("utf-8", errors="surrogateescape")
+    return name, data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
 
 
 _IPSET_SAVE = re.compile(r"^(?:create|add|-N|-A)\s+\S+\s", re.M)
