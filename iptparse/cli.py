@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from . import __version__
@@ -195,9 +196,18 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .report import format_trace
     from .trace import TraceError, trace, trace_json
 
+    given_last = take_packet_given_last(args)
+    if args.packet is None:
+        err.write("iptparse trace: error: no packet: give it with --packet SPEC (or last, "
+                  "after the files), e.g. -p 'tcp 10.0.0.1:40000 -> 10.0.0.2:22'\n")
+        return 2
     ruleset = load_from_args(args, err)
     try:
         packet = parse_packet(args.packet)
+    except PacketError as exc:
+        err.write(f"iptparse trace: error: {packet_error(args.packet, exc, given_last)}\n")
+        return 1
+    try:
         result = trace(ruleset, packet, args.path, assumptions=_assumptions(args.assume),
                        max_paths=args.max_paths)
     except (PacketError, TraceError) as exc:
@@ -210,6 +220,22 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(format_trace(result, color=color, verbose=args.verbose,
                                rule_text=_rule_text(ruleset, result.family)))
     return 0
+
+
+def take_packet_given_last(args: argparse.Namespace) -> bool:
+    """`iptparse trace rules.txt 'tcp 1.2.3.4 -> 5.6.7.8:22'`: without --packet, a last RULES
+    argument that names no file is the packet, as people type it (a file of that name is
+    still a file). Whether it was taken."""
+    rules = args.rules
+    if args.packet is not None or len(rules) < 2 or rules[-1] == "-" or Path(rules[-1]).exists():
+        return False
+    args.packet, args.rules = rules[-1], rules[:-1]
+    return True
+
+
+def packet_error(spec: str, exc: Exception, given_last: bool) -> str:
+    """A packet that does not parse; given last, it may as well be a file name with a typo."""
+    return f"{spec}: no such file, nor a packet ({exc})" if given_last else str(exc)
 
 
 def _rule_text(ruleset: object, family: object) -> Callable[[str, str, int], str | None]:
@@ -254,8 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("trace", help=cmd_trace.__doc__)
     _add_ruleset_args(p)
-    p.add_argument("--packet", "-p", required=True, metavar="SPEC",
-                   help="e.g. 'tcp 10.13.76.26:40000 -> 10.13.76.19:8080 iif=eth0 ctstate=NEW'")
+    p.add_argument("--packet", "-p", metavar="SPEC",
+                   help="e.g. 'tcp 10.13.76.26:40000 -> 10.13.76.19:8080 iif=eth0 ctstate=NEW' "
+                        "(or given last, after the files)")
     p.add_argument("--path", choices=("in", "forward", "out"), default="forward")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--assume", action="append", default=[], metavar="KIND=VALUE",
@@ -340,7 +367,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     err = err if err is not None else sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if (args.command in ("trace", "repl") and args.packet is None and len(extra) == 1
+                and not extra[0].startswith("-")):
+            # the packet last, after options (`trace rules.txt --path in 'tcp …'`)
+            args.rules.append(extra[0])
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:
         return int(exc.code or 0)
     handler = _COMMANDS[args.command]

@@ -186,6 +186,27 @@ def test_trace_names_the_rule_that_drops_the_default_pod() -> None:
         "after #5" in out
 
 
+def test_trace_takes_the_packet_given_last_as_people_type_it(tmp_path: Path) -> None:
+    """`iptparse trace RULES… 'tcp …'`: the last argument is the packet when no file has that
+    name; a typo in a file name is said as both; nothing to take is a usage error."""
+    rules = str(SEED / "iptables-save.txt")
+    given = cli("trace", *SEED_ARGS, "-p", DEFAULT_POD, "--color", "never")
+    assert given[0] == 0
+    assert cli("trace", *SEED_ARGS, DEFAULT_POD, "--color", "never") == given
+    assert cli("trace", SEED_ARGS[0], DEFAULT_POD, *SEED_ARGS[1:], "--color", "never") == given
+    status, out, err = cli("trace", rules, "nodes.txt")
+    assert (status, out) == (1, "")
+    assert err == ("iptparse trace: error: nodes.txt: no such file, nor a packet (proto: unknown "
+                   "protocol `nodes.txt')\n")
+    status, _, err = cli("trace", rules)
+    assert status == 2 and err.startswith("iptparse trace: error: no packet: give it with "
+                                          "--packet SPEC")
+    named = tmp_path / "tcp 1.2.3.4 -> 5.6.7.8"  # a file is a file, whatever its name
+    named.write_text((SEED / "iptables-save.txt").read_text())
+    status, _, err = cli("trace", rules, str(named))
+    assert status == 2 and "no packet" in err
+
+
 def test_trace_accepts_the_kube_system_pod_with_the_policy_mark() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "-p", KUBE_SYSTEM_POD, "--color", "never")
     assert status == 0

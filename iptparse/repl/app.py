@@ -129,8 +129,9 @@ def _banner(shell: Shell) -> None:
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`iptparse repl`: the seed scenario when no rules are given."""
-    from ..cli import _assumptions, load_from_args
+    from ..cli import _assumptions, load_from_args, packet_error, take_packet_given_last
 
+    given_last = take_packet_given_last(args)
     packet_text = args.packet
     if args.rules:
         ruleset = load_from_args(args, err)
@@ -144,6 +145,10 @@ def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     color = {"always": True, "never": False}.get(args.color)
     try:
         packet = parse_packet(packet_text) if packet_text else None
+    except PacketError as exc:
+        err.write(f"iptparse repl: error: {packet_error(packet_text, exc, given_last)}\n")
+        return 1
+    try:
         return start(ruleset, out, err, packet=packet, path=args.path,
                      assumptions=_assumptions(args.assume), color=color, source=source)
     except (PacketError, TraceError) as exc:

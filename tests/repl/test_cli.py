@@ -75,6 +75,18 @@ def test_bad_packet_is_a_one_line_error(rules: Path, monkeypatch: pytest.MonkeyP
     assert err.startswith("iptparse repl: error:") and err.count("\n") == 1
 
 
+def test_the_packet_may_come_last(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for trace: after the files, or after the options; a name of no file that is no packet
+    is said as both."""
+    given = run(["repl", str(rules), "-p", RETURNED, "--path", "in"], "c\n", monkeypatch)
+    assert given[0] == 0 and "verdict:" in given[1]
+    assert run(["repl", str(rules), RETURNED, "--path", "in"], "c\n", monkeypatch) == given
+    assert run(["repl", str(rules), "--path", "in", RETURNED], "c\n", monkeypatch) == given
+    status, out, err = run(["repl", str(rules), "rules2.txt"], "", monkeypatch)
+    assert (status, out) == (1, "")
+    assert err.startswith("iptparse repl: error: rules2.txt: no such file, nor a packet (")
+
+
 def test_as_a_program(rules: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_STATE_HOME=str(tmp_path / "state"))
     done = subprocess.run([sys.executable, "-m", "iptparse.cli", "repl", str(rules), "-p",
