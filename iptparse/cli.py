@@ -154,15 +154,19 @@ def _add_lenient_arg(p: argparse.ArgumentParser) -> None:
                    help="skip lines that do not parse, with a warning each")
 
 
-def load_from_args(args: argparse.Namespace, err: TextIO) -> Ruleset:
-    """The ruleset the RULES/--ipset/--routes/--addrs/--lenient arguments name; what a lenient
-    load left out is written to `err` before any result."""
+def load_from_args(args: argparse.Namespace, err: TextIO,
+                   warnings: list[ParseWarning] | None = None) -> Ruleset:
+    """The ruleset the RULES/--ipset/--routes/--addrs/--lenient arguments name; the warnings
+    (what a lenient load left out, what the files say they leave out) are written to `err`
+    before any result, and added to `warnings` when given."""
     from .load import load_ruleset
 
-    warnings: list[ParseWarning] = []
+    found: list[ParseWarning] = []
     ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes, addrs=args.addrs,
-                           lenient=args.lenient, warnings=warnings)
-    _write_warnings(warnings, err)
+                           lenient=args.lenient, warnings=found)
+    _write_warnings(found, err)
+    if warnings is not None:
+        warnings.extend(found)
     return ruleset
 
 
@@ -201,7 +205,8 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write("iptparse trace: error: no packet: give it with --packet SPEC (or last, "
                   "after the files), e.g. -p 'tcp 10.0.0.1:40000 -> 10.0.0.2:22'\n")
         return 2
-    ruleset = load_from_args(args, err)
+    warnings: list[ParseWarning] = []
+    ruleset = load_from_args(args, err, warnings)
     try:
         packet = parse_packet(args.packet)
     except PacketError as exc:
@@ -214,7 +219,11 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"iptparse trace: error: {exc}\n")
         return 1
     if args.json:
-        out.write(json.dumps(trace_json(result), indent=2) + "\n")
+        answer = trace_json(result)
+        if warnings:  # for tools: the answer may stand for part of the node's rules
+            answer["warnings"] = [{"file": w.filename, "line": w.line, "column": w.column,
+                                   "warning": w.message} for w in warnings]
+        out.write(json.dumps(answer, indent=2) + "\n")
     else:
         color = args.color == "always" or (args.color == "auto" and out.isatty())
         out.write(format_trace(result, color=color, verbose=args.verbose,

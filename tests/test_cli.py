@@ -170,6 +170,11 @@ def test_lenient_skips_what_does_not_parse_and_says_so(pasted: Path) -> None:
         assert status == 0, err
         assert err.startswith(warning) and err.count("warning:") == 1
     assert "ACCEPT by filter:INPUT #1" in out
+    _, out, _ = cli("trace", str(pasted), "-p", "tcp 1.2.3.4 -> 5.6.7.8:22 iif=eth0", "--path",
+                    "in", "--lenient", "--json")
+    [skipped] = json.loads(out)["warnings"]
+    assert (skipped["file"], skipped["line"], skipped["column"]) == (str(pasted), 1, 1)
+    assert skipped["warning"].startswith("skipped: a shell prompt and command pasted")
 
 
 # --- trace ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ line stays the comment it is; the real iptables-nft writes the notes of the kern
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -92,6 +93,15 @@ def test_the_commands_show_the_warning(tmp_path: Path) -> None:
     assert status == 0 and "ACCEPT" in out
     assert err.startswith(f"{dump}:2:1: warning: iptables-nft left table filter out")
     assert f"\n{INCOMPATIBLE}\n^\n" in err
+    status, out, _ = run_cli(["trace", str(dump), "-p", "tcp 1.2.3.4:999 -> 5.6.7.8:80",
+                              "--path", "in", "--json"])
+    [warning] = json.loads(out)["warnings"]
+    assert (warning["file"], warning["line"], warning["column"]) == (str(dump), 2, 1)
+    assert warning["warning"].startswith("iptables-nft left table filter out of this dump")
+    dump.write_text(NAT_ONLY.replace(INCOMPATIBLE + "\n", ""))
+    status, out, _ = run_cli(["trace", str(dump), "-p", "tcp 1.2.3.4:999 -> 5.6.7.8:80",
+                              "--path", "in", "--json"])
+    assert status == 0 and "warnings" not in json.loads(out)
 
 
 @pytest.mark.kernel
