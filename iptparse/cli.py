@@ -141,7 +141,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -> None:
     p.add_argument("rules", nargs="+" if rules_required else "*", metavar="RULES",
-                   help="iptables-save / ip6tables-save output (both families may be given)")
+                   help="iptables-save / ip6tables-save output (both families may be given; "
+                        "files of one family, a table each, are read as one dump)")
     p.add_argument("--ipset", action="append", default=[], metavar="FILE",
                    help="`ipset list` or `ipset save` output (repeatable)")
     p.add_argument("--routes", metavar="FILE", help="`ip route` or `route -n` output")

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from .errors import ParseWarning
 from .host import Host, HostError, parse_addrs, parse_routes
 from .inputs import read_text
+from .nodes import Family
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
 
@@ -26,8 +27,11 @@ def load_ruleset(
     lenient: bool = False,
     warnings: list[ParseWarning] | None = None,
 ) -> Ruleset:
-    """Read dumps (one per family), ipset files (`ipset list` or `ipset save`) and host files.
+    """Read dumps, ipset files (`ipset list` or `ipset save`) and host files.
 
+    Dumps of one family are read as one (a file per table is a capture too); a table in two
+    files is read as iptables-restore would read the files one after the other, the later
+    replacing the earlier, with a warning, for one node's captures hold each table once.
     `lenient` skips the lines of rule and set files that do not parse (a dump pasted with the
     shell prompt that printed it, a line cut in half) instead of stopping at the first; each
     skipped line is appended to `warnings` when given, so the caller can say what was left out.
@@ -36,9 +40,21 @@ def load_ruleset(
     mode: ErrorMode = "skip" if lenient else "raise"
     skipped = warnings if warnings is not None else []
     dumps = []
+    tables: dict[tuple[Family, str], tuple[str, int]] = {}  # where each table was read
     for path in rules:
         name, text = read_text(path)
-        dumps.append(parse_iptables(text, filename=name, errors=mode, warnings=skipped))
+        dump = parse_iptables(text, filename=name, errors=mode, warnings=skipped)
+        dumps.append(dump)
+        for table in dump.tables:
+            line = table.span.line if table.span is not None else 1
+            earlier = tables.get((dump.family, table.name))
+            if earlier is not None and earlier[0] != name:
+                skipped.append(ParseWarning(
+                    f"table {table.name} again: it replaces the one in {earlier[0]} (line "
+                    f"{earlier[1]}), as iptables-restore would read the files in turn; one "
+                    "node's captures hold each table once", line=line, column=1,
+                    line_text=_line(text, line), filename=name))
+            tables[(dump.family, table.name)] = (name, line)
     sets: dict[str, Any] = {}
     for path in ipsets:
         from .ipset import parse_ipset
@@ -50,6 +66,17 @@ def load_ruleset(
     if routes is not None or addrs is not None:
         host = Host(_host_file(addrs, parse_addrs), _host_file(routes, parse_routes))
     return Ruleset(dumps, sets=sets, host=host)
+
+
+def _line(text: str, number: int) -> str:
+    """Line `number` (from 1) of a text, without reading the whole text into lines."""
+    start = 0
+    for _ in range(number - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start:end if end >= 0 else len(text)].rstrip("\r")
 
 
 def _host_file(path: str | Path | None, parse: Callable[[str], list[_T]]) -> list[_T]:

@@ -348,13 +348,19 @@ class CompiledTable:
 
 
 class Ruleset:
-    """Everything captured from one node: rule dumps per family, ipsets, host context."""
+    """Everything captured from one node: rule dumps per family, ipsets, host context.
+
+    Dumps of one family are read as one, in the order given (a capture per table,
+    `iptables-save -t nat`): a table given again replaces the earlier one, as when the files
+    go through iptables-restore one after the other."""
 
     def __init__(self, dumps: Iterable[Dump] = (), *, sets: Mapping[str, Any] | None = None,
                  host: Any = None) -> None:
         self.dumps: dict[Family, Dump] = {}
         for dump in dumps:
-            self.dumps[dump.family] = dump
+            earlier = self.dumps.get(dump.family)
+            self.dumps[dump.family] = dump if earlier is None else replace(
+                dump, items=earlier.items + dump.items)
         self.sets: Mapping[str, Any] = sets or {}
         self.host = host
         self._tables: dict[tuple[Family, str], CompiledTable | None] = {}
