@@ -85,7 +85,9 @@ BAD_NAMES = [
 
 
 @pytest.mark.parametrize("text, message, line, column", [
-    ("-A INPUT -j ACCEPT\n", "rule before the first *table", 1, 1),
+    ("-A INPUT -j ACCEPT\n", "rule before the first *table, and the text has no *table "
+     "line: this is part of a dump (as `iptables-save | grep` prints)", 1, 1),
+    ("-A INPUT -j ACCEPT\n*filter\nCOMMIT\n", "rule before the first *table", 1, 1),
     ("*filter\n-A INPUT -j ACCEPT\n", "missing COMMIT", 2, 19),
     ("*filter\n-A INPUT -j FOO\nCOMMIT\n", "unknown chain FOO in -j", 2, 13),
     ("*filter\n-A INPUT -p tcp --dport\nCOMMIT\n", "option --dport needs a value", 2, 17),
@@ -107,6 +109,19 @@ def test_errors_name_the_problem_and_position(text: str, message: str, line: int
     report = error.format()
     assert report.startswith(f"rules.txt:{line}:{column}: error: ")
     assert report.splitlines()[-1].endswith("^")
+
+
+def test_a_grep_of_a_dump_is_called_that_once_looked_for() -> None:
+    """Each rule of `iptables-save | grep` output gets the note; with a *table line later in
+    the text the rule is only out of place."""
+    grep = "-A KUBE-SERVICES -d 10.0.0.1/32 -j KUBE-SVC-X\n" * 3
+    with pytest.raises(ParseErrors) as info:
+        parse_iptables(grep, errors="collect")
+    assert [e.message.endswith("give the whole iptables-save or iptables -S output")
+            for e in info.value] == [True] * 3
+    with pytest.raises(ParseErrors) as info:
+        parse_iptables(grep + "*filter\nCOMMIT\n", errors="collect")
+    assert {e.message for e in info.value} == {"rule before the first *table"}
 
 
 def test_an_open_quote_runs_to_the_end_of_the_line_as_in_iptables() -> None:
