@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from .nodes import BUILTIN_CHAINS, TableForm
 
-__all__ = ["listed_tables", "looks_like_list_output", "looks_like_prompt"]
+__all__ = ["listed_tables", "looks_like_list_output", "looks_like_nft_output",
+           "looks_like_prompt"]
 
 _COMMAND = re.compile(r"[ \t]*(-[PNA])[ \t]+(\S+)")
 _INVOCATION = re.compile(r"\bip6?tables(?:-legacy|-nft)?(?=\s)(.*)")
@@ -34,6 +35,7 @@ _INVOCATION = re.compile(r"\bip6?tables(?:-legacy|-nft)?(?=\s)(.*)")
 #: `$ sudo iptables -S`
 _PROMPT = re.compile(r"(?:(?:[^-:*\[#\s].*?)?[#$>%]\s*)?(?:sudo\s+)?ip6?tables"
                      r"(?:-legacy|-nft)?(?:-save)?(?:\s|$)")
+_NFT_TABLE = re.compile(r"table[ \t]+(?:(?:ip|ip6|inet|arp|bridge|netdev)[ \t]+)?\S+[ \t]*\{")
 _COUNTERS = re.compile(r"[ \t]-c[ \t]+\d+[ \t]+\d+(?:[ \t]|$)")
 _SECMARK = re.compile(r"[ \t]-j[ \t]+(?:CONN)?SECMARK(?:[ \t]|$)")
 _PREFERENCE = ("filter", "nat", "mangle", "raw", "security")
@@ -166,6 +168,13 @@ def looks_like_prompt(line: str) -> bool:
     """Whether a line is a shell prompt with the iptables command that printed what follows:
     pasted with the dump, it is no line of it."""
     return _PROMPT.match(line) is not None
+
+
+def looks_like_nft_output(line: str) -> bool:
+    """Whether a line opens a table in `nft list ruleset` output (`table inet filter {`): the
+    rules of nftables itself (kube-proxy's nftables mode, firewalld's default backend), which
+    iptables-save does not show."""
+    return _NFT_TABLE.match(line) is not None
 
 
 def looks_like_list_output(line: str) -> bool:

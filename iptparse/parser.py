@@ -33,7 +33,12 @@ from .extensions.base import (
     find_target,
 )
 from .fastrule import FastRules
-from .listing import listed_tables, looks_like_list_output, looks_like_prompt
+from .listing import (
+    listed_tables,
+    looks_like_list_output,
+    looks_like_nft_output,
+    looks_like_prompt,
+)
 from .nodes import (
     BUILTIN_CHAINS,
     Address,
@@ -415,6 +420,11 @@ class _Parser:
             if looks_like_prompt(line.lstrip()):
                 raise self.fail("a shell prompt and command pasted with the dump, not a line "
                                 "of it (--lenient skips it)", 1) from None
+            if self.table is None and looks_like_nft_output(line.lstrip()):
+                raise self.fail("this is `nft list ruleset' output (nftables rules, such as "
+                                "kube-proxy's nftables mode or firewalld's default backend "
+                                "write), which iptparse does not read: it reads iptables-save,"
+                                " ip6tables-save and iptables -S output", 1) from None
             if self.table is None and looks_like_list_output(line.lstrip()):
                 raise self.fail("this is `iptables -L' output, which leaves out what rules "
                                 "match: capture iptables-save (or iptables -S) instead",

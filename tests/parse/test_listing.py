@@ -17,7 +17,7 @@ from iptparse.render import render
 from iptparse.sandbox.netns import Netns
 from iptparse.verify.generate import generate_ruleset
 
-from ..conftest import PROJECT_CORPORA
+from ..conftest import PROJECT_CORPORA, require_kernel
 
 FILTER = "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n"
 NAT = "-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n"
@@ -149,11 +149,32 @@ def test_comments_and_blank_lines_stay_where_they_were() -> None:
     ("Chain INPUT (policy ACCEPT)\ntarget     prot opt source   destination\n",
      "this is `iptables -L' output", 1),
     (FILTER + "-A NOPE -j ACCEPT\n", "chain NOPE does not exist in table filter", 4),
+    ("# nft list ruleset\ntable ip kube-proxy { # handle 3\n", "this is `nft list ruleset' "
+     "output (nftables rules", 2),
+    ("table bridge filter {\n\tchain forward {\n", "this is `nft list ruleset' output", 1),
 ])
 def test_what_is_refused(text: str, message: str, line: int) -> None:
     with pytest.raises(ParseError) as caught:
         parse_iptables(text, filename="rules.txt")
     assert message in caught.value.message and caught.value.line == line
+
+
+@pytest.mark.kernel
+def test_nft_list_ruleset_is_called_that(netns: Netns) -> None:
+    """What nft itself prints, for a table of each kind a node may hold, is refused by name
+    (it read `not an iptables-save line')."""
+    require_kernel("nft")
+    netns.run(["nft", "-f", "-"], input=(
+        "table inet filter {\n chain input {\n  type filter hook input priority 0;"
+        " policy drop;\n  tcp dport 22 accept\n }\n}\n"
+        "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n"
+        "  oifname \"eth0\" masquerade\n }\n}\n"))
+    for argv in (["nft", "list", "ruleset"], ["nft", "-a", "list", "ruleset"],
+                 ["nft", "list", "table", "ip", "nat"]):
+        printed = netns.run(argv).stdout
+        with pytest.raises(ParseError) as caught:
+            parse_iptables(printed)
+        assert caught.value.message.startswith("this is `nft list ruleset' output"), printed
 
 
 # --- the real tools print the listings ----------------------------------------------------

@@ -4,7 +4,6 @@ line stays the comment it is; the real iptables-nft writes the notes of the kern
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ from iptparse.errors import ParseWarning
 from iptparse.notices import notice
 from iptparse.parser import parse_iptables
 from iptparse.render import render
-from iptparse.sandbox import missing_tools
 from iptparse.sandbox.netns import Netns
 
 from .._cli import run_cli
+from ..conftest import require_kernel
 
 INCOMPATIBLE = "# Table `filter' is incompatible, use 'nft' tool."
 BASE_CHAINS = "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them."
@@ -109,12 +108,7 @@ def test_the_real_iptables_nft_writes_the_notes(netns: Netns) -> None:
     """A base chain of nft's own in iptables' filter table, and a legacy table beside it:
     iptables-nft-save notes both (the legacy one on standard error, here pasted first), and
     the dump reads with both warnings as the filter table the tool printed."""
-    tools = ("nft", "iptables-nft", "iptables-nft-save", "iptables-legacy")
-    if missing := missing_tools(tools):
-        message = f"iptables-nft and nft are needed: missing {', '.join(missing)}"
-        if os.environ.get("IPTPARSE_REQUIRE_KERNEL") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_kernel("nft", "iptables-nft", "iptables-nft-save", "iptables-legacy")
     netns.run(["iptables-nft", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"])
     netns.run(["nft", "add chain ip filter own { type filter hook input priority 10; }"])
     netns.run(["iptables-legacy", "-A", "INPUT", "-j", "ACCEPT"])
