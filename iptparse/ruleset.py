@@ -266,7 +266,7 @@ class CompiledTable:
     """One table's chains, each compiled rule by rule on first use."""
 
     def __init__(self, table: Table, family: Family, sets: Mapping[str, Any],
-                 host: Any) -> None:
+                 host: Any, implied_builtins: bool = True) -> None:
         self.name = table.name
         self.family = family
         self.sets = sets
@@ -276,8 +276,9 @@ class CompiledTable:
             for c in table.chains
         }
         # a dump from an old kernel may lack a builtin chain (nat INPUT before 2.6.36); loaded
-        # into today's kernel the chain exists, empty, with policy ACCEPT
-        for name in BUILTIN_CHAINS.get(table.name, ()):
+        # by iptables-legacy-restore into today's kernel the chain exists, empty, with policy
+        # ACCEPT (iptables-nft-restore makes only the base chains the text names)
+        for name in BUILTIN_CHAINS.get(table.name, ()) if implied_builtins else ():
             self.chains.setdefault(name, CompiledChain(name, "ACCEPT", table.name, (), []))
         self._hooks: dict[str, frozenset[str]] | None = None
 
@@ -352,10 +353,15 @@ class Ruleset:
 
     Dumps of one family are read as one, in the order given (a capture per table,
     `iptables-save -t nat`): a table given again replaces the earlier one, as when the files
-    go through iptables-restore one after the other."""
+    go through iptables-restore one after the other.
+
+    A builtin chain a table leaves out (dumps of kernels before 2.6.36 have no nat INPUT)
+    exists, empty, with policy ACCEPT, as iptables-legacy-restore makes it; with
+    `implied_builtins=False` it does not, as iptables-nft-restore loads such a table (the
+    verdicts are the same; the policies a packet meets, and their counters, are not)."""
 
     def __init__(self, dumps: Iterable[Dump] = (), *, sets: Mapping[str, Any] | None = None,
-                 host: Any = None) -> None:
+                 host: Any = None, implied_builtins: bool = True) -> None:
         self.dumps: dict[Family, Dump] = {}
         for dump in dumps:
             earlier = self.dumps.get(dump.family)
@@ -363,6 +369,7 @@ class Ruleset:
                 dump, items=earlier.items + dump.items)
         self.sets: Mapping[str, Any] = sets or {}
         self.host = host
+        self.implied_builtins = implied_builtins
         self._tables: dict[tuple[Family, str], CompiledTable | None] = {}
         self._conntrack: dict[Family, bool] = {}
         #: what the layers above keep per ruleset (the concrete memo), by their own key: held
@@ -398,6 +405,7 @@ class Ruleset:
                     if table.name == name:
                         found = table
             self._tables[key] = (
-                CompiledTable(found, family, self.sets, self.host) if found else None
+                CompiledTable(found, family, self.sets, self.host, self.implied_builtins)
+                if found else None
             )
         return self._tables[key]

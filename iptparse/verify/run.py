@@ -154,7 +154,8 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
             if changes_sets and number > 1:
                 lab.reset_ipsets()  # the previous packet may have been added to a set
             result = lab.send(packet, path="in" if path == "in" else "forward")
-            ruleset = Ruleset([dump], sets=sets, host=lab_host(packet, path, setup))
+            ruleset = Ruleset([dump], sets=sets, host=lab_host(packet, path, setup),
+                              implied_builtins=backend == "legacy")
             comparisons.append(compare(ruleset, packet, model_packet(packet, path), path,
                                        result))
             if progress is not None:
