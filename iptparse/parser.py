@@ -60,6 +60,7 @@ from .nodes import (
     TopItem,
 )
 from .notices import notice
+from .pasted import terminal_noise
 from .protocols import protocol_number
 from .rulespec import STANDARD_TARGETS, Group, RuleArgs, RuleSpecError, assign
 from .source import Span
@@ -417,6 +418,9 @@ class _Parser:
         try:
             _lark_line(line)
         except ParseError as error:
+            if (noise := terminal_noise(line.lstrip())) is not None:
+                raise self.fail(f"{noise}, pasted with the dump, not a line of it (--lenient "
+                                "skips it)", 1) from None
             if looks_like_prompt(line.lstrip()):
                 raise self.fail("a shell prompt and command pasted with the dump, not a line "
                                 "of it (--lenient skips it)", 1) from None

@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import ParseError
+from ..pasted import terminal_noise
 from .builder import SetBuilder, fast_patterns
 from .elements import ElementError, parse_header
 from .index import StoreError
@@ -82,6 +83,9 @@ class ListReader:
                 if m is None:
                     if stripped.startswith("#") and builder is None and not pending:
                         continue
+                    if (noise := terminal_noise(stripped)) is not None:
+                        raise self.p.fail(f"{noise}, pasted with the sets, not a line of them "
+                                          "(--lenient skips it)", 1)
                     raise self.p.fail("not an ipset list line: expected Name:, Type:, "
                                     "Revision:, Header:, Size in memory:, References:, "
                                     "Number of entries: or Members:", 1)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from ..errors import ParseError, ParseErrors, ParseWarning
 from ..parser import grammar_path
+from ..pasted import terminal_noise
 from .builder import FAST_TERMINALS, MASKS, PREFIXES, SetBuilder, fast_patterns, ipv4_values
 from .elements import MAX_SETNAME, ElementError, parse_header, parse_member
 from .index import MembershipIndex, StoreError
@@ -133,7 +134,7 @@ class _Parser:
     def run(self) -> IpsetDump:
         for line in self.text.split("\n", 200):
             stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
+            if stripped and not stripped.startswith("#") and terminal_noise(stripped) is None:
                 if stripped.startswith("Name:") and FIELD.fullmatch(stripped):
                     self.style = "list"
                 break
@@ -239,6 +240,9 @@ class _Parser:
         """A line that is no command: let the grammar say where it goes wrong."""
         from lark.exceptions import UnexpectedInput
 
+        if (noise := terminal_noise(line.lstrip())) is not None:
+            return self.fail(f"{noise}, pasted with the sets, not a line of them (--lenient "
+                             "skips it)", 1)
         try:
             load_ipset_grammar().parse(line, start="start")
         except UnexpectedInput as exc:
