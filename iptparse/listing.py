@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .nodes import BUILTIN_CHAINS, TableForm
 
 __all__ = ["listed_tables", "looks_like_list_output", "looks_like_nft_output",
-           "looks_like_prompt"]
+           "looks_like_prompt", "named_table"]
 
 _COMMAND = re.compile(r"[ \t]*(-[PNA])[ \t]+(\S+)")
 _INVOCATION = re.compile(r"\bip6?tables(?:-legacy|-nft)?(?=\s)(.*)")
@@ -77,7 +77,7 @@ def listed_tables(text: str) -> dict[int, tuple[str, TableForm]] | None:
         if found is None:
             # a comment or a pasted prompt (`root@node:~# iptables -t nat -S`): it may say
             # which table the next listing is; anything else the parser reports
-            named = _named_table(stripped)
+            named = named_table(stripped)
             continue
         if not listings and found.group(1) == "-A":
             return None  # the tool lists policies or chains first: this is no listing
@@ -141,7 +141,7 @@ def _table_of(listing: _Listing, used: list[str]) -> tuple[str, bool]:
     return (fits or ["filter"])[0], False
 
 
-def _named_table(line: str) -> str | None:
+def named_table(line: str) -> str | None:
     """The table an `iptables … -S` command in the line lists (`-t nat`, `--table=raw`;
     filter without one), or None when the line runs no such command."""
     found = _INVOCATION.search(line)

@@ -13,7 +13,7 @@ from .nodes import Family
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
 
-__all__ = ["load_ruleset"]
+__all__ = ["load_ruleset", "table_again"]
 
 _T = TypeVar("_T")
 
@@ -50,9 +50,7 @@ def load_ruleset(
             earlier = tables.get((dump.family, table.name))
             if earlier is not None and earlier[0] != name:
                 skipped.append(ParseWarning(
-                    f"table {table.name} again: it replaces the one in {earlier[0]} (line "
-                    f"{earlier[1]}), as iptables-restore would read the files in turn; one "
-                    "node's captures hold each table once", line=line, column=1,
+                    table_again(table.name, *earlier), line=line, column=1,
                     line_text=_line(text, line), filename=name))
             tables[(dump.family, table.name)] = (name, line)
     sets: dict[str, Any] = {}
@@ -66,6 +64,13 @@ def load_ruleset(
     if routes is not None or addrs is not None:
         host = Host(_host_file(addrs, parse_addrs), _host_file(routes, parse_routes))
     return Ruleset(dumps, sets=sets, host=host)
+
+
+def table_again(table: str, earlier_file: str, earlier_line: int) -> str:
+    """The warning for a table a later file of one node gives again."""
+    return (f"table {table} again: it replaces the one in {earlier_file} (line {earlier_line}),"
+            " as iptables-restore would read the files in turn; one node's captures hold each "
+            "table once")
 
 
 def _line(text: str, number: int) -> str:

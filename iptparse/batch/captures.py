@@ -37,15 +37,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..inputs import InputError, read_text
+from ..listing import listed_tables, named_table
 from ..notices import notice
 
 __all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "notes",
-           "read_capture"]
+           "read_capture", "repeated_tables"]
 
 RULES_ROLES = ("v4", "v6", "rules")
 
@@ -186,6 +187,7 @@ def discover(args: Iterable[str | Path]) -> list[Capture]:
 # --- reading and hashing -------------------------------------------------------------------
 
 _COMMENT = re.compile(r"^#.*$", re.M)
+_TABLE = re.compile(r"^[ \t]*\*([a-z]+)[ \t\r]*$", re.M)
 _NOTE = re.compile(r"^# ?(?:Table|Warning)\b.*$", re.M)  # (what `notice` may recognise)
 _CHAIN_COUNTERS = re.compile(r"^(:\S+[ \t]+\S+)[ \t]+\[\d+:\d+\][ \t]*$", re.M)
 #: a policy's counters in `iptables -S -v` output
@@ -195,13 +197,18 @@ _POLICY_COUNTERS = re.compile(r"^(-P[ \t]+\S+[ \t]+\S+)[ \t]+-c[ \t]+\d+[ \t]+\d
 def _normalise(text: str) -> str:
     """Comment lines become `#` and builtin-chain counters `[0:0]` (`-c 0 0` in `iptables -S
     -v` output): line and column numbers of everything that can be wrong stay where they
-    were. iptables-nft's notes that the capture leaves rules out stay (`notes`)."""
+    were. Comments that say something stay: iptables-nft's notes that the capture leaves
+    rules out (`notes`), and the command that printed an `iptables -S` listing, which names
+    its table (`# iptables -t security -S`)."""
     text = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub(_comment_kept, text))
     return _POLICY_COUNTERS.sub(r"\1 -c 0 0", text)
 
 
 def _comment_kept(found: re.Match[str]) -> str:
-    return found.group(0) if _NOTE.match(found.group(0)) and notice(found.group(0)) else "#"
+    comment = found.group(0)
+    if (_NOTE.match(comment) and notice(comment)) or named_table(comment) is not None:
+        return comment
+    return "#"
 
 
 def notes(payload: Payload) -> list[tuple[int, int, str]]:
@@ -217,6 +224,36 @@ def notes(payload: Payload) -> list[tuple[int, int, str]]:
             if warning is not None:
                 found.append((index, text.count("\n", 0, start) + 1, warning))
     return sorted(found)
+
+
+def repeated_tables(payload: Payload, names: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(file index, line, warning) for each table a later rules file of the node gives again
+    (the worker reads a node's files of one family as one dump, the later table replacing the
+    earlier, as `iptparse trace` does and says). Only nodes with several files of a family
+    are looked into."""
+    from ..load import table_again  # (it brings the parser: only for such nodes)
+
+    found = []
+    for family in ("v4", "v6"):
+        files = [(i, text) for i, (role, text) in enumerate(payload.entries) if role == family]
+        if len(files) < 2:
+            continue
+        seen: dict[str, tuple[str, int]] = {}
+        for index, text in files:
+            listings = listed_tables(text)
+            starts = ([(line, table) for line, (table, _) in listings.items()]
+                      if listings is not None else _save_tables(text))
+            for line, table in starts:
+                earlier = seen.get(table)
+                if earlier is not None and earlier[0] != names[index]:
+                    found.append((index, line, table_again(table, *earlier)))
+                seen[table] = (names[index], line)
+    return found
+
+
+def _save_tables(text: str) -> list[tuple[int, str]]:
+    """(line, table) of each `*table` line of iptables-save text."""
+    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _TABLE.finditer(text)]
 
 
 def _note_starts(text: str) -> list[int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..packet import Packet, PacketError, parse_packet
-from .captures import Capture, Payload, ReadFailure, discover, notes, read_capture
+from .captures import Capture, Payload, ReadFailure, discover, notes, read_capture, repeated_tables
 from .parallel import BatchError, Runner, make_runner
 from .records import Evaluation, NodeFailure, NodeWarning, Record, Result
 from .worker import LoadFailure, Task, TaskResult
@@ -252,7 +252,8 @@ def _node_records(node: _Node, packets: list[Packet],
     names = tuple(f.display for f in node.capture.files)
     digest = node.payload.digest[:12] if node.payload is not None else None
     if node.payload is not None:
-        for index, line, warning in notes(node.payload):
+        found = notes(node.payload) + repeated_tables(node.payload, names)
+        for index, line, warning in sorted(found):
             yield NodeWarning(node.capture.name, names[index], line, warning, digest)
     if node.failure is not None:
         yield NodeFailure(node.capture.name, node.failure, names, digest)

@@ -129,10 +129,10 @@ class NodeFailure:
 
 @dataclass(frozen=True, slots=True)
 class NodeWarning:
-    """A note in a node's capture that the node has rules the capture does not hold
-    (`iptparse.notices`: iptables-nft's tables or base chains it cannot show, legacy tables
-    beside it). The node's results stand for the rules in the capture only; it comes before
-    them."""
+    """Something in a node's capture its answers may not stand for: a note that the node has
+    rules the capture does not hold (`iptparse.notices`: iptables-nft's tables or base chains
+    it cannot show, legacy tables beside it), or a table that a later file gives again. It
+    comes before the node's results."""
 
     node: str
     file: str

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.batch import BatchError, NodeFailure, Result, discover, evaluate, read_packets
+from iptparse.batch import (
+    BatchError,
+    NodeFailure,
+    NodeWarning,
+    Result,
+    discover,
+    evaluate,
+    read_packets,
+)
 from iptparse.batch.captures import Payload, notes, read_capture, role_of
 from tests.conftest import PROJECT_CORPORA
 
@@ -120,6 +128,47 @@ def test_notes_that_rules_are_left_out_stay_and_tell_captures_apart(tmp_path: Pa
     found = notes(payloads[2])
     assert [(index, line) for index, line, _ in found] == [(0, 1), (0, lines)]
     assert found[0][2].startswith("table filter also has base chains only nft can show")
+
+
+def test_a_comment_that_names_a_listing_table_stays(tmp_path: Path) -> None:
+    """`# iptables -t security -S` tells that listing's table (it has no SECMARK to tell it
+    by): it went into the hash as `#`, and the worker read the listing as filter."""
+    listing = ("# iptables -t security -S\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n"
+               "-P OUTPUT ACCEPT\n-A INPUT -p tcp -j DROP\n")
+    node = _node(tmp_path / "n", {"iptables-S.txt": listing})
+    read = read_capture(discover([node])[0])
+    assert isinstance(read, Payload)
+    assert read.entries[0][1] == listing
+    [record] = evaluate([node], ["tcp 10.0.0.1:1 -> 10.0.0.2:22 iif=eth0 id=p"], path="in")
+    assert isinstance(record, Result)
+    [path] = record.evaluation.paths
+    assert path.decision is not None and path.decision.where == "security:INPUT #1"
+
+
+def test_a_table_in_two_files_of_a_node_is_warned_of(tmp_path: Path) -> None:
+    """As `iptparse trace` reads such files (the later table replaces the earlier) and says;
+    one file per table, or one family each, is no such case."""
+    drop = V4.replace("-j ACCEPT", "-j DROP")
+    listing = "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
+    nat = "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+    twice = _node(tmp_path / "twice", {"iptables-save.txt": V4, "iptables-save-2.txt": drop,
+                                       "iptables-S.txt": listing})
+    apart = _node(tmp_path / "apart", {"iptables-save.txt": V4, "iptables-save-nat.txt": nat,
+                                       "ip6tables-save.txt": V4.replace("iptables-save",
+                                                                        "ip6tables-save")})
+    records = list(evaluate([twice, apart], ["tcp 10.0.0.1:1 -> 10.0.0.2:22 iif=eth0 id=p"],
+                            path="in"))
+    warnings = [r for r in records if isinstance(r, NodeWarning)]
+    # the files in name order: the listing, then iptables-save-2.txt, then iptables-save.txt
+    assert [(w.node, Path(w.file).name, w.line) for w in warnings] == [
+        ("twice", "iptables-save-2.txt", 2), ("twice", "iptables-save.txt", 2)]
+    assert [w.warning.split(" (line")[0].rsplit("/", 1)[1] for w in warnings] == [
+        "iptables-S.txt", "iptables-save-2.txt"]
+    assert all(w.warning.startswith("table filter again: it replaces the one in ")
+               for w in warnings)
+    [result] = [r for r in records if isinstance(r, Result) and r.node == "twice"]
+    [path] = result.evaluation.paths
+    assert path.verdict == "ACCEPT"  # the last file's rule, as trace reads the three files
 
 
 def test_header_decides_the_family_over_the_name(tmp_path: Path) -> None:
