@@ -387,11 +387,13 @@ class Ruleset:
         at load time). Without it nothing is tracked and the nat tables never see a packet."""
         if family not in self._conntrack:
             dump = self.dumps.get(family)
-            self._conntrack[family] = (dump is not None and any(
-                m.module in CONNTRACK_MATCHES for t in dump.tables for c in t.chains
-                for r in c.rules for m in r.matches)) or (dump is not None and any(
+            # the tables in force: a table given again replaced the earlier (and its needs)
+            tables = {t.name: t for t in dump.tables}.values() if dump is not None else ()
+            self._conntrack[family] = any(
+                m.module in CONNTRACK_MATCHES for t in tables for c in t.chains
+                for r in c.rules for m in r.matches) or any(
                 r.target is not None and r.target.name in CONNTRACK_TARGETS
-                for t in dump.tables for c in t.chains for r in c.rules))
+                for t in tables for c in t.chains for r in c.rules)
         return self._conntrack[family]
 
     def table(self, family: Family, name: str) -> CompiledTable | None:

@@ -13,8 +13,12 @@ from iptparse.load import load_ruleset
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
+from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.netns import Netns
 from iptparse.trace import trace
+from iptparse.verify.run import verify_dump
+
+from ..conftest import require_kernel
 
 FILTER = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
           "-A INPUT -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n")
@@ -95,3 +99,25 @@ def test_the_kernel_reads_the_files_in_turn_alike(netns: Netns, tmp_path: Path) 
     assert [(c.name, c.rules) for c in ours.chains] == [(c.name, c.rules) for c in kernel.chains]
     assert [(c.name, c.rules) for c in ours.chains] != [
         (c.name, c.rules) for c in parse_iptables(FILTER).tables[0].chains]
+
+
+EMPTY_NAT = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             ":POSTROUTING ACCEPT [0:0]\nCOMMIT\n")
+TRACKING = FILTER.replace("-p tcp -m tcp --dport 22 -j DROP", "-m conntrack --ctstate INVALID "
+                          "-j DROP")
+
+
+@pytest.mark.kernel
+def test_a_replaced_table_takes_its_needs_with_it(tmp_path: Path) -> None:
+    """Conntrack runs while some rule needs it: the replaced filter table's conntrack match
+    goes with it, and nat is consulted no more (the model kept the match in mind and walked
+    nat's chains, which the kernel did not)."""
+    require_kernel()
+    packets = [(KernelPacket(src="10.1.1.1", dst="10.9.9.9", dport=22, iif="eth0"), "in")]
+    for text, tracked in ((EMPTY_NAT + TRACKING, True), (EMPTY_NAT + TRACKING + OPEN, False)):
+        (checked,) = verify_dump(text, name="replaced.rules", packets=packets).comparisons
+        assert checked.outcome == "agree"
+        assert (("nat", "PREROUTING") in checked.kernel.policies) == tracked
+    files = _files(tmp_path, EMPTY_NAT + TRACKING, OPEN)
+    assert load_ruleset(files[:1]).conntrack_active(Family.INET)
+    assert not load_ruleset(files).conntrack_active(Family.INET)
