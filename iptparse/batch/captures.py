@@ -97,11 +97,13 @@ class Payload:
     """What a worker needs to rebuild a node: (role, text) per file, and their hash.
 
     Texts of rules files are normalised (see the module docstring) and their role is v4 or v6,
-    so the worker parses exactly what was hashed. Entry `i` is the node's file `i`.
+    so the worker parses exactly what was hashed. Entry `i` is the node's file `i`. `lenient`
+    (part of the hash) has the worker skip the lines that do not parse, with a warning each.
     """
 
     digest: str
     entries: tuple[tuple[str, str], ...]
+    lenient: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,12 +295,12 @@ def read_file(file: CaptureFile) -> tuple[str, str]:
     return file.role, text
 
 
-def read_capture(capture: Capture) -> Payload | ReadFailure:
+def read_capture(capture: Capture, lenient: bool = False) -> Payload | ReadFailure:
     """Read and hash a node's files (standard input was read once, by `discover`)."""
     if capture.problem is not None:
         return ReadFailure(capture.problem)
     entries: list[tuple[str, str]] = []
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"lenient\0" if lenient else b"")
     for file in capture.files:
         try:
             role, text = read_file(file)
@@ -308,5 +310,5 @@ def read_capture(capture: Capture) -> Payload | ReadFailure:
         data = text.encode("utf-8", "surrogateescape")
         digest.update(f"{role}\0{len(data)}\0".encode())
         digest.update(data)
-    return Payload(digest.hexdigest(), tuple(entries))
+    return Payload(digest.hexdigest(), tuple(entries), lenient)
 

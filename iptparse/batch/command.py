@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assume", action="append", default=[], metavar="KIND=VALUE",
                    help="pin an assumption, as for trace")
     p.add_argument("--max-paths", type=int, default=10_000, metavar="N")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip lines that do not parse, with a warning record each, instead of "
+                        "failing the node")
 
 
 @contextlib.contextmanager
@@ -93,10 +96,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             sink = writer(args.format, held if held is not None else target,
                           [c.name for c in captures],
                           [p.id or "" for p in packets])
-            summariser = Summariser(captures)
+            summariser = Summariser(captures, lenient=args.lenient)
             records = evaluate(captures, packets, args.path, jobs=args.jobs, dask=args.dask,
                                assumptions=assumptions, max_paths=args.max_paths,
-                               progress=progress)
+                               progress=progress, lenient=args.lenient)
             for record in records:
                 sink.write(record)
                 summariser.add(record)

@@ -20,8 +20,8 @@ from typing import Any
 from ..packet import Packet, PacketError, parse_packet
 from .captures import Capture, Payload, ReadFailure, discover, notes, read_capture, repeated_tables
 from .parallel import BatchError, Runner, make_runner
-from .records import Evaluation, NodeFailure, NodeWarning, Record, Result
-from .worker import LoadFailure, Task, TaskResult
+from .records import NodeFailure, NodeWarning, Record, Result
+from .worker import Task, TaskResult
 
 __all__ = ["PATHS", "Progress", "auto_jobs", "evaluate", "packet_with_id", "read_packets"]
 
@@ -125,6 +125,7 @@ def evaluate(
     assumptions: Mapping[str, bool] | None = None,
     max_paths: int = 10_000,
     progress: Progress | None = None,
+    lenient: bool = False,
 ) -> Iterator[Record]:
     """Yield a record per (node, packet) and one per failed node, in input order.
 
@@ -132,13 +133,15 @@ def evaluate(
     `Packet` objects or lines of a packets file. `jobs` > 1 runs in that many processes,
     `jobs=0` in one per CPU when the batch is big enough to gain from them (`auto_jobs`);
     `dask` (a scheduler address or a `distributed.Client`) runs on a Dask cluster instead.
+    `lenient` skips the lines of rules and set files that do not parse, each reported in a
+    `NodeWarning`, instead of failing the node.
     """
     if path not in PATHS:
         raise BatchError(f"unknown path {path!r} (in, forward or out)")
     packet_list = _packets(packets)
     if not packet_list:
         raise BatchError("no packets to evaluate")
-    nodes = _read_nodes(captures)
+    nodes = _read_nodes(captures, lenient)
     payloads: dict[str, Payload] = {}
     for node in nodes:
         if node.payload is not None:
@@ -175,7 +178,7 @@ def auto_jobs(capture_sizes: list[int], packets: int, cpus: int) -> int:
     return cpus if parallel < serial else 1
 
 
-def _read_nodes(captures: Iterable[Capture | str | Path]) -> list[_Node]:
+def _read_nodes(captures: Iterable[Capture | str | Path], lenient: bool) -> list[_Node]:
     items = list(captures)
     if not any(isinstance(c, Capture) for c in items):
         found = discover(c for c in items if not isinstance(c, Capture))
@@ -184,7 +187,7 @@ def _read_nodes(captures: Iterable[Capture | str | Path]) -> list[_Node]:
                  for c in ([item] if isinstance(item, Capture) else discover([item]))]
     nodes = []
     for capture in found:
-        read = read_capture(capture)
+        read = read_capture(capture, lenient)
         if isinstance(read, ReadFailure):
             nodes.append(_Node(capture, None, read.message))
         else:
@@ -215,7 +218,7 @@ def _assemble(nodes: list[_Node], packets: list[Packet], tasks: list[Task],
         expected[task.digest] = expected.get(task.digest, 0) + 1
         sizes[(task.digest, task.start)] = len(task.packets)
     parts: dict[str, list[TaskResult]] = {}
-    done: dict[str, TaskResult | list[Evaluation]] = {}
+    done: dict[str, TaskResult] = {}
     results = runner.run(tasks, payloads) if runner is not None else iter(())
     total = sum(sizes.values())
     finished = 0
@@ -239,32 +242,35 @@ def _assemble(nodes: list[_Node], packets: list[Packet], tasks: list[Task],
         pass
 
 
-def _join(results: list[TaskResult]) -> TaskResult | list[Evaluation]:
+def _join(results: list[TaskResult]) -> TaskResult:
+    """The slices of one capture's packets as one result (or the failure to load it)."""
     for r in results:
         if r.failure is not None:
             return r
     ordered = sorted(results, key=lambda r: r.start)
-    return [e for r in ordered for e in r.evaluations]
+    return TaskResult(ordered[0].digest, 0, tuple(e for r in ordered for e in r.evaluations),
+                      skipped=ordered[0].skipped)
 
 
 def _node_records(node: _Node, packets: list[Packet],
-                  outcome: TaskResult | list[Evaluation] | None) -> Iterator[Record]:
+                  outcome: TaskResult | None) -> Iterator[Record]:
     names = tuple(f.display for f in node.capture.files)
     digest = node.payload.digest[:12] if node.payload is not None else None
+    found = []
     if node.payload is not None:
         found = notes(node.payload) + repeated_tables(node.payload, names)
-        for index, line, warning in sorted(found):
-            yield NodeWarning(node.capture.name, names[index], line, warning, digest)
+    if outcome is not None:
+        found += list(outcome.skipped)  # (--lenient)
+    for index, line, warning in sorted(found):
+        yield NodeWarning(node.capture.name, names[index], line, warning, digest)
     if node.failure is not None:
         yield NodeFailure(node.capture.name, node.failure, names, digest)
         return
-    if isinstance(outcome, TaskResult):
-        failure = outcome.failure
-        assert isinstance(failure, LoadFailure)
-        yield NodeFailure(node.capture.name, failure.format(names), names, digest)
+    assert outcome is not None and digest is not None
+    if outcome.failure is not None:
+        yield NodeFailure(node.capture.name, outcome.failure.format(names), names, digest)
         return
-    assert digest is not None
-    evaluations = outcome or []
+    evaluations = outcome.evaluations
     for index, (packet, evaluation) in enumerate(zip(packets, evaluations, strict=True)):
         assert packet.id is not None
         yield Result(node.capture.name, packet.id, index, digest, evaluation)

@@ -96,8 +96,9 @@ class Summary:
 class _Files:
     """Parsed captures by node name, loaded on demand (most nodes never need it)."""
 
-    def __init__(self, captures: Iterable[Capture] | None) -> None:
+    def __init__(self, captures: Iterable[Capture] | None, lenient: bool = False) -> None:
         self._captures = {c.name: c for c in captures or ()}
+        self._lenient = lenient
         self._loaded: dict[str, LoadedCapture | None] = {}
 
     def get(self, node: str) -> LoadedCapture | None:
@@ -105,7 +106,7 @@ class _Files:
             capture = self._captures.get(node)
             loaded = None
             if capture is not None:
-                payload = read_capture(capture)
+                payload = read_capture(capture, self._lenient)
                 if not isinstance(payload, ReadFailure):
                     found = cached_load(payload)
                     loaded = found if isinstance(found, LoadedCapture) else None
@@ -319,8 +320,10 @@ def explain(node: Evaluation, major: Evaluation, mine: LoadedCapture | None,
 class Summariser:
     """Records in (as they stream out of `evaluate`), a Summary out."""
 
-    def __init__(self, captures: Iterable[Capture] | None = None) -> None:
-        self._files = _Files(captures)
+    def __init__(self, captures: Iterable[Capture] | None = None, *,
+                 lenient: bool = False) -> None:
+        """`lenient` as the batch read the captures, to read them alike for explanations."""
+        self._files = _Files(captures, lenient)
         self._nodes: list[str] = []
         self._failed: list[NodeFailure] = []
         self._warned: list[NodeWarning] = []
@@ -382,11 +385,12 @@ class Summariser:
                              rep.evaluation.error)
 
 
-def summarise(records: Iterable[Record], captures: Iterable[Capture] | None = None) -> Summary:
-    """The fleet-wide report. With `captures` (the nodes evaluated) it can say whether a rule
-    is missing on a node or only matched differently; without, it names the first rules that
-    differ."""
-    summariser = Summariser(captures)
+def summarise(records: Iterable[Record], captures: Iterable[Capture] | None = None, *,
+              lenient: bool = False) -> Summary:
+    """The fleet-wide report. With `captures` (the nodes evaluated, read `lenient` as the batch
+    read them) it can say whether a rule is missing on a node or only matched differently;
+    without, it names the first rules that differ."""
+    summariser = Summariser(captures, lenient=lenient)
     for record in records:
         summariser.add(record)
     return summariser.finish()

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..concrete_memo import evaluate as evaluate_concrete
-from ..errors import IptparseError, ParseError
+from ..errors import IptparseError, ParseError, ParseWarning
 from ..inputs import InputError
 from ..interp import RuleRef
 from ..nodes import Dump, Family
@@ -58,9 +58,12 @@ class LoadFailure:
 class LoadedCapture:
     """A parsed node: its ruleset plus the lookups records and the divergence report need."""
 
-    def __init__(self, ruleset: Any, sets: Mapping[str, Any]) -> None:
+    def __init__(self, ruleset: Any, sets: Mapping[str, Any],
+                 skipped: tuple[tuple[int, int, str], ...] = ()) -> None:
         self.ruleset = ruleset
         self.sets = sets
+        #: (file index, line, warning) of each line a lenient load skipped
+        self.skipped = skipped
         self._texts: dict[tuple[Family, str, str, int], str] = {}
         self._chains: dict[tuple[Family, str, str], tuple[str, ...]] = {}
         self._sets: dict[tuple[Family, str, str], frozenset[str]] = {}
@@ -144,7 +147,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
     from ..host import Host, HostError  # HostError: a ValueError, reported below
     from ..inputs import detect_kind
     from ..ipset import parse_ipset
-    from ..parser import parse_iptables
+    from ..parser import ErrorMode, parse_iptables
     from ..ruleset import Ruleset
 
     dumps: dict[Family, list[tuple[int, Dump]]] = {}
@@ -153,6 +156,8 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
     addrs: list[tuple[int, str]] = []
     has_ipset = False
     current: int | None = None
+    mode: ErrorMode = "skip" if payload.lenient else "raise"
+    skipped: list[tuple[int, int, str]] = []
     try:
         for index, (role, text) in enumerate(payload.entries):
             current = index
@@ -160,12 +165,20 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 if detect_kind(text) != "iptables":
                     return LoadFailure("an ipset dump, not iptables-save output", index)
                 family = Family.INET6 if role == "v6" else Family.INET
-                dump = parse_iptables(text, filename=f"#{index}", family=family)
+                warnings: list[ParseWarning] = []
+                dump = parse_iptables(text, filename=f"#{index}", family=family, errors=mode,
+                                      warnings=warnings)
+                skipped += [(index, w.line, w.message) for w in warnings
+                            if w.message.startswith("skipped: ")]
                 dumps.setdefault(family, []).append((index, dump))
             elif role == "ipset":
                 has_ipset = True
-                for ipset in parse_ipset(text, filename=f"#{index}"):
+                warnings = []
+                for ipset in parse_ipset(text, filename=f"#{index}", errors=mode,
+                                         warnings=warnings):
                     sets[ipset.name] = ipset
+                skipped += [(index, w.line, w.message) for w in warnings
+                            if w.message.startswith("skipped: ")]
             elif role == "routes":
                 routes.append((index, text))
             elif role == "addrs":
@@ -195,7 +208,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                     Host.from_text(None, text)
                 current = None  # only the files together fail
                 raise
-        return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets)
+        return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets, tuple(skipped))
     except ParseError as exc:
         return LoadFailure(exc.message, current, exc.line, exc)
     except (IptparseError, InputError, ValueError) as exc:
@@ -256,6 +269,8 @@ class TaskResult:
     start: int
     evaluations: tuple[Evaluation, ...] = ()
     failure: LoadFailure | None = field(default=None)
+    #: the lines a lenient load of the capture skipped (`LoadedCapture.skipped`)
+    skipped: tuple[tuple[int, int, str], ...] = ()
 
 
 def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
@@ -344,4 +359,4 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
                 # cannot free.
                 gc.collect(1)
                 gc.freeze()
-    return TaskResult(task.digest, task.start, tuple(evaluations))
+    return TaskResult(task.digest, task.start, tuple(evaluations), skipped=loaded.skipped)

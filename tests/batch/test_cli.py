@@ -278,3 +278,35 @@ def test_a_capture_that_leaves_rules_out_is_said_in_every_format(packets: Path, 
     assert (rows[0]["node"], rows[0]["status"]) == ("alpha", "warning")
     assert rows[0]["error"].startswith(f"{rules}:{line}: iptables-legacy tables are loaded")
     assert [r["status"] for r in rows].count("warning") == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_lenient_skips_lines_with_a_warning_record(packets: Path, nodes: Path, jobs: str) -> None:
+    """alpha's rules were captured with kubectl exec 2>&1 (its note comes first), gamma's sets
+    with a line cut short: strictly the two nodes fail; with --lenient each line is a warning
+    record, and the nodes are evaluated (in worker processes too)."""
+    rules = nodes / "alpha" / "iptables-save.txt"
+    rules.write_text('Defaulted container "node-shell" out of: node-shell\n' + rules.read_text())
+    sets = nodes / "gamma" / "ipset-save.txt"
+    sets.write_text(sets.read_text() + "add f2b-sshd 203.0.113.\n")
+    status, out, _ = _main("--packets", str(packets), "--path", "in", "--format", "jsonl",
+                           "--jobs", jobs, str(nodes))
+    items = [json.loads(line) for line in out.splitlines()]
+    assert status == 1
+    assert [i["node"] for i in items if i["type"] == "node-error"] == ["alpha", "gamma"]
+    status, out, _ = _main("--packets", str(packets), "--path", "in", "--format", "jsonl",
+                           "--jobs", jobs, "--lenient", str(nodes))
+    assert status == 0
+    items = [json.loads(line) for line in out.splitlines()]
+    warnings = [(i["node"], Path(i["file"]).name, i["line"], i["warning"])
+                for i in items if i["type"] == "node-warning"]
+    assert warnings == [
+        ("alpha", "iptables-save.txt", 1, "skipped: kubectl's note on the container it ran the "
+         "command in, pasted with the dump, not a line of it (--lenient skips it)"),
+        ("gamma", "ipset-save.txt", len(sets.read_text().splitlines()),
+         "skipped: cannot parse 203.0.113.: resolving to IPv4 address failed")]
+    assert [i["type"] for i in items].count("node-error") == 0
+    results = [i for i in items if i["type"] == "result"]
+    assert [(r["node"], r["packet"]) for r in results] == [
+        (n, p) for n in ("alpha", "beta", "gamma") for p in ("banned", "ssh", "open")]
+    assert results[0]["paths"][0]["verdict"] == "REJECT"  # alpha's rules, read around the note
