@@ -11,7 +11,7 @@ import pytest
 from iptparse.errors import ParseWarning
 from iptparse.load import load_ruleset
 from iptparse.nodes import Family
-from iptparse.packet import parse_packet
+from iptparse.packet import Packet, parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.sandbox.frames import KernelPacket
 from iptparse.sandbox.netns import Netns
@@ -39,10 +39,10 @@ def _files(tmp_path: Path, *texts: str) -> list[Path]:
     return paths
 
 
-def _verdicts(paths: list[Path], packet: object, warnings: list[ParseWarning] | None = None
+def _verdicts(paths: list[Path], packet: Packet, warnings: list[ParseWarning] | None = None
               ) -> set[str]:
     ruleset = load_ruleset(paths, warnings=warnings)
-    return {p.verdict for p in trace(ruleset, packet, "in").paths}  # type: ignore[arg-type]
+    return {p.verdict for p in trace(ruleset, packet, "in").paths}
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
