@@ -40,6 +40,8 @@ class LoadFailure:
     file: int | None = None
     line: int | None = None
     parse_error: ParseError | None = None
+    #: the lines a lenient load skipped before it failed (`LoadedCapture.skipped`)
+    skipped: tuple[tuple[int, int, str], ...] = ()
 
     def format(self, names: Sequence[str]) -> str:
         """The message with the node's own file name (identical nodes share a failure)."""
@@ -191,7 +193,8 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                     if name not in sets:
                         where = ("which is not in the node's ipset files" if has_ipset
                                  else "and the node has no ipset file")
-                        return LoadFailure(f"a rule uses ipset {name}, {where}", index, line)
+                        return LoadFailure(f"a rule uses ipset {name}, {where}", index, line,
+                                           skipped=tuple(skipped))
             items_all = tuple(item for _, d in items for item in d.items)
             merged.append(Dump(family, items_all))
         host = None
@@ -210,9 +213,9 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 raise
         return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets, tuple(skipped))
     except ParseError as exc:
-        return LoadFailure(exc.message, current, exc.line, exc)
+        return LoadFailure(exc.message, current, exc.line, exc, tuple(skipped))
     except (IptparseError, InputError, ValueError) as exc:
-        return LoadFailure(str(exc), current)
+        return LoadFailure(str(exc), current, skipped=tuple(skipped))
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -345,7 +348,7 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
     with _lock:
         loaded = cached_load(payload)
         if isinstance(loaded, LoadFailure):
-            return TaskResult(task.digest, task.start, failure=loaded)
+            return TaskResult(task.digest, task.start, failure=loaded, skipped=loaded.skipped)
         evaluations = []
         assumptions = dict(task.assumptions)
         for count, packet in enumerate(task.packets, 1):

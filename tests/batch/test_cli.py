@@ -310,3 +310,19 @@ def test_lenient_skips_lines_with_a_warning_record(packets: Path, nodes: Path, j
     assert [(r["node"], r["packet"]) for r in results] == [
         (n, p) for n in ("alpha", "beta", "gamma") for p in ("banned", "ssh", "open")]
     assert results[0]["paths"][0]["verdict"] == "REJECT"  # alpha's rules, read around the note
+
+
+def test_a_lenient_load_that_fails_still_says_what_it_skipped(packets: Path, nodes: Path
+                                                              ) -> None:
+    """gamma's rules skip a kubectl line, then name a set no file of gamma holds: the node
+    fails, and the skipped line is still a warning record before the failure."""
+    rules = nodes / "gamma" / "iptables-save.txt"
+    rules.write_text("Unable to use a TTY - input is not a terminal\n" + rules.read_text())
+    for name in ("ipset-save.txt", "ipset-list.txt"):
+        (nodes / "gamma" / name).unlink(missing_ok=True)
+    status, out, _ = _main("--packets", str(packets), "--path", "in", "--format", "jsonl",
+                           "--lenient", str(nodes))
+    assert status == 1
+    gamma = [(i["type"], i.get("line")) for i in map(json.loads, out.splitlines())
+             if i.get("node") == "gamma"]
+    assert gamma == [("node-warning", 1), ("node-error", None)]
