@@ -45,8 +45,8 @@ from ..inputs import InputError, read_text
 from ..listing import listed_tables, named_table
 from ..notices import notice
 
-__all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "notes",
-           "read_capture", "repeated_tables"]
+__all__ = ["Capture", "CaptureFile", "Payload", "ReadFailure", "discover", "read_capture",
+           "repeated_tables"]
 
 RULES_ROLES = ("v4", "v6", "rules")
 
@@ -190,7 +190,6 @@ def discover(args: Iterable[str | Path]) -> list[Capture]:
 
 _COMMENT = re.compile(r"^#.*$", re.M)
 _TABLE = re.compile(r"^[ \t]*\*([a-z]+)[ \t\r]*$", re.M)
-_NOTE = re.compile(r"^# ?(?:Table|Warning)\b.*$", re.M)  # (what `notice` may recognise)
 _CHAIN_COUNTERS = re.compile(r"^(:\S+[ \t]+\S+)[ \t]+\[\d+:\d+\][ \t]*$", re.M)
 #: a policy's counters in `iptables -S -v` output
 _POLICY_COUNTERS = re.compile(r"^(-P[ \t]+\S+[ \t]+\S+)[ \t]+-c[ \t]+\d+[ \t]+\d+[ \t]*$", re.M)
@@ -200,32 +199,15 @@ def _normalise(text: str) -> str:
     """Comment lines become `#` and builtin-chain counters `[0:0]` (`-c 0 0` in `iptables -S
     -v` output): line and column numbers of everything that can be wrong stay where they
     were. Comments that say something stay: iptables-nft's notes that the capture leaves
-    rules out (`notes`), and the command that printed an `iptables -S` listing, which names
-    its table (`# iptables -t security -S`)."""
+    rules out (the worker warns of them), and the command that printed an `iptables -S`
+    listing, which names its table (`# iptables -t security -S`)."""
     text = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _COMMENT.sub(_comment_kept, text))
     return _POLICY_COUNTERS.sub(r"\1 -c 0 0", text)
 
 
 def _comment_kept(found: re.Match[str]) -> str:
     comment = found.group(0)
-    if (_NOTE.match(comment) and notice(comment)) or named_table(comment) is not None:
-        return comment
-    return "#"
-
-
-def notes(payload: Payload) -> list[tuple[int, int, str]]:
-    """(file index, line, warning) for each note in the rules files that the node has rules
-    they do not hold (`iptparse.notices`)."""
-    found = []
-    for index, (role, text) in enumerate(payload.entries):
-        if role not in ("v4", "v6"):
-            continue
-        for start in _note_starts(text):  # (str.find: a regular expression takes 0.1 s a file)
-            end = text.find("\n", start)
-            warning = notice(text[start:end if end >= 0 else len(text)].rstrip("\r"))
-            if warning is not None:
-                found.append((index, text.count("\n", 0, start) + 1, warning))
-    return sorted(found)
+    return comment if notice(comment) or named_table(comment) is not None else "#"
 
 
 def repeated_tables(payload: Payload, names: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -256,17 +238,6 @@ def repeated_tables(payload: Payload, names: Sequence[str]) -> list[tuple[int, i
 def _save_tables(text: str) -> list[tuple[int, str]]:
     """(line, table) of each `*table` line of iptables-save text."""
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _TABLE.finditer(text)]
-
-
-def _note_starts(text: str) -> list[int]:
-    starts = []
-    for needle in ("# Table", "# Warning", "#Table", "#Warning"):
-        at = text.find(needle)
-        while at >= 0:
-            if at == 0 or text[at - 1] == "\n":
-                starts.append(at)
-            at = text.find(needle, at + 1)
-    return starts
 
 
 def _rules_family(role: str, text: str) -> str:

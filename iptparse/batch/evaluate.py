@@ -4,9 +4,10 @@
 capture (with the packets, in slices when there are few captures and many workers) to a runner,
 and yields records in a fixed order whatever the runner: nodes in the order given (a fleet's
 node folders by name), and for each node its packets in input order. A node whose files cannot
-be read or parsed yields one `NodeFailure` and nothing else; the batch goes on. Each note in a
-node's capture that the node has rules the capture leaves out (iptables-nft's) yields a
-`NodeWarning` before the node's other records.
+be read or parsed yields one `NodeFailure` and nothing else; the batch goes on. What parsing a
+node's capture warns of (iptables-nft's notes that the node has rules the capture leaves out,
+lines `lenient` skipped), and a table two of its files give, yield a `NodeWarning` each before
+the node's other records.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..packet import Packet, PacketError, parse_packet
-from .captures import Capture, Payload, ReadFailure, discover, notes, read_capture, repeated_tables
+from .captures import Capture, Payload, ReadFailure, discover, read_capture, repeated_tables
 from .parallel import BatchError, Runner, make_runner
 from .records import NodeFailure, NodeWarning, Record, Result
 from .worker import Task, TaskResult
@@ -249,18 +250,16 @@ def _join(results: list[TaskResult]) -> TaskResult:
             return r
     ordered = sorted(results, key=lambda r: r.start)
     return TaskResult(ordered[0].digest, 0, tuple(e for r in ordered for e in r.evaluations),
-                      skipped=ordered[0].skipped)
+                      warnings=ordered[0].warnings)
 
 
 def _node_records(node: _Node, packets: list[Packet],
                   outcome: TaskResult | None) -> Iterator[Record]:
     names = tuple(f.display for f in node.capture.files)
     digest = node.payload.digest[:12] if node.payload is not None else None
-    found = []
-    if node.payload is not None:
-        found = notes(node.payload) + repeated_tables(node.payload, names)
+    found = repeated_tables(node.payload, names) if node.payload is not None else []
     if outcome is not None:
-        found += list(outcome.skipped)  # (--lenient)
+        found += outcome.warnings  # parsing's: iptables-nft's notes, lines --lenient skipped
     for index, line, warning in sorted(found):
         yield NodeWarning(node.capture.name, names[index], line, warning, digest)
     if node.failure is not None:

@@ -129,9 +129,9 @@ class NodeFailure:
 
 @dataclass(frozen=True, slots=True)
 class NodeWarning:
-    """Something in a node's capture its answers may not stand for: a note that the node has
-    rules the capture does not hold (`iptparse.notices`: iptables-nft's tables or base chains
-    it cannot show, legacy tables beside it), or a table that a later file gives again. It
+    """Something in a node's capture its answers may not stand for: what parsing it warned of
+    (iptables-nft's notes that the node has rules the capture does not hold, `iptparse.notices`;
+    a line `--lenient` skipped; an old syntax), or a table that a later file gives again. It
     comes before the node's results."""
 
     node: str

@@ -82,7 +82,7 @@ class Summary:
     failed: tuple[NodeFailure, ...]
     packets: tuple[PacketSummary, ...]
     errors: int  # (node, packet) pairs that could not be traced
-    #: notes in captures that their nodes have rules the captures leave out
+    #: what the captures warned of (rules they leave out, lines skipped, a table given twice)
     warned: tuple[NodeWarning, ...] = ()
 
     @property

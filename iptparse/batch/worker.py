@@ -40,8 +40,8 @@ class LoadFailure:
     file: int | None = None
     line: int | None = None
     parse_error: ParseError | None = None
-    #: the lines a lenient load skipped before it failed (`LoadedCapture.skipped`)
-    skipped: tuple[tuple[int, int, str], ...] = ()
+    #: what the load warned of before it failed (`LoadedCapture.warnings`)
+    warnings: tuple[tuple[int, int, str], ...] = ()
 
     def format(self, names: Sequence[str]) -> str:
         """The message with the node's own file name (identical nodes share a failure)."""
@@ -61,11 +61,12 @@ class LoadedCapture:
     """A parsed node: its ruleset plus the lookups records and the divergence report need."""
 
     def __init__(self, ruleset: Any, sets: Mapping[str, Any],
-                 skipped: tuple[tuple[int, int, str], ...] = ()) -> None:
+                 warnings: tuple[tuple[int, int, str], ...] = ()) -> None:
         self.ruleset = ruleset
         self.sets = sets
-        #: (file index, line, warning) of each line a lenient load skipped
-        self.skipped = skipped
+        #: (file index, line, warning) of what parsing the files warned of: iptables-nft's notes
+        #: that the node has rules the files leave out, lines a lenient load skipped
+        self.warnings = warnings
         self._texts: dict[tuple[Family, str, str, int], str] = {}
         self._chains: dict[tuple[Family, str, str], tuple[str, ...]] = {}
         self._sets: dict[tuple[Family, str, str], frozenset[str]] = {}
@@ -159,7 +160,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
     has_ipset = False
     current: int | None = None
     mode: ErrorMode = "skip" if payload.lenient else "raise"
-    skipped: list[tuple[int, int, str]] = []
+    warned: list[tuple[int, int, str]] = []  # the warnings, by file index
     try:
         for index, (role, text) in enumerate(payload.entries):
             current = index
@@ -170,8 +171,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 warnings: list[ParseWarning] = []
                 dump = parse_iptables(text, filename=f"#{index}", family=family, errors=mode,
                                       warnings=warnings)
-                skipped += [(index, w.line, w.message) for w in warnings
-                            if w.message.startswith("skipped: ")]
+                warned += [(index, w.line, w.message) for w in warnings]
                 dumps.setdefault(family, []).append((index, dump))
             elif role == "ipset":
                 has_ipset = True
@@ -179,8 +179,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 for ipset in parse_ipset(text, filename=f"#{index}", errors=mode,
                                          warnings=warnings):
                     sets[ipset.name] = ipset
-                skipped += [(index, w.line, w.message) for w in warnings
-                            if w.message.startswith("skipped: ")]
+                warned += [(index, w.line, w.message) for w in warnings]
             elif role == "routes":
                 routes.append((index, text))
             elif role == "addrs":
@@ -194,7 +193,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                         where = ("which is not in the node's ipset files" if has_ipset
                                  else "and the node has no ipset file")
                         return LoadFailure(f"a rule uses ipset {name}, {where}", index, line,
-                                           skipped=tuple(skipped))
+                                           warnings=tuple(warned))
             items_all = tuple(item for _, d in items for item in d.items)
             merged.append(Dump(family, items_all))
         host = None
@@ -211,11 +210,11 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                     Host.from_text(None, text)
                 current = None  # only the files together fail
                 raise
-        return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets, tuple(skipped))
+        return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets, tuple(warned))
     except ParseError as exc:
-        return LoadFailure(exc.message, current, exc.line, exc, tuple(skipped))
+        return LoadFailure(exc.message, current, exc.line, exc, tuple(warned))
     except (IptparseError, InputError, ValueError) as exc:
-        return LoadFailure(str(exc), current, skipped=tuple(skipped))
+        return LoadFailure(str(exc), current, warnings=tuple(warned))
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -272,8 +271,8 @@ class TaskResult:
     start: int
     evaluations: tuple[Evaluation, ...] = ()
     failure: LoadFailure | None = field(default=None)
-    #: the lines a lenient load of the capture skipped (`LoadedCapture.skipped`)
-    skipped: tuple[tuple[int, int, str], ...] = ()
+    #: what loading the capture warned of (`LoadedCapture.warnings`)
+    warnings: tuple[tuple[int, int, str], ...] = ()
 
 
 def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
@@ -348,7 +347,7 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
     with _lock:
         loaded = cached_load(payload)
         if isinstance(loaded, LoadFailure):
-            return TaskResult(task.digest, task.start, failure=loaded, skipped=loaded.skipped)
+            return TaskResult(task.digest, task.start, failure=loaded, warnings=loaded.warnings)
         evaluations = []
         assumptions = dict(task.assumptions)
         for count, packet in enumerate(task.packets, 1):
@@ -362,4 +361,4 @@ def run_task(task: Task, payload: Payload) -> TaskResult:
                 # cannot free.
                 gc.collect(1)
                 gc.freeze()
-    return TaskResult(task.digest, task.start, tuple(evaluations), skipped=loaded.skipped)
+    return TaskResult(task.digest, task.start, tuple(evaluations), warnings=loaded.warnings)

@@ -16,7 +16,7 @@ from iptparse.batch import (
     evaluate,
     read_packets,
 )
-from iptparse.batch.captures import Payload, notes, read_capture, role_of
+from iptparse.batch.captures import Payload, read_capture, role_of
 from tests.conftest import PROJECT_CORPORA
 
 SEED = PROJECT_CORPORA / "seed"
@@ -112,7 +112,8 @@ def test_listings_identical_up_to_policy_counters(tmp_path: Path) -> None:
 
 def test_notes_that_rules_are_left_out_stay_and_tell_captures_apart(tmp_path: Path) -> None:
     """Other comments are dropped before hashing; iptables-nft's notes are kept (a node with
-    legacy tables beside its nft ones is not its twin without) and found with their lines."""
+    legacy tables beside its nft ones is not its twin without), and the worker that parses
+    the capture warns of each, with its line."""
     legacy = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
     base = "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n"
     a = _node(tmp_path / "a", {"iptables-save.txt": V4})
@@ -122,10 +123,17 @@ def test_notes_that_rules_are_left_out_stay_and_tell_captures_apart(tmp_path: Pa
     reads = [read_capture(discover([folder])[0]) for folder in (a, b, c)]
     payloads = [r for r in reads if isinstance(r, Payload)]
     assert len({p.digest for p in payloads}) == 3
-    assert notes(payloads[0]) == []
-    assert [(index, line) for index, line, _ in notes(payloads[1])] == [(0, 1)]
+    records = list(evaluate([a, b, c], ["tcp 10.0.0.1:1 -> 10.0.0.2:22 iif=eth0 id=p"],
+                            path="in"))
+
+    def notes(node: str) -> list[tuple[int, int, str]]:  # (file index, line, warning)
+        return [(0, r.line, r.warning) for r in records
+                if isinstance(r, NodeWarning) and r.node == node]
+
+    assert notes("a") == []
+    assert [(index, line) for index, line, _ in notes("b")] == [(0, 1)]
     lines = len((base + V4).splitlines()) + 1
-    found = notes(payloads[2])
+    found = notes("c")
     assert [(index, line) for index, line, _ in found] == [(0, 1), (0, lines)]
     assert found[0][2].startswith("table filter also has base chains only nft can show")
 
