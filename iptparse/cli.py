@@ -201,6 +201,10 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .report import format_trace
     from .trace import TraceError, trace, trace_json
 
+    forgotten = packet_without_rules(args)
+    if forgotten is not None:
+        err.write(f"iptparse trace: error: {forgotten}\n")
+        return 2
     given_last = take_packet_given_last(args)
     if args.packet is None:
         err.write("iptparse trace: error: no packet: give it with --packet SPEC (or last, "
@@ -241,6 +245,23 @@ def take_packet_given_last(args: argparse.Namespace) -> bool:
         return False
     args.packet, args.rules = rules[-1], rules[:-1]
     return True
+
+
+def packet_without_rules(args: argparse.Namespace) -> str | None:
+    """`iptparse trace 'tcp 1.2.3.4 -> 5.6.7.8:22'`, the rules forgotten: the one argument
+    names no file but reads as a packet. Saying "no such file" (or using the seed scenario in
+    its stead) would send the user looking for the wrong mistake. The message, or None."""
+    from .packet import PacketError, parse_packet
+
+    rules = args.rules
+    if args.packet is not None or len(rules) != 1 or rules[0] == "-" or Path(rules[0]).exists():
+        return None
+    try:
+        parse_packet(rules[0])
+    except PacketError:
+        return None
+    return (f"`{rules[0]}' reads as a packet, but no rules file was given: "
+            f"iptparse {args.command} RULES… '{rules[0]}'")
 
 
 def packet_error(spec: str, exc: Exception, given_last: bool) -> str:

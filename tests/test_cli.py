@@ -212,6 +212,20 @@ def test_trace_takes_the_packet_given_last_as_people_type_it(tmp_path: Path) -> 
     assert status == 2 and "no packet" in err
 
 
+
+def test_trace_with_a_packet_and_no_rules_says_the_rules_are_missing(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    """The one argument reads as a packet: the rules were forgotten, not misspelt."""
+    monkeypatch.chdir(tmp_path)
+    status, out, err = cli("trace", DEFAULT_POD)
+    assert (status, out) == (2, "")
+    assert err == (f"iptparse trace: error: `{DEFAULT_POD}' reads as a packet, but no rules file "
+                   f"was given: iptparse trace RULES… '{DEFAULT_POD}'\n")
+    (tmp_path / "tcp").write_text(RULES)  # a file of that name is the rules
+    status, _, err = cli("trace", "tcp")
+    assert status == 2 and "no packet: give it with --packet" in err
+
 def test_trace_accepts_the_kube_system_pod_with_the_policy_mark() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "-p", KUBE_SYSTEM_POD, "--color", "never")
     assert status == 0

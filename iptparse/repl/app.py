@@ -129,8 +129,19 @@ def _banner(shell: Shell) -> None:
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`iptparse repl`: the seed scenario when no rules are given."""
-    from ..cli import _assumptions, load_from_args, packet_error, take_packet_given_last
+    from ..cli import (
+        _assumptions,
+        load_from_args,
+        packet_error,
+        packet_without_rules,
+        take_packet_given_last,
+    )
 
+    forgotten = packet_without_rules(args)
+    if forgotten is not None:
+        err.write(f"iptparse repl: error: {forgotten} (the seed scenario with this packet: "
+                  f"iptparse repl --packet '{args.rules[0]}')\n")
+        return 2
     given_last = take_packet_given_last(args)
     packet_text = args.packet
     if args.rules:

@@ -87,6 +87,16 @@ def test_the_packet_may_come_last(rules: Path, monkeypatch: pytest.MonkeyPatch) 
     assert err.startswith("iptparse repl: error: rules2.txt: no such file, nor a packet (")
 
 
+
+def test_a_packet_without_rules_is_not_read_as_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`iptparse repl 'tcp …'`: neither "no such file" nor the seed scenario in silence; the
+    message says how to step that packet through the seed."""
+    status, out, err = run(["repl", RETURNED], "", monkeypatch)
+    assert (status, out) == (2, "")
+    assert err == (f"iptparse repl: error: `{RETURNED}' reads as a packet, but no rules file was "
+                   f"given: iptparse repl RULES… '{RETURNED}' (the seed scenario with this "
+                   f"packet: iptparse repl --packet '{RETURNED}')\n")
+
 def test_as_a_program(rules: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_STATE_HOME=str(tmp_path / "state"))
     done = subprocess.run([sys.executable, "-m", "iptparse.cli", "repl", str(rules), "-p",
