@@ -13,7 +13,7 @@ from .nodes import Family
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
 
-__all__ = ["load_ruleset", "table_again"]
+__all__ = ["line_at", "load_ruleset", "table_again"]
 
 _T = TypeVar("_T")
 
@@ -51,7 +51,7 @@ def load_ruleset(
             if earlier is not None and earlier[0] != name:
                 skipped.append(ParseWarning(
                     table_again(table.name, *earlier), line=line, column=1,
-                    line_text=_line(text, line), filename=name))
+                    line_text=line_at(text, line), filename=name))
             tables[(dump.family, table.name)] = (name, line)
     sets: dict[str, Any] = {}
     for path in ipsets:
@@ -73,7 +73,7 @@ def table_again(table: str, earlier_file: str, earlier_line: int) -> str:
             "table once")
 
 
-def _line(text: str, number: int) -> str:
+def line_at(text: str, number: int) -> str:
     """Line `number` (from 1) of a text, without reading the whole text into lines."""
     start = 0
     for _ in range(number - 1):

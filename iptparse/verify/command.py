@@ -30,7 +30,8 @@ EXIT_UNAVAILABLE = 2
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rules", nargs="+", metavar="RULES",
-                   help="iptables-save / ip6tables-save output (or restore input) to load")
+                   help="iptables-save / ip6tables-save output (or restore input) to load; "
+                   "the files of one family are one node's, loaded in turn, as trace reads them")
     p.add_argument("--ipset", action="append", default=[], metavar="FILE",
                    help="`ipset save` or `ipset list` output the rules refer to (repeatable)")
     source = p.add_mutually_exclusive_group()
@@ -81,15 +82,24 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"iptparse verify: error: {name}: {len(orphans)} packet(s) are {kind} but "
                       f"no dump of that family was given (first: {orphans[0]})\n")
             return 1
+    # the files of one family are one node's, as `trace` reads them: one lab per family
+    nodes: dict[Family, list[tuple[str, str]]] = {}
+    for file, family in zip(rules, families, strict=True):
+        nodes.setdefault(family, []).append(file)
     reports: list[VerifyReport] = []
-    for (name, text), family in zip(rules, families, strict=True):
+    for family, files in nodes.items():
+        (name, text), *more = files
         try:
             lab_packets = None if packets is None else packets_from(packets, family, paths)
             skipped: list[ParseWarning] | None = [] if args.lenient else None
+            notes: list[ParseWarning] = []
             reports.append(verify_dump(text, name=name, ipsets=ipsets, packets=lab_packets,
                                        samples=args.samples, seed=args.seed, paths=paths,
-                                       backend=backend, warnings=skipped))
+                                       backend=backend, warnings=skipped, more=more,
+                                       notes=notes))
             _report_skipped(skipped or [], err, verbose=args.verbose)
+            for note in notes:
+                err.write(note.format() + "\n")
         except ModelError as exc:
             err.write(f"iptparse verify: error: {args.packets}: {exc}\n")
             return 1

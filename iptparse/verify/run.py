@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import ParseWarning
 from ..ipset import IpSet, parse_ipset
 from ..ipset.render import render_set
-from ..nodes import Dump, Family
+from ..load import line_at, table_again
+from ..nodes import Dump, Family, Table
 from ..packet import Packet
 from ..parser import parse_iptables
 from ..render import render
@@ -105,11 +106,58 @@ def _as_read(text: str) -> str:
     return "\n".join(line.removesuffix("\r") if line.strip() else "" for line in lines)
 
 
+def _read(rules: str, name: str, warnings: list[ParseWarning] | None) -> tuple[Dump, str]:
+    """One file: what iptparse reads, and the text iptables-restore is to be given.
+
+    With `warnings` (lenient mode) lines that do not parse are skipped and listed there, and
+    the kernel is given what iptparse read, printed as iptables-save prints it; otherwise it
+    gets the text itself, so a misreading by the parser shows up as a disagreement."""
+    if warnings is not None:
+        dump = parse_iptables(rules, filename=name, errors="skip", warnings=warnings)
+        return dump, render(dump.printed_as("save"))
+    dump = parse_iptables(rules, filename=name)
+    # `iptables -S` output: iptables-restore reads the same tables in save layout
+    return dump, (_as_read(rules) if all(t.form == "save" for t in dump.tables)
+                  else render(dump.printed_as("save")))
+
+
+def _one_node(files: Sequence[tuple[str, str]], warnings: list[ParseWarning] | None,
+              notes: list[ParseWarning] | None) -> tuple[Dump, str]:
+    """Several files of one family as one node, as `trace` reads them: the tables in force
+    (a table in two files is the later one's, with a note) and one restore input holding
+    every file in turn. The kernel reads that input as it reads the files one after the
+    other (each table's COMMIT replaces the table), so it judges the model's reading too."""
+    dumps: list[Dump] = []
+    texts: list[str] = []
+    found: dict[str, tuple[str, int, Table]] = {}
+    for name, text in files:
+        dump, restore = _read(text, name, warnings)
+        if dumps and dump.family is not dumps[0].family:
+            raise ValueError(f"{name}: {dump.family.value} rules, where {files[0][0]} holds "
+                             f"{dumps[0].family.value} rules: one lab per family")
+        dumps.append(dump)
+        texts.append(restore if restore.endswith("\n") or not restore else restore + "\n")
+        for table in dump.tables:
+            line = table.span.line if table.span is not None else 1
+            earlier = found.get(table.name)
+            if earlier is not None and earlier[0] != name and notes is not None:
+                notes.append(ParseWarning(table_again(table.name, earlier[0], earlier[1]),
+                                          line=line, column=1, filename=name,
+                                          line_text=line_at(text, line)))
+            found[table.name] = (name, line, table)
+    if len(dumps) == 1:
+        return dumps[0], texts[0]
+    tables = tuple(table for _, _, table in found.values())
+    return Dump(dumps[0].family, tables), "".join(texts)
+
+
 def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str, str]] = (),
                 packets: Sequence[LabPacket] | None = None, samples: int = 50, seed: int = 0,
                 paths: Sequence[str] = ("in", "forward"), backend: Backend = "legacy",
                 progress: Progress | None = None,
-                warnings: list[ParseWarning] | None = None) -> VerifyReport:
+                warnings: list[ParseWarning] | None = None,
+                more: Sequence[tuple[str, str]] = (),
+                notes: list[ParseWarning] | None = None) -> VerifyReport:
     """Send packets through `rules` in a kernel lab and compare each with iptparse's trace.
 
     `packets` (lab packets with their paths) or else `samples` packets drawn from the rules,
@@ -118,16 +166,13 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
 
     With `warnings` (lenient mode) lines that do not parse are skipped and listed there, and
     the kernel is given what iptparse read, printed as iptables-save prints it; otherwise it
-    gets the text itself, so a misreading by the parser shows up as a disagreement.
+    gets the text itself, so a misreading by the parser shows up as a disagreement. `more`
+    (name, text) are further files of the node, of the same family, read after `rules` as
+    iptables-restore reads files in turn; a table given twice is noted in `notes`.
     """
-    if warnings is not None:
-        dump = parse_iptables(rules, filename=name, errors="skip", warnings=warnings)
-        rules = render(dump.printed_as("save"))
-    else:
-        dump = parse_iptables(rules, filename=name)
-        # `iptables -S` output: iptables-restore reads the same tables in save layout
-        rules = _as_read(rules) if all(t.form == "save" for t in dump.tables) else render(
-            dump.printed_as("save"))
+    files = [(name, rules), *more]
+    dump, rules = _one_node(files, warnings, notes)
+    name = " ".join(file for file, _ in files)  # as the reproductions give them to iptparse
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from iptparse.sandbox.lab import Lab
+from iptparse.verify import verify_dump
 
 from .._cli import run_cli
 from ..conftest import require_kernel
@@ -153,3 +154,61 @@ def test_ctrl_c_leaves_no_namespace(rules: Path, monkeypatch: pytest.MonkeyPatch
     status, _, err = run(str(rules), "--samples", "10")
     assert status == 130 and "interrupted" in err
     assert lab_namespaces() == set()
+
+
+NAT = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+       ":POSTROUTING ACCEPT [0:0]\n"
+       "-A PREROUTING -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.6.0.9:443\n"
+       "COMMIT\n")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("backend", ["legacy", "nft"])
+def test_files_of_one_family_are_one_node(rules: Path, tmp_path: Path, backend: str) -> None:
+    """A capture per table (`iptables-save -t nat > nat.txt`) is verified as one node, as
+    `trace` reads it: the kernel gets every file in turn, in one lab, so a packet meets nat's
+    DNAT and then filter's rules; a table in a later file replaces the earlier one in the
+    kernel as in the model, and the note says so."""
+    require_kernel(f"iptables-{backend}-restore")
+    nat = tmp_path / "nat.txt"
+    nat.write_text(NAT)
+    later = tmp_path / "filter-again.txt"  # FORWARD's udp rule gone, web's RETURN a DROP
+    later.write_text(RULES.replace("-A FORWARD -s 10.5.0.0/16 -p udp -j ACCEPT\n", "")
+                     .replace("-j RETURN", "-j DROP"))
+    packets = tmp_path / "packets.txt"
+    packets.write_text("tcp 10.5.0.1:1000 -> 10.6.0.9:22 iif=eth3 oif=eth4\n"
+                       "tcp 10.5.0.1:1000 -> 10.6.0.9:80 iif=eth3 oif=eth4\n"
+                       "udp 10.5.0.1:1000 -> 10.7.0.9:53 iif=eth3 oif=eth4\n")
+    common = ["--packets", str(packets), "--path", "forward", "--backend", backend, "--json"]
+    status, out, err = run(str(rules), str(nat), *common)
+    assert (status, err) == (0, ""), out
+    (report,) = json.loads(out)["reports"]
+    assert report["rules"] == f"{rules} {nat}"  # as the reproductions give the files
+    dnat, dropped, udp = report["results"]
+    # port 22 becomes 443 in nat PREROUTING, then filter's web accepts it
+    assert dnat["kernel"]["hits"] == [  # (in the order of the kernel's listing)
+        {"table": "filter", "chain": "FORWARD", "rule": 1, "count": 1},
+        {"table": "filter", "chain": "web", "rule": 1, "count": 1},
+        {"table": "nat", "chain": "PREROUTING", "rule": 1, "count": 1}]
+    assert dnat["iptparse"]["verdict"] == "ACCEPT" and dropped["iptparse"]["verdict"] == "DROP"
+    assert udp["iptparse"]["verdict"] == "ACCEPT"
+    status, out, err = run(str(rules), str(nat), str(later), *common)
+    assert status == 0, out + err
+    assert err == (f"{later}:1:1: warning: table filter again: it replaces the one in {rules} "
+                   "(line 1), as iptables-restore would read the files in turn; one node's "
+                   "captures hold each table once\n*filter\n^\n")
+    (report,) = json.loads(out)["reports"]
+    assert report["packets"]["agree"] == 3
+    dnat, dropped, udp = report["results"]
+    assert dnat["iptparse"]["verdict"] == "ACCEPT"
+    assert dropped["kernel"]["hits"][-1] == {"table": "filter", "chain": "web", "rule": 2,
+                                             "count": 1}
+    assert udp["kernel"]["hits"] == [] and udp["iptparse"]["verdict"] == "DROP"
+    assert lab_namespaces() == set()
+
+
+def test_files_of_two_families_are_not_one_node() -> None:
+    """The library refuses what the command never does: it makes one lab per family."""
+    six = RULES.replace("10.5.0.0/16", "2001:db8::/32").replace("10.6.0.0/24", "2001:db8::/64")
+    with pytest.raises(ValueError, match=r"six.txt: ipv6 rules, where <rules> holds ipv4 rules"):
+        verify_dump(RULES, more=[("six.txt", six)], samples=1)
