@@ -49,6 +49,17 @@ _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
                                                              Test("dst", ZERO4)))))
 
 
+#: what the out path leaves out for a packet to the host itself
+_BACK_IN = " (then in again over lo: PREROUTING and INPUT, which this walk does not follow)"
+
+
+def _dst_var(state: PathState) -> str:
+    """The variable that holds the destination now (addresses are never `Moved`)."""
+    var = state.env.get("dst", "dst")
+    assert isinstance(var, str)
+    return var
+
+
 def _membership(interp: Interpreter, group: PathState, joined: list[Pred]
                 ) -> tuple[list[PathState], list[PathState]]:
     """The pieces of a path to a multicast group whose input interface joined it, and the
@@ -341,6 +352,65 @@ class Host:
         else:
             yield Note(f"dropped by {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
+
+    def route_output(self, interp: Interpreter, state: PathState
+                     ) -> Generator[Snapshot, int | None, PathState]:
+        """Before OUTPUT: a local process's packet is routed before any hook sees it
+        (ip_route_output), so OUTPUT's `-o` is the route's interface. A local destination
+        leaves by lo; without a route the send fails and no hook sees the packet."""
+        options = self._output_routes(interp, state)
+        state = yield from interp._fork(state, None, options)
+        if state.verdict is None:
+            oif = describe_set("oif", state.current("oif"), interp.family)
+            yield Note(f"routing: sent out of {oif}{_BACK_IN if oif == 'lo' else ''}"), state
+        else:
+            yield Note(f"not sent: {state.stopped or 'routing'}"), state
+        return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
+                       routed=_dst_var(state))
+
+    def reroute_output(self, interp: Interpreter, state: PathState
+                       ) -> Generator[Snapshot, int | None, PathState]:
+        """After mangle or nat OUTPUT changed the destination (ip_route_me_harder): routed
+        again, for POSTROUTING. The rest of OUTPUT still sees the first route's interface
+        (its hooks were called with it; checked against the kernel); no route now drops the
+        packet here, before the next table."""
+        seen = state.env.get("oif", "oif")
+        assert isinstance(seen, str)
+        options = []
+        for routed, label in self._output_routes(interp, state):
+            if routed.verdict is not None:
+                options.append((routed, label))
+                continue
+            env = dict(routed.env)
+            chosen = env["oif"]
+            assert isinstance(chosen, str)
+            env["oif"] = seen
+            options.append((replace(routed, env=env, next_oif=chosen), label))
+        table = state.stages[state.stage - 1].table
+        state = yield from interp._fork(state, None, options)
+        if state.verdict is None:
+            assert state.next_oif is not None
+            oif = describe_set("oif", state.box.get(state.next_oif), interp.family)
+            yield Note(f"routing again: {table} OUTPUT changed dst; POSTROUTING sees oif "
+                       f"{oif}, the rest of OUTPUT the first route's"
+                       f"{_BACK_IN if oif == 'lo' else ''}"), state
+        else:
+            yield Note(f"dropped by {state.stopped or 'routing'} after {table} OUTPUT"), state
+        return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
+                       routed=_dst_var(state))
+
+    def _output_routes(self, interp: Interpreter, state: PathState
+                       ) -> list[tuple[PathState, str]]:
+        """Where a local packet's destination leaves: lo for a local address (the walk it
+        then takes in again, PREROUTING and INPUT on lo, is not followed), else the routes."""
+        local = self.local_addresses(interp.family)
+        holds, fails = interp._split_state(
+            state, Test("dst", local, "dst is a local address", "dst is not a local address"))
+        options = [(self._via(s, Route(interp.family, 0, 0, "lo")), "for this host: out by lo")
+                   for s in holds]
+        for s in fails:
+            options += self._lookup(interp, s)
+        return options
 
     def _lookup(self, interp: Interpreter, state: PathState
                 ) -> list[tuple[PathState, str]]:

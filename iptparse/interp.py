@@ -57,6 +57,9 @@ __all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot", 
 
 CONNTRACK = "conntrack"
 ROUTING = "routing"
+#: ip_route_me_harder after mangle or nat OUTPUT: a local packet whose destination a rule
+#: changed is routed again (see `Host.reroute_output`)
+REROUTE = "reroute"
 
 NEW = CT_STATES.index("NEW")
 INVALID = CT_STATES.index("INVALID")
@@ -67,14 +70,14 @@ HOOK_TABLES: dict[str, tuple[str, ...]] = {
     "PREROUTING": ("raw", CONNTRACK, "mangle", "nat"),
     "INPUT": ("mangle", "filter", "security", "nat"),
     "FORWARD": ("mangle", "filter", "security"),
-    "OUTPUT": ("raw", CONNTRACK, "mangle", "nat", "filter", "security"),
+    "OUTPUT": ("raw", CONNTRACK, "mangle", REROUTE, "nat", REROUTE, "filter", "security"),
     "POSTROUTING": ("mangle", "nat"),
 }
 
 PATHS: dict[str, tuple[str, ...]] = {
     "in": ("PREROUTING", ROUTING, "INPUT"),
     "forward": ("PREROUTING", ROUTING, "FORWARD", "POSTROUTING"),
-    "out": ("OUTPUT", "POSTROUTING"),
+    "out": (ROUTING, "OUTPUT", "POSTROUTING"),
 }
 
 MAX_STEPS = 1_000_000
@@ -109,7 +112,7 @@ Snapshot = tuple[Event, "PathState"]
 @dataclass(frozen=True, slots=True)
 class Stage:
     hook: str
-    table: str  # a table name, CONNTRACK or ROUTING
+    table: str  # a table name, CONNTRACK, ROUTING or REROUTE
 
 
 @cache
@@ -173,6 +176,12 @@ class PathState:
     #: and the sets it no longer knows exactly (`pathsets`)
     sets: Mapping[str, Any] | None = None
     unknown_sets: tuple[Changed, ...] = ()
+    #: the out path with a host's routes: the destination variable the route was chosen
+    #: for, and the output interface of a route chosen again after OUTPUT's mangle or nat
+    #: changed it, which the rest of OUTPUT does not see (its hooks keep the first route's
+    #: interface) and POSTROUTING does
+    routed: str | None = None
+    next_oif: str | None = None
 
     @property
     def decision(self) -> tuple[str, str, int] | None:
@@ -405,7 +414,14 @@ class Interpreter:
         return state
 
     def _next_stage(self, state: PathState) -> PathState:
-        return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
+        stage = state.stage + 1
+        if state.next_oif is not None and (stage >= len(state.stages)
+                                           or state.stages[stage].hook != "OUTPUT"):
+            env = dict(state.env)
+            env["oif"] = state.next_oif  # past OUTPUT: the route chosen again
+            return replace(state, stage=stage, chain=None, index=0, stack=(), trail=(), env=env,
+                           next_oif=None)
+        return replace(state, stage=stage, chain=None, index=0, stack=(), trail=())
 
     def _fork(self, state: PathState, rule: CompiledRule | None,
               options: list[tuple[PathState, str]]) -> Generator[Snapshot, int | None, PathState]:
@@ -434,6 +450,13 @@ class Interpreter:
             return (yield from self._conntrack(state))
         if stage.table == ROUTING:
             return (yield from self._routing(state))
+        if stage.table == REROUTE:
+            host = self.ruleset.host
+            if host is None or state.routed is None or state.env.get("dst", "dst") == (
+                    state.routed):
+                return self._next_stage(state)
+            rerouted: PathState = yield from host.reroute_output(self, state)
+            return rerouted
         table = self.ruleset.table(self.family, stage.table)
         hook = table.chain(stage.hook) if table is not None else None
         if table is None or hook is None:
@@ -747,6 +770,11 @@ class Interpreter:
 
     def _routing(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         host = self.ruleset.host
+        if state.path == "out":
+            if host is None:  # the output interface as given (or open), as it always was
+                return self._next_stage(state)
+            sent: PathState = yield from host.route_output(self, state)
+            return sent
         env = dict(state.env)
         if host is None:
             if state.path == "forward":

@@ -16,6 +16,11 @@ The forward path routes through a fake gateway with a permanent neighbour entry 
 peer's MAC, so forwarded frames leave at once without ARP/ND, whatever NAT did to the
 destination. Conntrack is flushed over netlink before each packet so every packet is NEW.
 
+The out path starts in R itself: the packet, without its Ethernet header, is handed to a raw
+IP socket of R's (IPPROTO_RAW: the header as built), which the kernel walks through OUTPUT and
+POSTROUTING like any packet of a local process (the lab's, so `-m owner` sees its uid and gid),
+routed by a host route out of its output interface; the send returns once the hooks are done.
+
 Waiting is bounded and exact: after the packet, a frame of a private ethertype follows on the
 same interface from the same CPU; the kernel handles a CPU's received frames in order, so when
 R's packet socket sees that barrier, R is done with the packet.
@@ -23,6 +28,7 @@ R's packet socket sees that barrier, R is done with the packet.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import itertools
 import os
@@ -46,7 +52,7 @@ from .oracle import KernelRejected
 
 __all__ = ["Backend", "Egress", "KernelResult", "Lab", "LabError", "LabPath"]
 
-LabPath = Literal["in", "forward"]
+LabPath = Literal["in", "forward", "out"]
 Backend = Literal["legacy", "nft"]
 
 _ETH_P_ALL = 0x0003
@@ -85,7 +91,8 @@ class KernelResult:
     `local` is true when the packet passed INPUT to R's local delivery (InDelivers, or
     InUnknownProtos for a protocol R has no handler for),
     `egress` lists the frames R sent out; `delivered` is `local` on the `in` path and "some
-    frame left R" on the forward path (on whichever interface: NAT may change the route).
+    frame left R" on the forward and out paths (on whichever interface: NAT may change the
+    route).
     `save` is `iptables-save -c` after the packet; its counters add up over the lab's life.
     `answered` is true when R sent a packet of its own meanwhile (an ICMP error, a TCP reset):
     R has no routes for those, so they die unseen by the tables, but NAT can make the source
@@ -188,6 +195,7 @@ class Lab:
         self._links: dict[str, _Link] = {}
         self._installed: dict[tuple[str, str], tuple[str, str]] = {}
         self._sender: socket.socket | None = None
+        self._local: socket.socket | None = None  # R's raw socket: the out path's packets
         self._barrier: socket.socket | None = None
         self._netlink: socket.socket | None = None
         self._proc: dict[str, int] = {}
@@ -229,13 +237,13 @@ class Lab:
         for link in self._links.values():
             if link.capture is not None:
                 link.capture.close()
-        for sock in (self._sender, self._barrier, self._netlink):
+        for sock in (self._sender, self._local, self._barrier, self._netlink):
             if sock is not None:
                 sock.close()
         for fd in self._proc.values():
             os.close(fd)
         self._links, self._proc = {}, {}
-        self._sender = self._barrier = self._netlink = None
+        self._sender = self._local = self._barrier = self._netlink = None
         for ns in (self._router, self._peer):
             if ns is not None:
                 ns.close()
@@ -367,7 +375,9 @@ class Lab:
             raise KernelRejected(result.stderr.strip())
 
     def _open_router_sockets(self) -> None:
-        def open_sockets() -> tuple[socket.socket, socket.socket]:
+        domain = socket.AF_INET6 if self.family is Family.INET6 else socket.AF_INET
+
+        def open_sockets() -> tuple[socket.socket, socket.socket, socket.socket]:
             barrier = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                                     socket.htons(_ETH_P_BARRIER))
             barrier.setblocking(False)
@@ -380,22 +390,26 @@ class Lab:
                     "the kernel needs CONFIG_NF_CT_NETLINK") from exc
             netlink.bind((0, 0))
             netlink.settimeout(self.timeout)
-            return barrier, netlink
+            # IPPROTO_RAW: the packet's own IP header is sent (for IPv6 too, since Linux 4.5)
+            local = socket.socket(domain, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            return barrier, netlink, local
 
-        self._barrier, self._netlink = call_in_netns(self.router.name, open_sockets)
+        self._barrier, self._netlink, self._local = call_in_netns(self.router.name,
+                                                                  open_sockets)
         routes = ("ipv6_route",) if self.family is Family.INET6 else ()
         self._proc = open_proc_net(self.router.name, (self._snmp, "dev", *routes))
 
     # ----------------------------------------------------------------- one packet
 
     def send(self, packet: KernelPacket, *, path: LabPath | None = None) -> KernelResult:
-        """Send `packet` into R on `packet.iif` and report what every counter did."""
+        """Send `packet` into R on `packet.iif` (on the out path: from R's own raw socket)
+        and report what every counter did."""
         if packet.family is not self.family:
             raise ValueError(f"a {packet.family.value} packet in a {self.family.value} lab")
         path = path or self.path
-        if path == "forward" and packet.oif is None and not packet.routes:
-            raise ValueError("a forward packet needs an oif or routes")
-        self._add_links([_check_ifname(packet.iif), *(
+        if path != "in" and packet.oif is None and not packet.routes:
+            raise ValueError(f"a packet on the {path} path needs an oif or routes")
+        self._add_links([*([_check_ifname(packet.iif)] if path != "out" else []), *(
             [_check_ifname(packet.oif)] if packet.oif else []),
             *(_check_ifname(i) for _, i in packet.routes)])
         self._route_for(packet, path)
@@ -407,15 +421,22 @@ class Lab:
         sent_before = local_requests(snmp_before, self.family)
 
         sequence = next(self._sequence)
-        link = self._links[packet.iif]
-        source = parse_mac(packet.src_mac) if packet.src_mac else link.peer_mac
-        frame = build_frame(packet, dst_mac=link.router_mac, src_mac=source, ident=sequence)
-        self._transmit(link, frame, sequence)
+        own = 0  # R's requests that are the packet itself
+        if path == "out":
+            frame = build_frame(packet, dst_mac=bytes(6), src_mac=bytes(6), ident=sequence)
+            self._send_local(packet, frame[14:])
+            # a raw IPv6 send counts as one of R's requests; a raw IPv4 one does not
+            own = 1 if self.family is Family.INET6 else 0
+        else:
+            link = self._links[packet.iif]
+            source = parse_mac(packet.src_mac) if packet.src_mac else link.peer_mac
+            frame = build_frame(packet, dst_mac=link.router_mac, src_mac=source, ident=sequence)
+            self._transmit(link, frame, sequence)
 
         tx_after = tx_packets(read_whole(self._proc["dev"]))
         snmp_after = read_whole(self._proc[self._snmp])
         local = local_deliveries(snmp_after, self.family) > delivered_before
-        answered = local_requests(snmp_after, self.family) > sent_before
+        answered = local_requests(snmp_after, self.family) > sent_before + own
         egress = self._collect({name: tx_after.get(name, 0) - tx_before.get(name, 0)
                                 for name in self._links})
         after, save = self._snapshot()
@@ -425,6 +446,29 @@ class Lab:
         return KernelResult(hits=moved.rules, policies=moved.policies,
                             delivered=local if path == "in" else bool(egress), local=local,
                             egress=egress, save=save, answered=answered)
+
+    def _send_local(self, packet: KernelPacket, datagram: bytes) -> None:
+        """The out path: R's raw socket sends the IP packet. The kernel runs OUTPUT and
+        POSTROUTING within the call, and a packet NAT turns back to R (over lo) is taken in
+        by the softirq the send raises on this CPU, before the call returns. A drop in a hook
+        is an error of the send, an outcome here and not a failure: EPERM for a rule's,
+        ENETUNREACH or EHOSTUNREACH when the destination mangle or nat OUTPUT gave it has no
+        route (the lab routed the packet's own destination before sending it)."""
+        assert self._local is not None
+        address: tuple[str, int] | tuple[str, int, int, int] = (
+            (packet.dst, 0, 0, 0) if self.family is Family.INET6 else (packet.dst, 0))
+        saved = os.sched_getaffinity(0)
+        pinned = _pin(min(saved))
+        try:
+            self._local.sendto(datagram, address)
+        except PermissionError:
+            pass  # netfilter dropped it
+        except OSError as exc:
+            if exc.errno not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                raise LabError(f"R could not send the packet: {exc}") from exc
+        finally:
+            if pinned:
+                os.sched_setaffinity(0, saved)
 
     def _route_for(self, packet: KernelPacket, path: LabPath) -> None:
         """Make R's routing exactly what this packet needs, undoing what the last one needed."""
@@ -438,7 +482,7 @@ class Lab:
             wanted["address", address] = (f"address replace {address} dev lo{nodad}",
                                           f"address del {address} dev lo")
         routes = list(packet.routes)
-        if path == "forward" and packet.oif:
+        if path != "in" and packet.oif:
             routes.insert(0, (f"{packet.dst}/{bits}", packet.oif))
         for prefix, iface in routes:
             net = str(ipaddress.ip_network(prefix, strict=False))

@@ -41,8 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     source.add_argument("--samples", type=int, default=50, metavar="N",
                         help="packets to draw from the rules themselves (default 50 per dump)")
     p.add_argument("--seed", type=int, default=0, help="seed for --samples (default 0)")
-    p.add_argument("--path", choices=("in", "forward", "both"), default="both",
-                   help="deliver packets locally (in), route them through (forward) or both")
+    p.add_argument("--path", choices=("in", "forward", "out", "both", "all"), default="both",
+                   help="deliver packets locally (in), route them through (forward), send them "
+                   "from the router itself (out), in and forward (both, the default) or all "
+                   "three")
     p.add_argument("--backend", choices=("legacy", "nft"), default="legacy",
                    help="which iptables flavour loads the rules (default legacy)")
     p.add_argument("--lenient", action="store_true",
@@ -55,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     backend: Backend = args.backend
-    paths = ("in", "forward") if args.path == "both" else (args.path,)
+    paths = {"both": ("in", "forward"), "all": ("in", "forward", "out")}.get(
+        args.path, (args.path,))
     rules = [read_text(path) for path in args.rules]
     ipsets = [read_text(path) for path in args.ipset]
     families = [detect_family(text, name) for name, text in rules]

@@ -292,14 +292,15 @@ def _draw_once(rng: random.Random, wishes: Mapping[str, ValueSet], pools: Pools,
         "src": _text(src, family), "dst": _text(dst, family), "protocol": proto,
         "iif": iif, "src_mac": LAB_SRC_MAC, "routes": tuple(routes),
     }
-    if path == "forward":
+    if path != "in":
+        # the out path has no input interface: the packet's own iif goes unused
         oif = None
         for _ in range(4):
             oif = value("oif")
             oif = oif if oif is not None else rng.choice(("eth1", "eth2", "veth1"))
-            if oif != iif:
+            if oif != iif or path == "out":
                 break
-        if oif == iif or oif == "":
+        if (oif == iif and path != "out") or oif == "":
             return None
         args["oif"] = oif
     if proto in _PORTED:

@@ -11,6 +11,7 @@ apart. The conntrack states were measured on the lab (see tests/verify/test_mode
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -129,19 +130,22 @@ def model_packet(packet: KernelPacket, path: str, *, mark: int = 0) -> Packet:
         "length": kernel_packet_length(packet),
         "ttl": packet.ttl,
         "tos": packet.tos,
-        "iif": packet.iif,
         "mark": mark,
         "ctstate": CT_STATES.index(conntrack_state(packet)),
         "pkttype": PKT_TYPES.index("unicast"),
         "fragment": 0,
         "bridged": 0,
         "priority": 0,
-        "socket": 0,
-        "src_mac": int((packet.src_mac or LAB_SRC_MAC).replace(":", ""), 16),
     }
-    if path == "forward":
+    if path == "out":
+        # sent by the lab's own raw socket in R: its owner is this process (fsuid, fsgid)
+        values |= {"socket": 1, "socket_file": 1, "uid": os.geteuid(), "gid": os.getegid()}
+    else:
+        values |= {"iif": packet.iif, "socket": 0,
+                   "src_mac": int((packet.src_mac or LAB_SRC_MAC).replace(":", ""), 16)}
+    if path != "in":
         if packet.oif is None:
-            raise ModelError("a forwarded packet needs an output interface (oif)")
+            raise ModelError(f"a packet on the {path} path needs an output interface (oif)")
         values["oif"] = packet.oif
     if number in (TCP, UDP, SCTP):
         values["sport"], values["dport"] = packet.sport, packet.dport
@@ -247,11 +251,13 @@ def kernel_packet(packet: Packet, path: str, *, default_iif: str = "eth0",
     options = packet.value("tcp_options")
     if isinstance(options, int) and options:
         args["tcp_options"] = _options_for(options)
-    if path == "forward":
+    if path != "in":
         oif = _exact(packet, "oif")
         args["oif"] = oif if isinstance(oif, str) and oif else default_oif
     elif _exact(packet, "oif"):
         raise ModelError("a packet for the `in' path has no output interface")
+    if path == "out" and _exact(packet, "iif"):
+        raise ModelError("a packet for the `out' path has no input interface")
     try:
         draft = KernelPacket(**args)  # type: ignore[arg-type]
     except ValueError as exc:

@@ -22,7 +22,7 @@ from ..parser import parse_iptables
 from ..render import render
 from ..ruleset import Ruleset
 from ..sandbox.frames import KernelPacket
-from ..sandbox.lab import Backend, Lab, LabError
+from ..sandbox.lab import Backend, Lab, LabError, LabPath
 from ..sandbox.netns import missing_tools
 from .compare import Comparison, compare
 from .model import LabSetup, kernel_packet, lab_host, model_packet
@@ -31,7 +31,7 @@ from .samples import sample_packets, setup_for
 
 __all__ = ["LabPacket", "lab_requirements", "load_ipsets", "packets_from", "verify_dump"]
 
-#: A packet for the lab and the path it is to take (`in` or `forward`).
+#: A packet for the lab and the path it is to take (`in`, `forward` or `out`).
 LabPacket = tuple[KernelPacket, str]
 Progress = Callable[[int, int], None]
 
@@ -57,13 +57,15 @@ def load_ipsets(texts: Sequence[tuple[str, str]]) -> tuple[dict[str, IpSet], str
 def packets_from(packets: Sequence[Packet], family: Family, paths: Sequence[str]
                  ) -> list[LabPacket]:
     """The user's packets of this family as lab packets, each on every path asked for; when
-    both are asked for, a packet that names its output interface is only forwarded."""
+    several are, a packet that names its output interface is not sent on the `in` path, one
+    that names its input interface not on the `out` path."""
     out: list[LabPacket] = []
     for packet in packets:
         if (packet.family or Family.INET) is not family:
             continue
         for path in paths:
-            if path == "in" and len(paths) > 1 and packet.value("oif"):
+            named = {"in": "oif", "out": "iif"}.get(path)
+            if len(paths) > 1 and named is not None and packet.value(named):
                 continue
             out.append((kernel_packet(packet, path), path))
     return out
@@ -176,7 +178,7 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
     sets, restore = load_ipsets(ipsets)
     prepared = _prepare(dump, sets, packets, samples, seed, paths)
     comparisons: list[Comparison] = []
-    interfaces = sorted({p.iif for p, _ in prepared.packets})
+    interfaces = sorted({p.iif for p, path in prepared.packets if path != "out"})
     setup = prepared.setup
 
     def open_lab(setup: LabSetup) -> Lab:
@@ -198,7 +200,8 @@ def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str
         for number, (packet, path) in enumerate(prepared.packets, 1):
             if changes_sets and number > 1:
                 lab.reset_ipsets()  # the previous packet may have been added to a set
-            result = lab.send(packet, path="in" if path == "in" else "forward")
+            lab_path: LabPath = "in" if path == "in" else "out" if path == "out" else "forward"
+            result = lab.send(packet, path=lab_path)
             ruleset = Ruleset([dump], sets=sets, host=lab_host(packet, path, setup),
                               implied_builtins=backend == "legacy")
             comparisons.append(compare(ruleset, packet, model_packet(packet, path), path,

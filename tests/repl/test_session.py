@@ -250,7 +250,7 @@ def test_packet_and_set_restart_the_walk_and_keep_breakpoints() -> None:
     assert out.getvalue().count("Breakpoint 1 (chain tw-pod)") == 3
     assert "verdict: ACCEPT by filter:pi-policy #1" in out.getvalue()
     sh.execute("set path out")
-    assert "path:   out (OUTPUT → POSTROUTING)" in out.getvalue()
+    assert "path:   out (routing → OUTPUT → POSTROUTING)" in out.getvalue()
 
 
 def test_bad_commands_get_one_line_errors_and_the_repl_goes_on() -> None:

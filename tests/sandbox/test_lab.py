@@ -297,3 +297,58 @@ def test_masquerade_takes_the_address_given_to_the_lab(
         else:  # IPv6 source selection settles for the only address there is, lo's ::1
             out = result.egress[0].decoded
             assert out is not None and out.src == "::1"
+
+
+def test_out_path_sends_from_r_through_output_and_postrouting(backend: Backend) -> None:
+    """A packet of R's own (the lab's raw socket): OUTPUT sees its output interface and the
+    lab's uid, nat OUTPUT's DNAT reroutes it (to the packet's extra route), a drop in OUTPUT
+    sends nothing, and the send itself is no answer of R's."""
+    uid = os.geteuid()
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             ":POSTROUTING ACCEPT [0:0]\n-A OUTPUT -d 203.0.113.10/32 -p udp -j DNAT "
+             "--to-destination 10.9.0.5:53\n-A POSTROUTING -o eth2\nCOMMIT\n"
+             "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n"
+             f"-A OUTPUT -o eth1 -m owner --uid-owner {uid} -j ACCEPT\n"
+             "-A OUTPUT -d 10.9.0.5/32 -o eth2 -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n")
+    with Lab(rules, Family.INET, path="out", backend=backend) as lab:
+        sent = lab.send(fwd(dst="10.0.2.2", ttl=1))  # no forwarding: a TTL of 1 leaves
+        assert sent.hits == {("filter", "OUTPUT", 1): 1}
+        assert sent.policies == {("nat", "OUTPUT"): 1, ("nat", "POSTROUTING"): 1}
+        assert sent.delivered and not sent.local and not sent.answered
+        assert [e.interface for e in sent.egress] == ["eth1"]
+        frame = sent.egress[0].decoded
+        assert frame is not None and (frame.src, frame.dst, frame.ttl) == ("10.0.1.1",
+                                                                            "10.0.2.2", 1)
+        # routed out of eth1, DNAT sends it to eth2: the hooks of OUTPUT still see eth1 (the
+        # interface of the route the walk began with), POSTROUTING the new route's eth2
+        nat = lab.send(fwd(dst="203.0.113.10", protocol="udp", dport=99,
+                           routes=(("10.9.0.0/24", "eth2"),)))
+        assert nat.hits == {("nat", "OUTPUT", 1): 1, ("filter", "OUTPUT", 1): 1,
+                            ("nat", "POSTROUTING", 1): 1}
+        assert [e.interface for e in nat.egress] == ["eth2"] and not nat.answered
+        out = nat.egress[0].decoded
+        assert out is not None and (out.dst, out.dport) == ("10.9.0.5", 53)
+        dropped = lab.send(fwd(dst="10.0.2.2", oif="eth3"))
+        assert dropped.hits == {} and dropped.policies == {("nat", "OUTPUT"): 1,
+                                                           ("filter", "OUTPUT"): 1}
+        assert not dropped.delivered and dropped.egress == ()
+    assert lab_namespaces() == set()
+
+
+def test_out_path_ipv6(backend: Backend) -> None:
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A OUTPUT -o eth1 -p udp -m udp --dport 53 -j DROP\n-A OUTPUT -o eth1\nCOMMIT\n")
+    packet = KernelPacket(src="2001:db8:1::7", dst="2001:db8:9::1", protocol="udp", dport=54,
+                          oif="eth1")
+    with Lab(rules, Family.INET6, path="out", backend=backend) as lab:
+        sent = lab.send(packet)
+        assert sent.hits == {("filter", "OUTPUT", 2): 1} and sent.policies == {
+            ("filter", "OUTPUT"): 1}
+        assert sent.delivered and not sent.answered
+        frame = sent.egress[0].decoded
+        assert frame is not None and (frame.src, frame.dst) == ("2001:db8:1::7",
+                                                                "2001:db8:9::1")
+        dropped = lab.send(KernelPacket(src="2001:db8:1::7", dst="2001:db8:9::1",
+                                        protocol="udp", dport=53, oif="eth1"))
+        assert dropped.hits == {("filter", "OUTPUT", 1): 1} and dropped.policies == {}
+        assert not dropped.delivered
