@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .chainindex import IndexPart, decide, decide_rule, skipper_for
-from .domain import IntSet, ValueSet
+from .domain import IntSet, NameSet, ValueSet
 from .fields import CT_STATES, field_spec
 from .interp import (
     CONNTRACK,
@@ -60,6 +60,7 @@ _STATES = len(CT_STATES) - 1
 _IS_NEW = IntSet.single(NEW, _STATES)
 _IS_UNTRACKED = IntSet.single(UNTRACKED, _STATES)
 _EXPIRES = IntSet.range(0, 1, 255)
+_LO = NameSet.single("lo")
 
 #: Where a field's current value comes from, besides an input field's name: a constant of
 #: the path (set by a rule, or by the walk itself), or a value computed from input values.
@@ -391,6 +392,8 @@ class Evaluator:
             if steps > MAX_STEPS:
                 raise Undecided  # a loop: the interpreter reports it
             if walk.stage >= len(stages):
+                if path == "out" and walk.test("oif", _LO) is not False:
+                    raise Undecided  # in again over lo: the interpreter's `_loop_back`
                 walk.verdict = "ACCEPT"
                 break
             stage = stages[walk.stage]

@@ -49,10 +49,6 @@ _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
                                                              Test("dst", ZERO4)))))
 
 
-#: what the out path leaves out for a packet to the host itself
-_BACK_IN = " (then in again over lo: PREROUTING and INPUT, which this walk does not follow)"
-
-
 def _dst_var(state: PathState) -> str:
     """The variable that holds the destination now (addresses are never `Moved`)."""
     var = state.env.get("dst", "dst")
@@ -362,7 +358,7 @@ class Host:
         state = yield from interp._fork(state, None, options)
         if state.verdict is None:
             oif = describe_set("oif", state.current("oif"), interp.family)
-            yield Note(f"routing: sent out of {oif}{_BACK_IN if oif == 'lo' else ''}"), state
+            yield Note(f"routing: sent out of {oif}"), state
         else:
             yield Note(f"not sent: {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
@@ -392,8 +388,7 @@ class Host:
             assert state.next_oif is not None
             oif = describe_set("oif", state.box.get(state.next_oif), interp.family)
             yield Note(f"routing again: {table} OUTPUT changed dst; POSTROUTING sees oif "
-                       f"{oif}, the rest of OUTPUT the first route's"
-                       f"{_BACK_IN if oif == 'lo' else ''}"), state
+                       f"{oif}, the rest of OUTPUT the first route's"), state
         else:
             yield Note(f"dropped by {state.stopped or 'routing'} after {table} OUTPUT"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
@@ -401,8 +396,8 @@ class Host:
 
     def _output_routes(self, interp: Interpreter, state: PathState
                        ) -> list[tuple[PathState, str]]:
-        """Where a local packet's destination leaves: lo for a local address (the walk it
-        then takes in again, PREROUTING and INPUT on lo, is not followed), else the routes."""
+        """Where a local packet's destination leaves: lo for a local address (it then comes
+        in again: `Interpreter._loop_back`), else the routes."""
         local = self.local_addresses(interp.family)
         holds, fails = interp._split_state(
             state, Test("dst", local, "dst is a local address", "dst is not a local address"))

@@ -126,6 +126,11 @@ def stages_for(hooks: tuple[str, ...]) -> tuple[Stage, ...]:
     return tuple(out)
 
 
+#: what a local packet routed to lo meets when it comes in again (see `_loop_back`)
+_LOOPBACK = tuple(s for s in stages_for(("PREROUTING", "INPUT"))
+                  if s.table not in ("nat", CONNTRACK))
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """A return point: resume `chain` at 0-based `index`; `trail` is the `where` length."""
@@ -182,6 +187,8 @@ class PathState:
     #: interface) and POSTROUTING does
     routed: str | None = None
     next_oif: str | None = None
+    #: an out path that left by lo and walks in again (PREROUTING, INPUT)
+    looped: bool = False
 
     @property
     def decision(self) -> tuple[str, str, int] | None:
@@ -403,6 +410,10 @@ class Interpreter:
                 yield Note(f"stopped after {MAX_STEPS} steps (a loop?)"), state
                 break
             if state.stage >= len(state.stages):
+                if state.path == "out" and not state.looped and (
+                        state.current("oif").single_value() == "lo"):
+                    state = yield from self._loop_back(state)
+                    continue
                 state = replace(state, verdict="ACCEPT")
                 break
             stage = state.stages[state.stage]
@@ -411,6 +422,34 @@ class Interpreter:
                 continue
             state = yield from self._step(state, stage)
         yield Finished(state.verdict or "UNKNOWN", state), state
+        return state
+
+    def _loop_back(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
+        """A local packet routed to the host itself leaves by lo and comes in again: raw,
+        mangle and filter (and security) of PREROUTING and INPUT see it with iif lo, no
+        source MAC (lo's is zero) and no socket (loopback orphans it). nat is not consulted
+        (the connection's addresses were bound on the way out), conntrack keeps the entry the
+        packet already has, and routing is not asked again: the output route that sent it to
+        lo delivers it. Checked in the kernel lab (verify --path out)."""
+        values = {"iif": NameSet.single("lo"), "oif": _NO_INTERFACE,
+                  "src_mac": field_spec("src_mac").single(0, self.family),
+                  "socket": _NO_SOCKET}
+        env = dict(state.env)
+        labels = dict(state.labels)
+        box = state.box
+        fresh = state.fresh
+        for name, value in values.items():
+            fresh += 1
+            var = f"{name}@{fresh}"
+            box = box.with_(var, value)
+            env[name] = var
+            labels[var] = f"{name} in again over lo"
+        state = replace(state, branch=replace(state.branch, box=box), env=env, labels=labels,
+                        fresh=fresh, stages=state.stages + _LOOPBACK, looped=True, chain=None,
+                        index=0, stack=(), trail=())
+        yield Note("in again over lo: PREROUTING and INPUT (without nat: the connection's "
+                   "addresses were bound on the way out; delivered by the route that sent it "
+                   "to lo)"), state
         return state
 
     def _next_stage(self, state: PathState) -> PathState:

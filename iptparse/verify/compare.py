@@ -255,11 +255,6 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
     common = {"packet": packet, "model": model, "path": path, "kernel": kernel,
               "default": default, "explored": len(paths), "consistent": len(consistent)}
     if not consistent:
-        if _came_back_in(ruleset, packet, path, result):
-            return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
-                "R's own packet came back in over lo (NAT made its destination local): "
-                "iptparse's out path ends at POSTROUTING, and PREROUTING and INPUT moved "
-                "counters"), **common)  # type: ignore[arg-type]
         if _answer_walked_output(ruleset, packet, path, result):
             return Comparison(outcome=NOT_MODELLED, chosen=None, reason=(
                 "R answered the packet (an ICMP error or a reset, after NAT made the source "
@@ -291,20 +286,6 @@ def compare(ruleset: Ruleset, packet: KernelPacket, model: Packet, path: str,
             divergences=tuple(Divergence("egress", text, 1, 1) for text in egress),
             **common)  # type: ignore[arg-type]
     return Comparison(outcome=AGREE, chosen=chosen, **common)  # type: ignore[arg-type]
-
-
-def _came_back_in(ruleset: Ruleset, packet: KernelPacket, path: str,
-                  result: KernelResult) -> bool:
-    """Whether a packet sent on the out path moved a counter only PREROUTING or INPUT
-    reaches: it was routed to R itself and walked in again over lo."""
-    if path != "out":
-        return False
-    for table, chain in (*result.policies, *((t, c) for t, c, _ in result.hits)):
-        compiled = ruleset.table(packet.family, table)
-        reach = compiled.hooks(chain) if compiled is not None else frozenset({chain})
-        if reach and not reach & {"OUTPUT", "POSTROUTING"}:
-            return True
-    return False
 
 
 def _answer_walked_output(ruleset: Ruleset, packet: KernelPacket, path: str,

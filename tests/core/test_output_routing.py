@@ -3,7 +3,8 @@
 What the kernel does, checked in tests/sandbox/test_lab.py and by `verify --path out`: the
 route is chosen before OUTPUT (its interface is what `-o` sees there), chosen again after
 mangle or nat OUTPUT changes the destination, and then POSTROUTING sees the new interface
-while the rest of OUTPUT keeps the first one.
+while the rest of OUTPUT keeps the first one; a packet routed to the host itself comes in
+again over lo (`Interpreter._loop_back`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ RULES = """*nat
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
+-A PREROUTING -i lo
 -A OUTPUT -d 203.0.113.10/32 -p udp -j DNAT --to-destination 10.9.0.5:53
 -A OUTPUT -d 203.0.113.11/32 -p udp -j DNAT --to-destination 198.51.100.1
 -A POSTROUTING -o eth2
@@ -29,6 +31,7 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -m state --state NEW -j ACCEPT
 -A OUTPUT -o eth1
 -A OUTPUT -o eth2
 -A OUTPUT -o lo
@@ -83,9 +86,13 @@ def test_no_route_means_no_hook_sees_the_packet() -> None:
     assert (path.verdict, path.state.stopped, path.policies) == ("DROP", NO_ROUTE, ())
 
 
-def test_a_local_destination_leaves_by_lo() -> None:
+def test_a_local_destination_leaves_by_lo_and_comes_in_again() -> None:
+    """INPUT sees it on lo, still NEW; nat PREROUTING is not consulted again."""
     result = out("udp 192.0.2.1:5000 -> 192.0.2.1:53")
-    assert hits(result) == ["filter:OUTPUT:3"]
+    assert hits(result) == ["filter:OUTPUT:3", "filter:INPUT:1"]
+    (path,) = result.paths
+    assert path.state.current("iif").single_value() == "lo"
+    assert path.state.decision == ("filter", "INPUT", 1)
 
 
 def test_an_open_destination_forks_by_route() -> None:

@@ -342,10 +342,10 @@ def test_redirect_goes_to_the_input_interface_or_loopback() -> None:
     path = only(run(rs, "tcp 10.0.0.1:5 -> 8.8.8.8:80 iif=eth0 ctstate=NEW", "in"))
     assert (final(path, "dst"), final(path, "dport")) == (addr("192.168.1.1"), 3128)
     # a local packet needs a route before OUTPUT (the host has none to 8.8.8.8); redirected,
-    # it is routed again, out by lo
+    # it is routed again, out by lo, and comes in again on lo
     local = only(run(rs, "tcp 10.0.0.1:5 -> 203.0.113.9:80 ctstate=NEW", "out"))
     assert (final(local, "dst"), final(local, "dport")) == (addr("127.0.0.1"), 3129)
-    assert final(local, "oif") == "lo"
+    assert (final(local, "iif"), final(local, "oif")) == ("lo", "")
     dropped = only(run(rs, "tcp 10.0.0.1:5 -> 8.8.8.8:80 iif=eth7 ctstate=NEW", "in"))
     assert dropped.verdict == "DROP" and hits(dropped) == [("nat", "PREROUTING", 1)]
 

@@ -118,3 +118,57 @@ def test_the_command_sends_on_every_path(tmp_path: Path) -> None:
     # the first is forwarded and sent (it names its oif); the second delivered and forwarded
     # (it names its iif)
     assert [r["path"] for r in report["results"]] == ["forward", "out", "in", "forward"]
+
+
+LOOPBACK = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -i lo -p tcp -m tcp --dport 3129
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A OUTPUT -p tcp -j MARK --set-xmark 0x7/0xff
+-A INPUT -i lo -m mark --mark 0x7/0xff
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -j ACCEPT
+-A INPUT -j ACCEPT
+-A OUTPUT -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3129
+-A POSTROUTING -o lo
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -p tcp -m tcp --dport 3129 -m state --state NEW -j ACCEPT
+COMMIT
+"""
+
+
+def test_a_packet_redirected_to_the_router_comes_in_again_over_lo() -> None:
+    """REDIRECT in nat OUTPUT (a transparent proxy's, Istio's): the packet leaves by lo and
+    walks raw, mangle and filter of PREROUTING and INPUT with iif lo, its mark kept, nat not
+    consulted again, still NEW; the kernel delivers it to R."""
+    require_kernel()
+    packets = [parse_packet("tcp 192.0.2.1:5000 -> 10.1.0.1:80 oif=eth1"),
+               parse_packet("tcp 192.0.2.1:5000 -> 10.1.0.1:81 oif=eth1")]
+    report = verify_dump(LOOPBACK, packets=packets_from(packets, Family.INET, ("out",)),
+                         paths=("out",))
+    assert report.ok, disagreements(report)
+    assert report.packets.agree == 2
+    redirected, sent = report.comparisons
+    assert redirected.kernel.hits == {
+        ("raw", "PREROUTING", 1): 1, ("mangle", "OUTPUT", 1): 1, ("mangle", "INPUT", 1): 1,
+        ("nat", "OUTPUT", 1): 1, ("nat", "POSTROUTING", 1): 1, ("filter", "INPUT", 1): 1}
+    assert redirected.kernel.accepted and redirected.chosen is not None
+    assert redirected.chosen.state.current("iif").single_value() == "lo"
+    assert sent.kernel.hits == {("mangle", "OUTPUT", 1): 1}
+    assert lab_namespaces() == set()
