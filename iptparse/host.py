@@ -358,7 +358,7 @@ class Host:
         state = yield from interp._fork(state, None, options)
         if state.verdict is None:
             oif = describe_set("oif", state.current("oif"), interp.family)
-            yield Note(f"routing: sent out of {oif}"), state
+            yield Note(f"routing: sent, oif {oif}"), state
         else:
             yield Note(f"not sent: {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
