@@ -61,6 +61,8 @@ _IS_NEW = IntSet.single(NEW, _STATES)
 _IS_UNTRACKED = IntSet.single(UNTRACKED, _STATES)
 _EXPIRES = IntSet.range(0, 1, 255)
 _LO = NameSet.single("lo")
+_BRIDGED = IntSet.single(1, 1)
+_NO_PORT = NameSet.single("")
 
 #: Where a field's current value comes from, besides an input field's name: a constant of
 #: the path (set by a rule, or by the walk itself), or a value computed from input values.
@@ -455,6 +457,15 @@ class Evaluator:
             if path == "forward":
                 _set(current, "oif", inputs.get("oif"))
                 walk.origin.pop("oif", None)
+                bridged = walk.test("bridged", _BRIDGED)
+                if bridged:
+                    no_port = walk.test("physout", _NO_PORT)
+                    bridged = None if no_port is None else not no_port
+                if bridged is None:
+                    raise Undecided
+                if bridged:  # the bridge passes it on (`Interpreter._bridge`)
+                    self._next_stage(walk)
+                    return
                 # in the interpreter's order (`Interpreter._routing`): a link-local
                 # destination's route, the hop limit, then the source ip6_forward() refuses
                 if self._stack_drops(walk, self.link_route_drop, LINK_LOCAL_ROUTE):

@@ -39,7 +39,7 @@ from .events import (
     TargetApplied,
 )
 from .fields import CT_STATES, FieldKind, field_spec
-from .logic import BitsExpr, Box, Branch, Cond, Moved, Pred, Test, split
+from .logic import And, BitsExpr, Box, Branch, Cond, Moved, Not, Pred, Test, split
 from .nodes import Family
 from .onlink import LINK_LOCAL_ROUTE, SOURCE_NOT_FORWARDED, on_link, same_interface
 from .packet import Packet
@@ -339,6 +339,12 @@ def _bits_value(expr: BitsExpr, box: Box) -> BitSet:
 _IS_NEW = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW",
                "ctstate ≠ NEW")
 _TTL_EXPIRES = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
+#: passed between a bridge's ports: br_netfilter data and an output port (a packet that came
+#: in by a port and is routed has no output port, and is forwarded as any other)
+_BRIDGED = And((Test("bridged", IntSet.single(1, 1), "the packet is bridged",
+                     "the packet is not bridged"),
+                Not(Test("physout", NameSet.single(""), "the packet leaves by no bridge port",
+                         "the packet leaves by a bridge port"))))
 _FORWARDABLE_TTL = IntSet.range(2, 255, 255)
 _ORIGINAL = IntSet.single(ORIGINAL, 1)
 _FLAG = {True: IntSet.single(1, 1), False: IntSet.single(0, 1)}
@@ -814,6 +820,14 @@ class Interpreter:
                 return self._next_stage(state)
             sent: PathState = yield from host.route_output(self, state)
             return sent
+        if state.path == "forward":
+            bridged, routed_pieces = self._split_state(state, _BRIDGED)
+            if bridged:
+                options = [(s, "the bridge passes it on") for s in bridged]
+                options += [(s, "the packet is routed") for s in routed_pieces]
+                state = yield from self._fork(state, None, options)
+                if any(state is s for s in bridged):
+                    return (yield from self._bridge(state))
         env = dict(state.env)
         if host is None:
             if state.path == "forward":
@@ -834,6 +848,17 @@ class Interpreter:
             routed = yield from self._stay_on_link(state, routed, link.source(),
                                                    SOURCE_NOT_FORWARDED)
         return routed
+
+    def _bridge(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
+        """A packet a bridge passes between its ports (br_netfilter calls the tables for it)
+        is not routed: its output interface is the bridge as given, and neither the routes,
+        the TTL (no decrement, no expiry) nor IPv6 forwarding's checks apply (checked in a
+        kernel bridge). One that came in by a port for the bridge's own address is routed."""
+        env = dict(state.env)
+        env["oif"] = "oif"
+        yield Note("routing: bridged (br_netfilter): the bridge passes it on; no route, no "
+                   "TTL change"), state
+        return self._next_stage(replace(state, env=env))
 
     def _stay_on_link(self, before: PathState, routed: PathState, addresses: Test,
                       stopped: str) -> Generator[Snapshot, int | None, PathState]:
