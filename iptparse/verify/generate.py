@@ -56,11 +56,16 @@ class GeneratedRuleset:
     seed: int
 
 
-def _available_matches(family: Family, stateless: bool, exclude: frozenset[str]) -> list[str]:
+#: Matches only packets of the router's own meet (the out path's rulesets use them)
+OUT_MATCHES = frozenset({"owner"})
+
+
+def _available_matches(family: Family, stateless: bool, exclude: frozenset[str],
+                       output_chains: bool) -> list[str]:
     names = []
     for name in MATCHES:
         ext = find_match(name)
-        if name in exclude:
+        if name in exclude or (name in OUT_MATCHES and not output_chains):
             continue
         if ext is None or family not in ext.families:
             continue
@@ -80,8 +85,10 @@ def _available_targets(family: Family, exclude: frozenset[str]) -> list[str]:
 class _Builder:
     """Chains and rules of one ruleset (see the module docstring)."""
 
-    def __init__(self, gen: Words, matches: list[str], targets: list[str], size: int) -> None:
+    def __init__(self, gen: Words, matches: list[str], targets: list[str], size: int,
+                 output_chains: bool = False) -> None:
         self.gen = gen
+        self.output_chains = output_chains
         self.rng = gen.rng
         self.matches = matches
         self.targets = targets
@@ -100,7 +107,8 @@ class _Builder:
                 accept = 0.7 if table == "filter" else 0.85
                 policy = "ACCEPT" if table == "nat" or rng.random() < accept else "DROP"
                 self.policies[table, hook] = policy
-                for _ in range(rng.choice((0, 0, 1, 1, 2)) if hook != "OUTPUT" else 0):
+                for _ in range(rng.choice((0, 0, 1, 1, 2))
+                               if hook != "OUTPUT" or self.output_chains else 0):
                     number += 1
                     chains.append(ChainPlan(table, f"{table[:2]}{hook[:3].lower()}-{number}", hook,
                                          False))
@@ -225,18 +233,22 @@ def unmodelled_rules(text: str, family: Family) -> set[tuple[str, str, int]]:
 def generate_ruleset(seed: int, family: Family = Family.INET, *, size: int = 30,
                      modelled_only: bool = False, stateless: bool = False,
                      tables: tuple[str, ...] = ("raw", "mangle", "nat", "filter"),
-                     exclude: frozenset[str] = frozenset()) -> GeneratedRuleset:
+                     exclude: frozenset[str] = frozenset(),
+                     output_chains: bool = False) -> GeneratedRuleset:
     """A random ruleset (see the module docstring); the same for the same arguments.
 
     `size` rules in all; `stateless` leaves out matches whose outcome depends on earlier
-    packets (STATEFUL_MATCHES); `exclude` names matches and targets not to use.
+    packets (STATEFUL_MATCHES); `exclude` names matches and targets not to use;
+    `output_chains` hangs user chains under OUTPUT too and uses OUT_MATCHES (for the out
+    path: on the others, R's own answers walk OUTPUT, and the fewer rules they meet there the
+    better).
     """
     rng = random.Random(f"generate:{seed}:{family.value}")
     gen = Words(rng, family, stateless=stateless, tables=tables)
-    matches = _available_matches(family, stateless, exclude)
+    matches = _available_matches(family, stateless, exclude, output_chains)
     if "set" in matches:
         gen.make_sets()
-    builder = _Builder(gen, matches, _available_targets(family, exclude), size)
+    builder = _Builder(gen, matches, _available_targets(family, exclude), size, output_chains)
     builder.build()
     text = builder.text()
     parse_iptables(text, family=family)  # a generator bug shows here, not in the kernel

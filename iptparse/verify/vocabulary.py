@@ -260,6 +260,15 @@ class Words:
         mac = "02:1a:b0:ff:00:01" if self.rng.random() < 0.5 else "02:1a:b0:ff:00:02"
         return f"-m mac {self.neg()}--mac-source {mac.upper()}"
 
+    def m_owner(self, c: RuleCtx) -> str | None:
+        if c.chain.hook not in ("OUTPUT", "POSTROUTING"):
+            return None  # the kernel refuses the match elsewhere
+        # the lab's packets of its own come from its process (root); R's answers from the
+        # kernel's sockets
+        ids = self.rng.choice(("0", "0-10", "1000", "1-65534", "65534"))
+        kind = self.rng.choice(("--uid-owner", "--gid-owner", "--socket-exists"))
+        return f"-m owner {self.neg(0.3)}{kind}{'' if kind == '--socket-exists' else ' ' + ids}"
+
     def m_recent(self, c: RuleCtx) -> str:
         name = f"r{self.rng.randrange(3)}"
         side = self.rng.choice(("--rsource", "--rdest"))
@@ -377,7 +386,7 @@ MATCHES: dict[str, MatchGen] = {
     "tos": Words.m_tos, "dscp": Words.m_dscp, "addrtype": Words.m_addrtype,
     "iprange": Words.m_iprange, "limit": Words.m_limit, "statistic": Words.m_statistic,
     "ecn": Words.m_ecn, "mac": Words.m_mac, "recent": Words.m_recent, "quota": Words.m_quota,
-    "hashlimit": Words.m_hashlimit,
+    "hashlimit": Words.m_hashlimit, "owner": Words.m_owner,
 }
 TargetGen = Callable[[Words, RuleCtx], "str | None"]  # None: not for this rule
 #: Target writers by extension name, with the tables and hooks (None: any) it may sit in.

@@ -23,10 +23,14 @@ def test_same_seed_same_ruleset() -> None:
 def test_rulesets_parse_and_cover_the_registered_modules() -> None:
     seen: set[str] = set()
     targets: set[str] = set()
+    output_chains = 0
     for seed in range(30):
         for family in (Family.INET, Family.INET6):
-            generated = generate_ruleset(seed, family)
+            # the out path's rulesets: user chains under OUTPUT, OUT_MATCHES
+            generated = generate_ruleset(seed, family, output_chains=seed % 3 == 0)
             dump = parse_iptables(generated.rules, family=family)
+            output_chains += sum(1 for table in dump.tables for chain in table.chains
+                                 if not chain.name.isupper() and "out-" in chain.name)
             for table in dump.tables:
                 for chain in table.chains:
                     for rule in chain.rules:
@@ -35,6 +39,7 @@ def test_rulesets_parse_and_cover_the_registered_modules() -> None:
                             targets.add(rule.target.name)
     wanted = {name for name in MATCHES if find_match(name) is not None}
     assert wanted <= seen, wanted - seen
+    assert output_chains > 0
     assert {"MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "REJECT"} <= targets
 
 
