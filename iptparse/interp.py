@@ -341,6 +341,7 @@ _IS_NEW = Test("ctstate", IntSet.single(NEW, len(CT_STATES) - 1), "ctstate = NEW
 _TTL_EXPIRES = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
 #: passed between a bridge's ports: br_netfilter data and an output port (a packet that came
 #: in by a port and is routed has no output port, and is forwarded as any other)
+_NO_PORT = NameSet.single("")
 _BRIDGED = And((Test("bridged", IntSet.single(1, 1), "the packet is bridged",
                      "the packet is not bridged"),
                 Not(Test("physout", NameSet.single(""), "the packet leaves by no bridge port",
@@ -820,6 +821,7 @@ class Interpreter:
                 return self._next_stage(state)
             sent: PathState = yield from host.route_output(self, state)
             return sent
+        rerouted = False  # a bridged packet DNAT sent elsewhere
         if state.path == "forward":
             bridged, routed_pieces = self._split_state(state, _BRIDGED)
             if bridged:
@@ -827,7 +829,9 @@ class Interpreter:
                 options += [(s, "the packet is routed") for s in routed_pieces]
                 state = yield from self._fork(state, None, options)
                 if any(state is s for s in bridged):
-                    return (yield from self._bridge(state))
+                    if host is None or state.env.get("dst", "dst") == "dst":
+                        return (yield from self._bridge(state))
+                    rerouted = True
         env = dict(state.env)
         if host is None:
             if state.path == "forward":
@@ -838,6 +842,14 @@ class Interpreter:
             routed = self._next_stage(replace(state, env=env))
         else:
             routed = yield from host.route(self, state)
+        if rerouted and routed.verdict is None:
+            # br_netfilter routes a bridged packet whose destination DNAT changed: one for
+            # the same bridge is still bridged, any other leaves the bridge's ports behind
+            if routed.path == "forward" and routed.current("oif").single_value() == (
+                    routed.current("iif").single_value()):
+                yield Note("routing: DNAT's destination is on the same bridge: bridged"), routed
+                return routed
+            routed = self._leave_ports(routed)
         link = on_link(self.family)
         if link is not None and routed.path == "forward" and routed.verdict is None:
             routed = yield from self._stay_on_link(state, routed, link.destination(),
@@ -849,15 +861,30 @@ class Interpreter:
                                                    SOURCE_NOT_FORWARDED)
         return routed
 
+    @staticmethod
+    def _leave_ports(state: PathState) -> PathState:
+        """A packet that came in by a bridge port and is routed: it leaves by no port."""
+        fresh = state.fresh + 1
+        var = f"physout@{fresh}"
+        env = dict(state.env)
+        env["physout"] = var
+        labels = dict(state.labels)
+        labels[var] = "physout: routed, not bridged"
+        return replace(state, branch=replace(state.branch, box=state.box.with_(var, _NO_PORT)),
+                       env=env, labels=labels, fresh=fresh)
+
     def _bridge(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         """A packet a bridge passes between its ports (br_netfilter calls the tables for it)
         is not routed: its output interface is the bridge as given, and neither the routes,
         the TTL (no decrement, no expiry) nor IPv6 forwarding's checks apply (checked in a
-        kernel bridge). One that came in by a port for the bridge's own address is routed."""
+        kernel bridge). One that came in by a port for the bridge's own address is routed,
+        and so is one DNAT sent to a destination routed elsewhere (with a host's routes)."""
         env = dict(state.env)
         env["oif"] = "oif"
+        dnat = "" if state.env.get("dst", "dst") == "dst" else (
+            " (DNAT changed dst: without routes, taken to stay on this bridge)")
         yield Note("routing: bridged (br_netfilter): the bridge passes it on; no route, no "
-                   "TTL change"), state
+                   f"TTL change{dnat}"), state
         return self._next_stage(replace(state, env=env))
 
     def _stay_on_link(self, before: PathState, routed: PathState, addresses: Test,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from iptparse.host import Host, HostAddress, Route
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
@@ -51,7 +52,23 @@ COMMIT
 -A FORWARD -p udp -m udp --dport 53 -m physdev --physdev-is-bridged -m ttl --ttl-eq 1 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 53 -m ttl --ttl-eq 64 -j ACCEPT
 """ + ("-A FORWARD -i br0 -o eth9 -p udp -m udp --dport 53 -m physdev --physdev-in veth1 "
-       "! --physdev-is-bridged -m ttl --ttl-eq 63 -j ACCEPT\nCOMMIT\n")
+       "! --physdev-is-bridged -m ttl --ttl-eq 63 -j ACCEPT\n"
+       "-A FORWARD -o eth9 -p udp -m udp --dport 54 -m physdev ! --physdev-is-bridged "
+       "-m ttl --ttl-eq 63\nCOMMIT\n")
+
+
+#: IPv4 only: DNAT sends dport 54 to a destination routed out of eth9
+NAT = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p udp -m udp --dport 54 -j DNAT --to-destination 10.9.0.5
+-A POSTROUTING -o eth9 -p udp -m udp --dport 54
+COMMIT
+"""
+HOST = Host([HostAddress("br0", Family.INET, 0x0A0000FE, 24)],
+            [Route(Family.INET, 0x0A090000, 24, "eth9")])
 
 
 @pytest.fixture
@@ -89,6 +106,7 @@ def bridge() -> Iterator[tuple[Netns, Netns]]:
         if not call_in_netns(r.name, call_iptables):
             pytest.skip("br_netfilter is not available in this kernel")
         r.run(["iptables-legacy-restore"], input=RULES)
+        r.run(["iptables-legacy-restore", "--noflush"], input=NAT)
         r.run(["ip6tables-legacy-restore"], input=RULES.replace("--ttl-eq", "--hl-eq").replace(
             "-m ttl", "-m hl"))
         yield r, p
@@ -118,7 +136,7 @@ def send(bridge: tuple[Netns, Netns], packet: KernelPacket, *, to_bridge: bool =
     while time.monotonic() < deadline:
         after = reader.read(r.run([save, "-c"]).stdout)
         moved = dict(after.since(before).rules)
-        if moved.get(("mangle", "PREROUTING", 1)) and any(k[0] == "filter" for k in moved):
+        if any(k[0] == "filter" for k in moved):  # the last table the packet meets
             break
         time.sleep(0.05)
     return moved
@@ -161,3 +179,19 @@ def test_a_packet_in_by_a_port_for_the_bridge_itself_is_routed(bridge: tuple[Net
     kernel = send(bridge, packet, to_bridge=True)
     assert kernel[("filter", "FORWARD", 3)] == 1
     assert kernel == model(packet, "oif=eth9 physout=")
+
+
+def test_a_bridged_packet_dnat_sends_elsewhere_is_routed(bridge: tuple[Netns, Netns]) -> None:
+    """br_netfilter routes a bridged packet whose destination DNAT changed: here out of eth9,
+    leaving the bridge's ports (no physdev-out, not bridged) with its TTL decremented; the
+    model needs the host's routes for that (without them it stays on the bridge)."""
+    packet = KernelPacket(src="10.0.0.1", dst="10.0.0.2", protocol="udp", sport=1234,
+                          dport=54, ttl=64)
+    kernel = send(bridge, packet)
+    spec = ("udp 10.0.0.1:1234 -> 10.0.0.2:54 ttl=64 iif=br0 physin=veth1 physout=veth2 "
+            "bridged=1 ctstate=NEW")
+    ruleset = Ruleset([parse_iptables(NAT + RULES)], host=HOST)
+    (path,) = trace(ruleset, parse_packet(spec), "forward").paths
+    assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
+    assert kernel[("nat", "PREROUTING", 1)] == 1 and kernel[("filter", "FORWARD", 4)] == 1
+    assert path.verdict == "DROP"  # FORWARD's policy
