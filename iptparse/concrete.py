@@ -394,8 +394,10 @@ class Evaluator:
             if steps > MAX_STEPS:
                 raise Undecided  # a loop: the interpreter reports it
             if walk.stage >= len(stages):
-                if path == "out" and walk.test("oif", _LO) is not False:
-                    raise Undecided  # in again over lo: the interpreter's `_loop_back`
+                if path == "out" and walk.test("oif", _LO):
+                    # in again over lo: the interpreter's `_loop_back` (which, as here, goes
+                    # on only for an output interface known to be lo)
+                    raise Undecided
                 walk.verdict = "ACCEPT"
                 break
             stage = stages[walk.stage]

@@ -1,7 +1,7 @@
 """Packets drawn from a ruleset itself, so that most of its rules are really hit.
 
 Each packet has a focus: a rule reachable from a hook on the path (`in`: PREROUTING and
-INPUT; `forward`: PREROUTING, FORWARD and POSTROUTING). The packet is wished to match the
+INPUT; `forward`: PREROUTING, FORWARD and POSTROUTING; `out`: OUTPUT and POSTROUTING). The packet is wished to match the
 rules that jump down to the focus's chain and, four times in five, the focus itself (else to
 fail it, which exercises negations and range ends). Wishes come from the rules' predicates and
 from a few modules' typed options (see `hints`); fields nobody wished for are drawn from what
