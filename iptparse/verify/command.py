@@ -92,26 +92,29 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     reports: list[VerifyReport] = []
     for family, files in nodes.items():
         (name, text), *more = files
+        skipped: list[ParseWarning] | None = [] if args.lenient else None
+        notes: list[ParseWarning] = []
+        failure: tuple[str, int] | None = None
         try:
             lab_packets = None if packets is None else packets_from(packets, family, paths)
-            skipped: list[ParseWarning] | None = [] if args.lenient else None
-            notes: list[ParseWarning] = []
             reports.append(verify_dump(text, name=name, ipsets=ipsets, packets=lab_packets,
                                        samples=args.samples, seed=args.seed, paths=paths,
                                        backend=backend, warnings=skipped, more=more,
                                        notes=notes))
-            _report_skipped(skipped or [], err, verbose=args.verbose)
-            for note in notes:
-                err.write(note.format() + "\n")
         except ModelError as exc:
-            err.write(f"iptparse verify: error: {args.packets}: {exc}\n")
-            return 1
+            failure = (f"iptparse verify: error: {args.packets}: {exc}", 1)
         except KernelRejected as exc:
-            err.write(f"iptparse verify: error: the kernel refused {name}: {exc}\n")
-            return 1
+            refused = " ".join(file for file, _ in files)
+            failure = (f"iptparse verify: error: the kernel refused {refused}: {exc}", 1)
         except (SandboxUnavailable, LabError) as exc:
-            err.write(f"iptparse verify: cannot run the kernel lab: {exc}\n")
-            return EXIT_UNAVAILABLE
+            failure = (f"iptparse verify: cannot run the kernel lab: {exc}", EXIT_UNAVAILABLE)
+        # what was left out or replaced, also when the kernel refused the rest
+        _report_skipped(skipped or [], err, verbose=args.verbose)
+        for note in notes:
+            err.write(note.format() + "\n")
+        if failure is not None:
+            err.write(failure[0] + "\n")
+            return failure[1]
     ok = all(r.ok for r in reports)
     if args.json:
         out.write(json.dumps({"ok": ok, "reports": [r.to_json() for r in reports]}, indent=2)

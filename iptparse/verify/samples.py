@@ -1,11 +1,12 @@
 """Packets drawn from a ruleset itself, so that most of its rules are really hit.
 
 Each packet has a focus: a rule reachable from a hook on the path (`in`: PREROUTING and
-INPUT; `forward`: PREROUTING, FORWARD and POSTROUTING; `out`: OUTPUT and POSTROUTING). The packet is wished to match the
-rules that jump down to the focus's chain and, four times in five, the focus itself (else to
-fail it, which exercises negations and range ends). Wishes come from the rules' predicates and
-from a few modules' typed options (see `hints`); fields nobody wished for are drawn from what
-the ruleset tests elsewhere, or from everyday defaults. One packet in five has no focus at all.
+INPUT; `forward`: PREROUTING, FORWARD and POSTROUTING; `out`: OUTPUT and POSTROUTING). The
+packet is wished to match the rules that jump down to the focus's chain and, four times in
+five, the focus itself (else to fail it, which exercises negations and range ends). Wishes
+come from the rules' predicates and from a few modules' typed options (see `hints`); fields
+nobody wished for are drawn from what the ruleset tests elsewhere, or from everyday defaults.
+One packet in five has no focus at all.
 
 Destinations that DNAT rules rewrite to get routes (out of the packet's output interface, or
 `nat0` on the `in` path) so that rewritten packets go somewhere; when the ruleset masquerades,

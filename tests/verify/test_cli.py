@@ -212,3 +212,18 @@ def test_files_of_two_families_are_not_one_node() -> None:
     six = RULES.replace("10.5.0.0/16", "2001:db8::/32").replace("10.6.0.0/24", "2001:db8::/64")
     with pytest.raises(ValueError, match=r"six.txt: ipv6 rules, where <rules> holds ipv4 rules"):
         verify_dump(RULES, more=[("six.txt", six)], samples=1)
+
+
+@pytest.mark.kernel
+def test_a_refused_node_still_says_what_its_files_replaced(rules: Path, tmp_path: Path) -> None:
+    """The warnings come first, then the refusal, which names every file of the node."""
+    require_kernel()
+    again = tmp_path / "again.txt"
+    again.write_text(RULES.replace("-j RETURN", "-m set --match-set nosuchset src -j RETURN"))
+    status, out, err = run(str(rules), str(again), "--samples", "2")
+    assert (status, out) == (1, "")
+    warning, refusal = err.split("\n*filter\n^\n")
+    assert warning.startswith(f"{again}:1:1: warning: table filter again: it replaces the one "
+                              f"in {rules} (line 1)")
+    assert refusal.startswith(f"iptparse verify: error: the kernel refused {rules} {again}: ")
+    assert lab_namespaces() == set()
