@@ -49,6 +49,7 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+-A INPUT -i br0 -p udp -m udp --dport 55 -m physdev --physdev-in veth1 ! --physdev-is-bridged
 -A FORWARD -p udp -m udp --dport 53 -m physdev --physdev-is-bridged -m ttl --ttl-eq 1 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 53 -m ttl --ttl-eq 64 -j ACCEPT
 """ + ("-A FORWARD -i br0 -o eth9 -p udp -m udp --dport 53 -m physdev --physdev-in veth1 "
@@ -179,6 +180,17 @@ def test_a_packet_in_by_a_port_for_the_bridge_itself_is_routed(bridge: tuple[Net
     kernel = send(bridge, packet, to_bridge=True)
     assert kernel[("filter", "FORWARD", 3)] == 1
     assert kernel == model(packet, "oif=eth9 physout=")
+
+
+def test_a_packet_in_by_a_port_for_the_host_reaches_input(bridge: tuple[Netns, Netns]) -> None:
+    """For br0's own MAC and address: delivered, INPUT sees iif br0 and the port it came by."""
+    packet = KernelPacket(src="10.0.0.1", dst="10.0.0.254", protocol="udp", sport=1234,
+                          dport=55, ttl=64)
+    kernel = send(bridge, packet, to_bridge=True)
+    spec = "udp 10.0.0.1:1234 -> 10.0.0.254:55 iif=br0 physin=veth1 physout= bridged=1"
+    (path,) = trace(Ruleset([parse_iptables(RULES)], host=HOST), parse_packet(spec), "in").paths
+    assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
+    assert kernel == {("filter", "INPUT", 1): 1}
 
 
 def test_a_bridged_packet_dnat_sends_elsewhere_is_routed(bridge: tuple[Netns, Netns]) -> None:
