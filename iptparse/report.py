@@ -119,6 +119,8 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
     """The human form of a trace result."""
     lookup = rule_text or (lambda t, c, n: None)
     hooks = [h for h in PATHS.get(result.path, ()) if h != "routing"]
+    if any(a.state.looped for p in result.paths for a in p.alternatives):
+        hooks += ["lo", "PREROUTING", "INPUT"]  # a packet to the host itself comes in again
     out = [f"packet: {format_packet(result.packet) or '(any)'}",
            f"path:   {result.path} ({' → '.join(hooks)}), {result.family.value}"]
     paths = result.paths

@@ -13,6 +13,7 @@ from iptparse.host import NO_ROUTE, Host, HostAddress, Route
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
+from iptparse.report import format_trace
 from iptparse.ruleset import Ruleset
 from iptparse.trace import TraceResult, trace
 
@@ -93,6 +94,10 @@ def test_a_local_destination_leaves_by_lo_and_comes_in_again() -> None:
     (path,) = result.paths
     assert path.state.current("iif").single_value() == "lo"
     assert path.state.decision == ("filter", "INPUT", 1)
+    assert "path:   out (OUTPUT → POSTROUTING → lo → PREROUTING → INPUT), ipv4" in (
+        format_trace(result))
+    assert "path:   out (OUTPUT → POSTROUTING), ipv4" in format_trace(
+        out("udp 192.0.2.1:5000 -> 10.1.2.3:53"))
 
 
 def test_an_open_destination_forks_by_route() -> None:
