@@ -284,16 +284,29 @@ class _Draft:
                 values = change.fn(tuple(self.current(s) for s in change.sources))
             else:
                 values = change.values
-            self.fresh += 1
-            var = f"{change.field}@{self.fresh}"
-            self.box = self.box.with_(var, values)
-            labels[var] = change.text or (
-                f"{change.field} after {rule.table}:{rule.chain}:{rule.number}")
-            if field_spec(change.field).kind is FieldKind.BITS:
-                assert isinstance(values, BitSet)
-                env[change.field] = BitsExpr.var(var, values.width)
-            else:
-                env[change.field] = var
+            self.set(change.field, values, change.text or (
+                f"{change.field} after {rule.table}:{rule.chain}:{rule.number}"))
+
+    def set(self, name: str, values: ValueSet, label: str) -> None:
+        """The field now holds a fresh variable, somewhere in `values`."""
+        self.fresh += 1
+        var = f"{name}@{self.fresh}"
+        self.box = self.box.with_(var, values)
+        self.labels[var] = label
+        if field_spec(name).kind is FieldKind.BITS:
+            assert isinstance(values, BitSet)
+            self.env[name] = BitsExpr.var(var, values.width)
+        else:
+            self.env[name] = var
+
+
+def _with_values(state: PathState, values: Mapping[str, ValueSet], why: str) -> PathState:
+    """The state with these fields set by the stack, not by a rule (`why` ends each label)."""
+    draft = _Draft(dict(state.env), state.box, dict(state.labels), state.fresh)
+    for name, value in values.items():
+        draft.set(name, value, f"{name} {why}")
+    return replace(state, env=draft.env, branch=replace(state.branch, box=draft.box),
+                   labels=draft.labels, fresh=draft.fresh)
 
 
 def either_way(results: list[tuple[ConditionResult, ...]]) -> tuple[ConditionResult, ...]:
@@ -438,21 +451,10 @@ class Interpreter:
         (the connection's addresses were bound on the way out), conntrack keeps the entry the
         packet already has, and routing is not asked again: the output route that sent it to
         lo delivers it. Checked in the kernel lab (verify --path out)."""
-        values = {"iif": NameSet.single("lo"), "oif": _NO_INTERFACE,
-                  "src_mac": field_spec("src_mac").single(0, self.family),
-                  "socket": _NO_SOCKET}
-        env = dict(state.env)
-        labels = dict(state.labels)
-        box = state.box
-        fresh = state.fresh
-        for name, value in values.items():
-            fresh += 1
-            var = f"{name}@{fresh}"
-            box = box.with_(var, value)
-            env[name] = var
-            labels[var] = f"{name} in again over lo"
-        state = replace(state, branch=replace(state.branch, box=box), env=env, labels=labels,
-                        fresh=fresh, stages=state.stages + _LOOPBACK, looped=True, chain=None,
+        state = _with_values(state, {"iif": NameSet.single("lo"), "oif": _NO_INTERFACE,
+                                     "src_mac": field_spec("src_mac").single(0, self.family),
+                                     "socket": _NO_SOCKET}, "in again over lo")
+        state = replace(state, stages=state.stages + _LOOPBACK, looped=True, chain=None,
                         index=0, stack=(), trail=())
         yield Note("in again over lo: PREROUTING and INPUT (without nat: the connection's "
                    "addresses were bound on the way out; delivered by the route that sent it "
@@ -849,7 +851,8 @@ class Interpreter:
                     routed.current("iif").single_value()):
                 yield Note("routing: DNAT's destination is on the same bridge: bridged"), routed
                 return routed
-            routed = self._leave_ports(routed)
+            # it came in by a bridge port and is routed: it leaves by no port
+            routed = _with_values(routed, {"physout": _NO_PORT}, "routed, not bridged")
         link = on_link(self.family)
         if link is not None and routed.path == "forward" and routed.verdict is None:
             routed = yield from self._stay_on_link(state, routed, link.destination(),
@@ -860,18 +863,6 @@ class Interpreter:
             routed = yield from self._stay_on_link(state, routed, link.source(),
                                                    SOURCE_NOT_FORWARDED)
         return routed
-
-    @staticmethod
-    def _leave_ports(state: PathState) -> PathState:
-        """A packet that came in by a bridge port and is routed: it leaves by no port."""
-        fresh = state.fresh + 1
-        var = f"physout@{fresh}"
-        env = dict(state.env)
-        env["physout"] = var
-        labels = dict(state.labels)
-        labels[var] = "physout: routed, not bridged"
-        return replace(state, branch=replace(state.branch, box=state.box.with_(var, _NO_PORT)),
-                       env=env, labels=labels, fresh=fresh)
 
     def _bridge(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         """A packet a bridge passes between its ports (br_netfilter calls the tables for it)

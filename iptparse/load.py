@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from .errors import ParseWarning
 from .host import Host, HostError, parse_addrs, parse_routes
 from .inputs import read_text
-from .nodes import Family
+from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
 
-__all__ = ["line_at", "load_ruleset", "table_again"]
+__all__ = ["TablesRead", "line_at", "load_ruleset", "table_again"]
 
 _T = TypeVar("_T")
 
@@ -40,19 +40,12 @@ def load_ruleset(
     mode: ErrorMode = "skip" if lenient else "raise"
     skipped = warnings if warnings is not None else []
     dumps = []
-    tables: dict[tuple[Family, str], tuple[str, int]] = {}  # where each table was read
+    tables = TablesRead()
     for path in rules:
         name, text = read_text(path)
         dump = parse_iptables(text, filename=name, errors=mode, warnings=skipped)
         dumps.append(dump)
-        for table in dump.tables:
-            line = table.span.line if table.span is not None else 1
-            earlier = tables.get((dump.family, table.name))
-            if earlier is not None and earlier[0] != name:
-                skipped.append(ParseWarning(
-                    table_again(table.name, *earlier), line=line, column=1,
-                    line_text=line_at(text, line), filename=name))
-            tables[(dump.family, table.name)] = (name, line)
+        tables.add(dump, name, text, skipped)
     sets: dict[str, Any] = {}
     for path in ipsets:
         from .ipset import parse_ipset
@@ -64,6 +57,29 @@ def load_ruleset(
     if routes is not None or addrs is not None:
         host = Host(_host_file(addrs, parse_addrs), _host_file(routes, parse_routes))
     return Ruleset(dumps, sets=sets, host=host)
+
+
+class TablesRead:
+    """Where each table of one node's files was read: a table a later file gives again
+    replaces the earlier one (as iptables-restore reads the files in turn), with a warning."""
+
+    def __init__(self) -> None:
+        self.where: dict[tuple[Family, str], tuple[str, int, Table]] = {}
+
+    def add(self, dump: Dump, name: str, text: str, warnings: list[ParseWarning]) -> None:
+        """The tables of file `name` (its `text`, parsed into `dump`)."""
+        for table in dump.tables:
+            line = table.span.line if table.span is not None else 1
+            earlier = self.where.get((dump.family, table.name))
+            if earlier is not None and earlier[0] != name:
+                warnings.append(ParseWarning(
+                    table_again(table.name, earlier[0], earlier[1]), line=line, column=1,
+                    line_text=line_at(text, line), filename=name))
+            self.where[(dump.family, table.name)] = (name, line, table)
+
+    def in_force(self, family: Family) -> tuple[Table, ...]:
+        """The family's tables as the kernel ends up with them, in the order first read."""
+        return tuple(table for (f, _), (_, _, table) in self.where.items() if f is family)
 
 
 def table_again(table: str, earlier_file: str, earlier_line: int) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 from ..errors import ParseWarning
 from ..ipset import IpSet, parse_ipset
 from ..ipset.render import render_set
-from ..load import line_at, table_again
-from ..nodes import Dump, Family, Table
+from ..load import TablesRead
+from ..nodes import Dump, Family
 from ..packet import Packet
 from ..parser import parse_iptables
 from ..render import render
@@ -131,7 +131,7 @@ def _one_node(files: Sequence[tuple[str, str]], warnings: list[ParseWarning] | N
     other (each table's COMMIT replaces the table), so it judges the model's reading too."""
     dumps: list[Dump] = []
     texts: list[str] = []
-    found: dict[str, tuple[str, int, Table]] = {}
+    tables = TablesRead()
     for name, text in files:
         dump, restore = _read(text, name, warnings)
         if dumps and dump.family is not dumps[0].family:
@@ -139,18 +139,10 @@ def _one_node(files: Sequence[tuple[str, str]], warnings: list[ParseWarning] | N
                              f"{dumps[0].family.value} rules: one lab per family")
         dumps.append(dump)
         texts.append(restore if restore.endswith("\n") or not restore else restore + "\n")
-        for table in dump.tables:
-            line = table.span.line if table.span is not None else 1
-            earlier = found.get(table.name)
-            if earlier is not None and earlier[0] != name and notes is not None:
-                notes.append(ParseWarning(table_again(table.name, earlier[0], earlier[1]),
-                                          line=line, column=1, filename=name,
-                                          line_text=line_at(text, line)))
-            found[table.name] = (name, line, table)
+        tables.add(dump, name, text, notes if notes is not None else [])
     if len(dumps) == 1:
         return dumps[0], texts[0]
-    tables = tuple(table for _, _, table in found.values())
-    return Dump(dumps[0].family, tables), "".join(texts)
+    return Dump(dumps[0].family, tables.in_force(dumps[0].family)), "".join(texts)
 
 
 def verify_dump(rules: str, *, name: str = "<rules>", ipsets: Sequence[tuple[str, str]] = (),
