@@ -350,9 +350,16 @@ class Evaluator:
             return None
         inputs = _DEFAULT_VALUES.copy() if path == "out" else _DEFAULT_IN_VALUES.copy()
         for name, values in packet.fields.items():
-            value = values.single_value()
-            if value is None:
-                return None
+            value: int | str | None
+            if type(values) is IntSet:  # most fields: `single_value` inline (every packet)
+                ranges = values.ranges
+                if len(ranges) != 1 or ranges[0][0] != ranges[0][1]:
+                    return None
+                value = ranges[0][0]
+            else:
+                value = values.single_value()
+                if value is None:
+                    return None
             inputs[name] = value  # the packet's own values over the defaults
         return inputs
 

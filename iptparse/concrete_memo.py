@@ -151,11 +151,17 @@ def _asker(question: Question) -> Ask:
 class _Node:
     """Either a question with a child per answer, or an outcome (`done`)."""
 
-    __slots__ = ("ask", "children", "done", "outcome", "question")
+    __slots__ = ("ask", "children", "done", "field", "high", "low", "outcome", "question")
 
     def __init__(self) -> None:
         self.question: Question | None = None
         self.ask: Ask | None = None
+        #: the field of a question on its value itself (`low` None) or on one range of it,
+        #: `low` to `high`: answered without a call (the connection state, the protocol, a
+        #: service's port and address: most of the questions of a batch)
+        self.field: str | None = None
+        self.low: int | None = None
+        self.high = 0
         self.children: dict[Hashable, _Node] = {}
         self.done = False
         self.outcome: list[ConcretePath] | None = None
@@ -187,8 +193,16 @@ class Memo:
             root = self.roots[key] = _Node()
         node = root
         while not node.done:  # the loop every packet of a batch runs: kept to the bone
-            ask = node.ask
-            child = node.children.get(ask(inputs)) if ask is not None else None
+            name = node.field
+            if name is not None:
+                value = inputs.get(name)
+                low = node.low
+                if low is not None and value is not None:
+                    value = low <= value <= node.high  # type: ignore[operator]
+                child = node.children.get(value)
+            else:
+                ask = node.ask
+                child = node.children.get(ask(inputs)) if ask is not None else None
             if child is None:
                 break  # off the tree: a walk adds this branch
             node = child
@@ -209,6 +223,7 @@ class Memo:
                 if shared is None:
                     shared = self.askers[question] = (question, _asker(question))
                 node.question, node.ask = shared
+                _inline(node, question)
             if node.question != question:
                 return  # cannot happen for a deterministic walk; never guess
             child = node.children.get(answer)
@@ -219,6 +234,18 @@ class Memo:
         if node.question is None:
             node.done = True
             node.outcome = outcome
+
+
+def _inline(node: _Node, question: Question) -> None:
+    """Let the node answer its question itself when it is on a field's value or on one
+    range of it, as `_asker` would."""
+    kind, name, payload = question
+    if kind == VALUE and isinstance(name, str):
+        node.field = name
+    elif (kind == TEST and isinstance(name, str) and isinstance(payload, IntSet)
+          and len(payload.ranges) == 1):
+        node.field = name
+        node.low, node.high = payload.ranges[0]
 
 
 #: the memos of a ruleset, per family, in its `caches`: they live and die with it (a memo's

@@ -241,3 +241,35 @@ def test_rules_that_fail_whichever_way_alike() -> None:
         assert _check(ruleset, packet, "forward")
     found = evaluate(ruleset, parse_packet("tcp 10.1.1.1:5 -> 1.1.1.1:8080 iif=eth0 oif=eth1"))
     assert found is not None and [(p.verdict, p.conditions) for p in found] == [("ACCEPT", ())]
+
+
+def test_memo_answers_a_port_range_at_its_edges_from_the_tree() -> None:
+    """A node answers a question on one range of a field (and on a field's value) itself,
+    without the asker: the edges of the range and a packet without the field go to the
+    branches the walk would take."""
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -p tcp -m tcp --dport 1000:2000 -j ACCEPT\n"
+            "-A FORWARD -m conntrack --ctstate NEW -j REJECT\nCOMMIT\n")
+    ruleset = Ruleset([parse_iptables(text, family=Family.INET)])
+    memo = concrete_memo.Memo(ruleset, Family.INET)
+
+    def packet(port: int) -> Packet:
+        return parse_packet(f"tcp 10.0.0.1:40000 -> 10.0.0.2:{port} iif=eth0 oif=eth1 "
+                            "ctstate=NEW")
+
+    for port in (999, 1000, 2000, 2001):  # each edge grows the tree once at most
+        assert memo.evaluate(packet(port), "forward") == evaluate(ruleset, packet(port),
+                                                                    "forward")
+    nodes = memo.nodes
+    verdicts = {}
+    for port in (0, 999, 1000, 1500, 2000, 2001, 65535):
+        found = memo.evaluate(packet(port), "forward")
+        assert found == evaluate(ruleset, packet(port), "forward"), port
+        assert found is not None
+        verdicts[port] = {p.verdict for p in found}
+    assert memo.nodes == nodes  # every one answered from the tree
+    assert verdicts == {0: {"REJECT"}, 999: {"REJECT"}, 1000: {"ACCEPT"}, 1500: {"ACCEPT"},
+                        2000: {"ACCEPT"}, 2001: {"REJECT"}, 65535: {"REJECT"}}
+    no_port = Packet({name: values for name, values in packet(80).fields.items()
+                      if name != "dport"}, Family.INET)
+    assert memo.evaluate(no_port, "forward") == evaluate(ruleset, no_port, "forward")
