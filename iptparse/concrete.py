@@ -628,14 +628,14 @@ _DEFAULT_IN_VALUES: dict[str, int | str] = {**_DEFAULT_VALUES, "socket": 0}
 def _fork(walk: _Walk, flag: _Flag) -> list[_Walk]:
     """Both sides of a draw or an assumption, as `logic.split` makes them."""
     sides = []
-    for value, text in ((1, flag.text), (0, flag.neg_text)):
+    for value, text, other in ((1, flag.text, flag.neg_text), (0, flag.neg_text, flag.text)):
         side = walk.copy()
         side.flags[flag.var] = value
         if flag.p is not None:
             side.weight *= flag.p if value else 1 - flag.p
-            side.conditions.append(Cond("", text))
+            side.conditions.append(Cond("", text, other))
         else:
-            side.conditions.append(Cond(flag.shown, text))
+            side.conditions.append(Cond(flag.shown, text, other))
         sides.append(side)
     return sides
 

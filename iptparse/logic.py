@@ -424,10 +424,12 @@ class Box:
 @dataclass(frozen=True, slots=True)
 class Cond:
     """A condition a path took at a fork: its text and the variable it constrained ('' for a
-    random draw)."""
+    random draw). `negation` is the text of the other side of the same fork: how an answer
+    tells that two paths differ only there (`simplify`), whatever the texts' wording."""
 
     var: str
     text: str
+    negation: str = dc_field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.text
@@ -513,9 +515,9 @@ def split(pred: Pred, branch: Branch, env: Env, visit: int = 0
         text, neg_text = visit_texts(pred, box.values)
         return (
             [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight * p,
-                    (*branch.conditions, Cond("", text)))],
+                    (*branch.conditions, Cond("", text, neg_text)))],
             [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight * (1 - p),
-                    (*branch.conditions, Cond("", neg_text)))],
+                    (*branch.conditions, Cond("", neg_text, text)))],
         )
     if isinstance(pred, Assume):
         return _split_flag(pred, branch, visit)
@@ -577,9 +579,9 @@ def _split_flag(pred: Assume | Custom, branch: Branch, visit: int
         var, text, neg_text = shown, pred.text, pred.neg_text
     return (
         [Branch(box.with_(var, IntSet.single(1, 1)), branch.weight,
-                (*branch.conditions, Cond(shown, text)))],
+                (*branch.conditions, Cond(shown, text, neg_text)))],
         [Branch(box.with_(var, IntSet.single(0, 1)), branch.weight,
-                (*branch.conditions, Cond(shown, neg_text)))],
+                (*branch.conditions, Cond(shown, neg_text, text)))],
     )
 
 
@@ -616,8 +618,10 @@ def _split_var(var: str, test: Test, branch: Branch) -> tuple[list[Branch], list
         return [branch], []
     text, neg = _label(test, box.family)
     return (
-        [Branch(box.with_(var, inside), branch.weight, (*branch.conditions, Cond(var, text)))],
-        [Branch(box.with_(var, outside), branch.weight, (*branch.conditions, Cond(var, neg)))],
+        [Branch(box.with_(var, inside), branch.weight,
+                (*branch.conditions, Cond(var, text, neg)))],
+        [Branch(box.with_(var, outside), branch.weight,
+                (*branch.conditions, Cond(var, neg, text)))],
     )
 
 

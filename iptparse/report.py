@@ -25,7 +25,7 @@ from .events import (
 from .interp import PATHS, PathState
 from .packet import format_packet
 from .ruleset import RuleRef
-from .trace import PathResult, Skip, Step, TraceResult, projection, simplify
+from .trace import PathResult, Skip, Step, TraceResult, negations, projection, simplify
 
 __all__ = ["format_trace"]
 
@@ -183,6 +183,7 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
     stopped at its bound): packets on the paths not walked may meet either verdict.
     """
     groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
+    negated = negations(a for p in paths for a in p.alternatives)
     for verdict in dict.fromkeys(p.verdict for p in paths):
         shares: dict[tuple[str, ...], Fraction] = {}
         for path in paths:
@@ -202,7 +203,7 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
             continue
         for share, keys in sorted(by_share.items(), reverse=True):
             prob = "" if share == 1 else f" (probability {float(share):.4g})"
-            alternatives = [" and ".join(c) for c in simplify(keys)]
+            alternatives = [" and ".join(c) for c in simplify(keys, negated)]
             if not all(alternatives):  # some way needs no condition at all
                 lines.append(f"{verdict_text(verdict, color)} always{prob}")
                 continue

@@ -85,10 +85,15 @@ class CompileContext:
     def assume(self, kind: str, text: str, neg_text: str, *, per_visit: bool = False
                ) -> Assume:
         """This rule's assumption of a kind; `per_visit` when evaluating the rule changes
-        the state it reads (`Assume.per_visit`)."""
+        the state it reads (`Assume.per_visit`). Such a state is the rule's own (a limit's
+        bucket, a quota, a counter): the texts name the rule, or two rules with the same rate
+        would read as one condition, met and not met on the same path."""
         module = kind.removeprefix("match:")
-        return Assume(self.key(kind), kind, self.apart(text, module),
-                      self.apart(neg_text, module), per_visit)
+        text, neg_text = self.apart(text, module), self.apart(neg_text, module)
+        if per_visit:
+            at = f" at {self.table}:{self.chain} #{self.rule_number}"
+            text, neg_text = text + at, neg_text + at
+        return Assume(self.key(kind), kind, text, neg_text, per_visit)
 
 
 # --- target effects ------------------------------------------------------------------------

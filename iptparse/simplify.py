@@ -1,5 +1,10 @@
 """Merging a path's alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)`.
 
+A condition's negation is the other side of the fork that made it (`logic.Cond.negation`,
+given by the caller): `limit … not exceeded` and `limit … exceeded`, or a membership's two
+texts, are not each other's by wording. Conditions the caller does not pair are negated by
+their wording (`logic.negate_text`), as `dport = 22` and `dport ≠ 22` are.
+
 The rule is simple, but an abstract trace of a big firewall gives a verdict thousands of
 alternatives, and the first version (find the first pair, merge it, scan again from the start)
 took about a minute to print the forward answer of the TUM firewall. This one keeps the same
@@ -10,7 +15,7 @@ taken in the same order, the first pair in list order first.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .logic import negate_text
 
@@ -35,7 +40,7 @@ def _add(index: _ByText, text: str, item: Conditions) -> None:
 class _Merger:
     """The live alternatives in list order (by serial number) and who can merge with whom."""
 
-    def __init__(self) -> None:
+    def __init__(self, negations: Mapping[str, str]) -> None:
         self.serial: dict[Conditions, int] = {}  # live alternatives, in list order
         self.next_serial = 0
         # per alternative-without-one-condition: the left-out conditions, and their
@@ -46,7 +51,7 @@ class _Merger:
         self.pairs: list[tuple[int, int, Conditions, Conditions, int]] = []
         # each condition's negation, made once: the same few hundred conditions recur in
         # thousands of alternatives (360,000 negations for the TUM firewall's answer)
-        self.negations: dict[str, str] = {}
+        self.negations: dict[str, str] = dict(negations)
 
     def negation(self, text: str) -> str:
         negated = self.negations.get(text)
@@ -96,12 +101,14 @@ class _Merger:
         return None
 
 
-def simplify(alternatives: Iterable[Conditions]) -> list[Conditions]:
-    """Merge alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)` until none remain.
+def simplify(alternatives: Iterable[Conditions],
+             negations: Mapping[str, str] | None = None) -> list[Conditions]:
+    """Merge alternatives `(…, c, …)` and `(…, not c, …)` into `(…, …)` until none remain;
+    `negations` gives conditions their negation where wording does not.
 
     Each step merges the first pair in list order (the earlier alternative, then its first
     partner), drops both and appends the merged one unless the list has it already."""
-    merger = _Merger()
+    merger = _Merger(negations or {})
     for item in alternatives:
         merger.add(item)
     while (pair := merger.first_pair()) is not None:

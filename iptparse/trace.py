@@ -8,7 +8,7 @@ without stateful matches gives exactly one path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -40,7 +40,8 @@ from .packet import Packet
 from .ruleset import Ruleset
 from .simplify import simplify
 
-__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "simplify", "trace"]
+__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "negations", "simplify",
+           "trace"]
 
 
 class TraceError(ValueError):
@@ -108,15 +109,22 @@ class PathResult:
         """Readable conditions: one string per alternative (empty for a packet that needed no
         assumption); alternatives that differ only by a condition and its negation read as
         one."""
-        simplified = simplify([a.readable() for a in self.alternatives])
+        simplified = simplify([a.readable() for a in self.alternatives],
+                              negations(self.alternatives))
         return [" and ".join(c) for c in simplified if c]
 
     @property
     def conditions_without_draws(self) -> list[str]:
         """The conditions on the packet alone: random draws (statistic) are left to the
         probability, as a summary reads best."""
-        simplified = simplify([a.readable(draws=False) for a in self.alternatives])
+        simplified = simplify([a.readable(draws=False) for a in self.alternatives],
+                              negations(self.alternatives))
         return [" and ".join(c) for c in simplified if c]
+
+
+def negations(alternatives: Iterable[Alternative]) -> dict[str, str]:
+    """Each condition's text with the other side of its fork, for `simplify`."""
+    return {c.text: c.negation for a in alternatives for c in a.conditions if c.negation}
 
 
 def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:

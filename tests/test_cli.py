@@ -320,7 +320,8 @@ def test_each_path_names_the_table_where_its_rules_change_table() -> None:
 def test_assume_pins_a_kind_or_one_rule(rules: Path) -> None:
     packet = ["-p", "udp 1.2.3.4 -> 5.6.7.8:53 iif=eth0", "--path", "in", "--color", "never"]
     _, out, _ = cli("trace", str(rules), *packet)
-    assert summary(out) == ["DROP if limit 5/sec (burst 5) exceeded", "— ACCEPT otherwise"]
+    assert summary(out) == ["DROP if limit 5/sec (burst 5) exceeded at filter:INPUT #3",
+                            "— ACCEPT otherwise"]
     for pin, verdict in (("limit=under", "ACCEPT by filter:INPUT #3"),
                          ("limit=over", "DROP by the policy of filter:INPUT"),
                          ("limit@filter:INPUT:3=over", "DROP by the policy of filter:INPUT")):
@@ -331,6 +332,39 @@ def test_assume_pins_a_kind_or_one_rule(rules: Path) -> None:
     assert "DROP by the policy of filter:INPUT" in out  # the rule's own pin wins
     status, _, err = cli("trace", str(rules), *packet, "--assume", "limit=maybe")
     assert status == 1 and "say KIND=true or KIND=false" in err
+
+
+UFW_LIKE = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:deny-log - [0:0]
+:not-local - [0:0]
+-A INPUT -s 192.0.2.0/24 -j REJECT
+-A INPUT -j not-local
+-A deny-log -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[BLOCK] "
+-A not-local -d 10.0.0.1/32 -j RETURN
+-A not-local -m limit --limit 3/min --limit-burst 10 -j deny-log
+-A not-local -j DROP
+COMMIT
+"""
+
+
+def test_limits_that_only_decide_logging_leave_the_summary(tmp_path: Path) -> None:
+    """ufw's not-local chain: a limit decides whether to log, and a second limit of the same
+    rate in the logging chain decides again, before the DROP every way. The summary reads as
+    the verdict's condition on the packet; each path names the rule of each limit (the same
+    rate in two rules is two buckets, not one condition met and not met)."""
+    path = tmp_path / "ufw.txt"
+    path.write_text(UFW_LIKE)
+    _, out, _ = cli("trace", str(path), "-p", "udp 0.0.0.0/0 -> 10.0.0.0/24:53 iif=eth0",
+                    "--path", "in", "--color", "never")
+    assert summary(out) == ["ACCEPT if src ∉ 192.0.2.0/24 and dst = 10.0.0.1",
+                            "DROP if src ∉ 192.0.2.0/24 and dst ≠ 10.0.0.1",
+                            "REJECT if src ∈ 192.0.2.0/24"]
+    assert ("  if src ∉ 192.0.2.0/24 and dst ≠ 10.0.0.1 and limit 3/min (burst 10) not exceeded "
+            "at filter:not-local #2 and limit 3/min (burst 10) exceeded at filter:deny-log #1"
+            ) in out.splitlines()
 
 
 def test_trace_json_lists_every_path_with_its_constraint() -> None:

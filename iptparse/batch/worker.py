@@ -293,12 +293,13 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
                 return built[1]  # immutable, shared by the packets of this outcome
             family = choose_family(loaded.ruleset, packet)
             groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
+            negated = {c.text: c.negation for p in fast for c in p.conditions if c.negation}
             for p in fast:
                 key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies,
                                     p.stopped)
                 groups.setdefault(key, []).append(tuple(c.text for c in p.conditions))
             paths = [_outcome(loaded, family, *key,
-                              [" and ".join(c) for c in simplify(alternatives) if c])
+                              [" and ".join(c) for c in simplify(alternatives, negated) if c])
                      for key, alternatives in groups.items()]
             evaluation = Evaluation(family.value, _ordered(paths))
             if len(loaded.built) >= _BUILT_SIZE:

@@ -14,7 +14,11 @@ from iptparse.logic import negate_text
 from iptparse.simplify import simplify
 
 
-def reference(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+def reference(alternatives: list[tuple[str, ...]],
+              negations: dict[str, str] | None = None) -> list[tuple[str, ...]]:
+    def negate(text: str) -> str:
+        return (negations or {}).get(text) or negate_text(text)
+
     items = list(dict.fromkeys(alternatives))
     changed = True
     while changed:
@@ -25,8 +29,8 @@ def reference(alternatives: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
                 if len(a) != len(b):
                     continue
                 diff = [k for k in range(len(a)) if a[k] != b[k]]
-                if len(diff) == 1 and (negate_text(a[diff[0]]) == b[diff[0]]
-                                       or negate_text(b[diff[0]]) == a[diff[0]]):
+                if len(diff) == 1 and (negate(a[diff[0]]) == b[diff[0]]
+                                       or negate(b[diff[0]]) == a[diff[0]]):
                     merged = a[: diff[0]] + a[diff[0] + 1:]
                     items = [x for k, x in enumerate(items) if k not in (i, j)] + [merged]
                     items = list(dict.fromkeys(items))
@@ -91,3 +95,26 @@ def test_thousands_of_alternatives_merge_down_to_one() -> None:
     items = [tuple(f"{n} = 1" if bits >> i & 1 else f"{n} ≠ 1" for i, n in enumerate(names))
              for bits in range(1 << len(names))]
     assert simplify(items) == [()]
+
+
+#: conditions whose negation is known only from their fork (no wording pairs them), beside
+#: worded ones
+_FORKED = {"limit 1 under": "limit 1 over", "limit 1 over": "limit 1 under",
+           "limit 2 under": "limit 2 over", "limit 2 over": "limit 2 under"}
+forked = st.lists(st.lists(st.sampled_from([*_FORKED, "a = 1", "a ≠ 1", "x"]), max_size=3)
+                  .map(tuple), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(forked)
+def test_negations_given_by_the_forks(items: list[tuple[str, ...]]) -> None:
+    assert simplify(items, _FORKED) == reference(items, _FORKED)
+
+
+def test_a_condition_decided_again_further_on_leaves_the_answer() -> None:
+    """A limit that only decides whether to log, then a second one inside: every way ends
+    alike, so the answer is the condition before them."""
+    ways = [("a = 1", "limit 1 over"), ("a = 1", "limit 1 under", "limit 2 over"),
+            ("a = 1", "limit 1 under", "limit 2 under")]
+    assert simplify(ways, _FORKED) == [("a = 1",)]
+    assert simplify(ways) == ways  # by wording alone, nothing pairs

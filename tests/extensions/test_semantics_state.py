@@ -409,10 +409,10 @@ def test_statistic_nth_is_an_assumption() -> None:
                          "-A FORWARD -m statistic --mode nth ! --every 2 --packet 0 -j DROP\n"))
     result = lands(rs, "udp 1.1.1.1:1 -> 2.2.2.2:2")
     assert conditions(result)[(1,)] == [
-        "statistic: this is the counter's packet 1 of every 3"]
+        "statistic: this is the counter's packet 1 of every 3 at filter:FORWARD #1"]
     assert conditions(result)[(2,)] == [
-        "statistic: this is not the counter's packet 1 of every 3 and statistic: this is not "
-        "the counter's packet 0 of every 2"]
+        "statistic: this is not the counter's packet 1 of every 3 at filter:FORWARD #1 and "
+        "statistic: this is not the counter's packet 0 of every 2 at filter:FORWARD #2"]
 
 
 # --- assumption modules ----------------------------------------------------------------------
@@ -435,15 +435,15 @@ KINDS = ["limit", "hashlimit", "recent", "recent", "connlimit", "quota", "connby
 def test_assumption_texts() -> None:
     result = lands(ruleset(ASSUMED), "udp 1.1.1.1:1 -> 2.2.2.2:2 ctstate=ESTABLISHED length=50")
     texts = conditions(result)
-    assert texts[(1,)] == ["limit 5/sec (burst 5) not exceeded"]
-    assert texts[(2,)] == ["limit 5/sec (burst 5) exceeded and hashlimit hl: the bucket of srcip "
-                           "is over 10/sec, burst 5"]
+    assert texts[(1,)] == ["limit 5/sec (burst 5) not exceeded at filter:FORWARD #1"]
+    assert texts[(2,)] == ["limit 5/sec (burst 5) exceeded at filter:FORWARD #1 and hashlimit "
+                           "hl: the bucket of srcip is over 10/sec, burst 5 at filter:FORWARD #2"]
     assert texts[(3,)][0].endswith(
-        "src is in recent list SSH (seen at least 3 times in the last 60 s)")
-    assert texts[(4,)][0].endswith("dst is not in recent list X")
+        "src is in recent list SSH (seen at least 3 times in the last 60 s) at filter:FORWARD #3")
+    assert texts[(4,)][0].endswith("dst is not in recent list X at filter:FORWARD #4")
     assert texts[(5,)][0].endswith("connlimit: src/32 has at most 4 connections")
     assert texts[(6,)][0].endswith(
-        "quota: what is left of 100 bytes is less than the packet")
+        "quota: what is left of 100 bytes is less than the packet at filter:FORWARD #6")
     assert texts[(7,)][0].endswith("the connection's packet count (both) is within 10-20")
     assert texts[(8,)][0].endswith("rateest: RE1 bps < 8bit")
 
