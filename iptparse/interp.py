@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["PATHS", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot", "Stage"]
+__all__ = ["PATHS", "WALK_ASSUMES", "Frame", "Interpreter", "PathState", "RuleRef", "Snapshot",
+           "Stage"]
 
 CONNTRACK = "conntrack"
 ROUTING = "routing"
@@ -360,6 +361,9 @@ _BRIDGED = And((Test("bridged", IntSet.single(1, 1), "the packet is bridged",
                 Not(Test("physout", NameSet.single(""), "the packet leaves by no bridge port",
                          "the packet leaves by a bridge port"))))
 _FORWARDABLE_TTL = IntSet.range(2, 255, 255)
+#: what the walk takes of a field the packet leaves unsaid, where no rule but the walk's own
+#: assumption narrowed it (a forwarded packet's TTL): not a condition on the packet
+WALK_ASSUMES: dict[str, ValueSet] = {"ttl": _FORWARDABLE_TTL}
 _ORIGINAL = IntSet.single(ORIGINAL, 1)
 _FLAG = {True: IntSet.single(1, 1), False: IntSet.single(0, 1)}
 _NO_CONNECTION = IntSet.single(INVALID, len(CT_STATES) - 1)

@@ -33,7 +33,7 @@ from .events import (
     TargetApplied,
 )
 from .fields import FIELDS
-from .interp import Interpreter, PathState, RuleRef
+from .interp import WALK_ASSUMES, Interpreter, PathState, RuleRef
 from .logic import Box, Cond, visit_of
 from .nodes import Family
 from .packet import Packet
@@ -131,7 +131,8 @@ def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
     """What the paths allow, field by field, taken together: for each input field some path
     constrains beyond what the walk started with, the union of its values over every
     alternative (an over-approximation of the paths' conditions, which keep fields tied
-    together)."""
+    together). A field the walk itself narrowed (`WALK_ASSUMES`: a forwarded packet's TTL
+    when the packet does not give it) is no condition of the paths: left out."""
     names: set[str] = set()
     alternatives = [a for p in paths for a in p.alternatives]
     for alt in alternatives:
@@ -148,7 +149,8 @@ def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
             union = values[0]
             for value in values[1:]:
                 union = union | value
-        if union.is_all or union == initial.get(name):
+        if union.is_all or union == initial.get(name) or (
+                name not in initial.values and union == WALK_ASSUMES.get(name)):
             continue
         out[name] = describe_set(name, union, alternatives[0].box.family)
     return out

@@ -367,6 +367,38 @@ def test_limits_that_only_decide_logging_leave_the_summary(tmp_path: Path) -> No
             ) in out.splitlines()
 
 
+FORWARDS = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -s 10.0.0.0/8 -j ACCEPT
+-A FORWARD -p tcp -j ACCEPT
+COMMIT
+"""
+
+
+def test_what_a_verdict_takes_over_its_paths(tmp_path: Path) -> None:
+    """The line under the summary for a verdict of several paths: the fields its paths
+    narrow, taken together; not the TTL the walk takes a forwarded packet to have when the
+    packet does not give one (no rule asked for it), but the TTL the packet gave, narrowed."""
+    path = tmp_path / "forwards.txt"
+    path.write_text(FORWARDS)
+    packet = "tcp 0.0.0.0/0 -> 192.0.2.1:80 iif=eth0 oif=eth1"
+    _, out, _ = cli("trace", str(path), "-p", packet, "--color", "never")
+    assert summary(out) == ["ACCEPT always"]
+    assert "takes, over all its paths" not in out
+    _, out, _ = cli("trace", str(path), "-p", f"{packet} ttl=0-5", "--color", "never")
+    assert summary(out) == ["DROP if ttl ≤ 1", "— ACCEPT otherwise"]
+    assert "  ACCEPT (2 paths) takes, over all its paths: ttl ∈ 2-5" in out.splitlines()
+    ufw = tmp_path / "ufw.txt"
+    ufw.write_text(UFW_LIKE)
+    _, out, _ = cli("trace", str(ufw), "-p", "udp 0.0.0.0/0 -> 10.0.0.0/24:53 iif=eth0",
+                    "--path", "in", "--color", "never")
+    assert any(line.startswith("  DROP (3 paths) takes, over all its paths: src ∉ "
+                               "{192.0.2.0/24}, dst ∈ {10.0.0.0, 10.0.0.2/31,")
+               for line in out.splitlines())
+
+
 def test_trace_json_lists_every_path_with_its_constraint() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
                          "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")
