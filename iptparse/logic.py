@@ -49,6 +49,7 @@ __all__ = [
     "Step",
     "Test",
     "XorMask",
+    "fork_negations",
     "pinned",
     "split",
     "visit_flag",
@@ -433,6 +434,11 @@ class Cond:
 
     def __str__(self) -> str:
         return self.text
+
+
+def fork_negations(ways: Iterable[Iterable[Cond]]) -> dict[str, str]:
+    """Each condition's text with the other side of its fork, for `simplify`."""
+    return {c.text: c.negation for way in ways for c in way if c.negation}
 
 
 @dataclass(frozen=True, slots=True)

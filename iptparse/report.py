@@ -23,9 +23,10 @@ from .events import (
     TargetApplied,
 )
 from .interp import PATHS, PathState
+from .logic import fork_negations
 from .packet import format_packet
 from .ruleset import RuleRef
-from .trace import PathResult, Skip, Step, TraceResult, negations, projection, simplify
+from .trace import PathResult, Skip, Step, TraceResult, projection, simplify
 
 __all__ = ["format_trace"]
 
@@ -183,7 +184,7 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
     stopped at its bound): packets on the paths not walked may meet either verdict.
     """
     groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
-    negated = negations(a for p in paths for a in p.alternatives)
+    negated = fork_negations(a.conditions for p in paths for a in p.alternatives)
     for verdict in dict.fromkeys(p.verdict for p in paths):
         shares: dict[tuple[str, ...], Fraction] = {}
         for path in paths:

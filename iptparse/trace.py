@@ -8,7 +8,7 @@ without stateful matches gives exactly one path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -34,14 +34,13 @@ from .events import (
 )
 from .fields import FIELDS
 from .interp import WALK_ASSUMES, Interpreter, PathState, RuleRef
-from .logic import Box, Cond, visit_of
+from .logic import Box, Cond, fork_negations, visit_of
 from .nodes import Family
 from .packet import Packet
 from .ruleset import Ruleset
 from .simplify import simplify
 
-__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "negations", "simplify",
-           "trace"]
+__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "simplify", "trace"]
 
 
 class TraceError(ValueError):
@@ -110,7 +109,7 @@ class PathResult:
         assumption); alternatives that differ only by a condition and its negation read as
         one."""
         simplified = simplify([a.readable() for a in self.alternatives],
-                              negations(self.alternatives))
+                              fork_negations(a.conditions for a in self.alternatives))
         return [" and ".join(c) for c in simplified if c]
 
     @property
@@ -118,13 +117,8 @@ class PathResult:
         """The conditions on the packet alone: random draws (statistic) are left to the
         probability, as a summary reads best."""
         simplified = simplify([a.readable(draws=False) for a in self.alternatives],
-                              negations(self.alternatives))
+                              fork_negations(a.conditions for a in self.alternatives))
         return [" and ".join(c) for c in simplified if c]
-
-
-def negations(alternatives: Iterable[Alternative]) -> dict[str, str]:
-    """Each condition's text with the other side of its fork, for `simplify`."""
-    return {c.text: c.negation for a in alternatives for c in a.conditions if c.negation}
 
 
 def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:

@@ -20,6 +20,7 @@ from ..concrete_memo import evaluate as evaluate_concrete
 from ..errors import IptparseError, ParseError, ParseWarning
 from ..inputs import InputError
 from ..interp import RuleRef
+from ..logic import fork_negations
 from ..nodes import Dump, Family
 from ..packet import Packet, PacketError
 from ..trace import TraceError, choose_family, simplify, trace
@@ -293,7 +294,7 @@ def evaluate_packet(loaded: LoadedCapture, packet: Packet, task: Task,
                 return built[1]  # immutable, shared by the packets of this outcome
             family = choose_family(loaded.ruleset, packet)
             groups: dict[_OutcomeKey, list[tuple[str, ...]]] = {}
-            negated = {c.text: c.negation for p in fast for c in p.conditions if c.negation}
+            negated = fork_negations(p.conditions for p in fast)
             for p in fast:
                 key: _OutcomeKey = (p.verdict, p.probability, p.decision, p.hits, p.policies,
                                     p.stopped)
