@@ -16,7 +16,7 @@ from typing import Any
 from .chainindex import skipper_for
 from .collector import without_collection
 from .describe import describe_set
-from .domain import NameSet
+from .domain import NameSet, ValueSet
 from .events import (
     ChainEnter,
     ChainReturn,
@@ -59,6 +59,19 @@ class Skip:
 Step = Event | Skip
 
 
+_NO_NAME = ("", False)
+
+
+def _shown(var: str, values: ValueSet) -> ValueSet:
+    """A set as an answer shows it: a received packet's input interface is never the empty
+    name (the walk starts it so, and a local packet's is another variable), which goes
+    without saying: `iif ∉ {docker0, virbr0}`, not `iif ∉ {(none), docker0, virbr0}`."""
+    if (var == "iif" and isinstance(values, NameSet) and values.include is None
+            and _NO_NAME in values.exclude and len(values.exclude) > 1):
+        return NameSet(None, [p for p in values.exclude if p != _NO_NAME])
+    return values
+
+
 @dataclass(frozen=True)
 class Alternative:
     """One way of reaching a path's outcome: the conditions taken and the packet they allow."""
@@ -82,7 +95,8 @@ class Alternative:
             elif c.var not in seen:
                 seen.add(c.var)
                 name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
-                final = f"{name} {describe_set(c.var, self.box.get(c.var), self.box.family)}"
+                shown = _shown(c.var, self.box.get(c.var))
+                final = f"{name} {describe_set(c.var, shown, self.box.family)}"
                 if len(final) <= 80 or counts[c.var] > 3:
                     out.append(final)
                 else:
@@ -146,7 +160,7 @@ def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
         if union.is_all or union == initial.get(name) or (
                 name not in initial.values and union == WALK_ASSUMES.get(name)):
             continue
-        out[name] = describe_set(name, union, alternatives[0].box.family)
+        out[name] = describe_set(name, _shown(name, union), alternatives[0].box.family)
     return out
 
 

@@ -399,6 +399,29 @@ def test_what_a_verdict_takes_over_its_paths(tmp_path: Path) -> None:
                for line in out.splitlines())
 
 
+BY_INTERFACE = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -i docker0 -j ACCEPT
+-A FORWARD -i virbr0 -j REJECT
+-A FORWARD -o eth0 -j DROP
+COMMIT
+"""
+
+
+def test_a_received_packets_interface_is_never_shown_as_not_none(tmp_path: Path) -> None:
+    """An input interface split twice reads as its final set; that a received packet came in
+    on some interface (never the empty name) is how the walk starts, not a condition."""
+    path = tmp_path / "by-interface.txt"
+    path.write_text(BY_INTERFACE)
+    _, out, _ = cli("trace", str(path), "-p", "tcp 10.0.0.1 -> 10.0.0.2:80", "--color", "never")
+    assert summary(out) == ["ACCEPT if (iif ∉ {docker0, virbr0} and oif ≠ eth0) or iif = docker0",
+                            "DROP if iif ∉ {docker0, virbr0} and oif = eth0",
+                            "REJECT if iif = virbr0"]
+    assert "(none)" not in out
+
+
 def test_trace_json_lists_every_path_with_its_constraint() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
                          "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")
