@@ -182,10 +182,18 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
     under their conditions; with a share below 1 the other verdict happens under the same
     conditions too, and each is spelled out. Nor when the paths are not `complete` (the walk
     stopped at its bound): packets on the paths not walked may meet either verdict.
+
+    The paths of a complete walk split the packets it was asked about among them (each fork
+    is a partition), so one verdict on every path is that verdict always, however many ways
+    lead to it: a firewall whose rules drop INVALID, NEW and ESTABLISHED apart reads
+    `DROP always`, not the three states one by one.
     """
+    verdicts = list(dict.fromkeys(p.verdict for p in paths))
+    if complete and len(verdicts) == 1:
+        return [f"{verdict_text(verdicts[0], color)} always"]
     groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
     negated = fork_negations(a.conditions for p in paths for a in p.alternatives)
-    for verdict in dict.fromkeys(p.verdict for p in paths):
+    for verdict in verdicts:
         shares: dict[tuple[str, ...], Fraction] = {}
         for path in paths:
             if path.verdict == verdict:

@@ -230,7 +230,10 @@ def choose_family(ruleset: Ruleset, packet: Packet) -> Family:
     if packet.family is not None:
         if packet.family not in ruleset.dumps and ruleset.dumps:
             tool = "ip6tables-save" if packet.family is Family.INET6 else "iptables-save"
-            raise TraceError(f"the packet is {packet.family.value} but no {tool} dump was given")
+            given = " and ".join(f.value for f in ruleset.dumps)
+            raise TraceError(f"the packet is {packet.family.value} but the rules given are "
+                             f"{given} only: give the node's {tool} output too, or an "
+                             f"{given} packet")
         return packet.family
     if len(ruleset.dumps) == 1:
         return next(iter(ruleset.dumps))

@@ -422,6 +422,31 @@ def test_a_received_packets_interface_is_never_shown_as_not_none(tmp_path: Path)
     assert "(none)" not in out
 
 
+STATES_APART = """*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j DROP
+-A INPUT -m conntrack --ctstate NEW -j LOG
+COMMIT
+"""
+
+
+def test_one_verdict_on_every_path_is_always(tmp_path: Path) -> None:
+    """Three ways to DROP on one field's three parts: the paths of a complete walk share the
+    packets out among them, so the answer is that verdict always; the paths still say how."""
+    path = tmp_path / "states.txt"
+    path.write_text(STATES_APART)
+    _, out, _ = cli("trace", str(path), "-p", "tcp 10.0.0.1 -> 10.0.0.2:80 iif=eth0",
+                    "--path", "in", "--color", "never")
+    assert summary(out) == ["DROP always"]
+    assert len(re.findall(r"^path \d+: DROP", out, re.MULTILINE)) == 4
+    _, out, _ = cli("trace", str(path), "-p", "tcp 10.0.0.1 -> 10.0.0.2:80 iif=eth0",
+                    "--path", "in", "--color", "never", "--max-paths", "2")
+    assert "DROP always" not in out  # the paths not walked may end otherwise
+
+
 def test_trace_json_lists_every_path_with_its_constraint() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
                          "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")
@@ -523,5 +548,5 @@ def test_a_bad_packet_or_family_is_one_error_line(rules: Path) -> None:
     assert err.startswith("iptparse trace: error: ") and err.count("\n") == 1
     status, _, err = cli("trace", str(rules), "-p", "tcp 2001:db8::1 -> 2001:db8::2")
     assert status == 1
-    assert err == ("iptparse trace: error: the packet is ipv6 but no ip6tables-save dump was "
-                   "given\n")
+    assert err == ("iptparse trace: error: the packet is ipv6 but the rules given are ipv4 "
+                   "only: give the node's ip6tables-save output too, or an ipv4 packet\n")

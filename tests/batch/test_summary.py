@@ -101,7 +101,7 @@ def test_a_node_that_cannot_trace_the_packet(tmp_path: Path) -> None:
     })
     summary = _summary(root, ["tcp [2001:db8::1]:4000 -> [2001:db8::2]:80"])
     kind, text = _only(summary, "b")
-    assert kind == "error" and "no ip6tables-save dump" in text
+    assert kind == "error" and "the rules given are ipv4 only" in text
     assert summary.errors == 1 and not summary.ok and not summary.failed
 
 
