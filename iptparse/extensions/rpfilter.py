@@ -97,10 +97,14 @@ class Rpfilter(Extension):
 
 
 def _assumed(o: RpfilterMatch, ctx: CompileContext) -> Pred:
-    route = "a route back to src" if o.loose else "the route back to src goes out through iif"
+    if o.loose:
+        route, none = "a route back to src", "no route back to src"
+    else:
+        route = "the route back to src goes out through iif"
+        none = "the route back to src does not go out through iif"
     local = " (a local src counts)" if o.accept_local else ""
     return ctx.assume("rpfilter", f"reverse path check passes: {route}{local}",
-                      f"reverse path check fails: not {route}{local}")
+                      f"reverse path check fails: {none}{local}")
 
 
 def _through(o: RpfilterMatch, device: str | None, ctx: CompileContext) -> Pred:

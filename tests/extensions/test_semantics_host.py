@@ -480,6 +480,16 @@ def test_rpfilter_without_routes_and_ipv6() -> None:
     rs = ruleset(RPFILTER)
     result = lands(rs, "udp 10.0.0.7:1 -> 10.0.0.1:67 iif=eth0 ctstate=NEW", "in")
     assert len(result.paths) == 16  # four independent per-rule assumptions
+    texts = {text for p in result.paths for a in p.alternatives for text in a.readable()}
+    assert texts == {
+        "reverse path check passes: the route back to src goes out through iif",
+        "reverse path check fails: the route back to src does not go out through iif",
+        "reverse path check passes: a route back to src",
+        "reverse path check fails: no route back to src",
+        "reverse path check passes: the route back to src goes out through iif (a local src "
+        "counts)",
+        "reverse path check fails: the route back to src does not go out through iif (a local "
+        "src counts)"}
     v6 = ruleset(RPFILTER, V6, HOST)
     spec = "udp [{src}]:1 -> [2001:db8::1]:67 iif={iif} ctstate=NEW"
     assert hits(v6, spec.format(src="2001:db8::7", iif="eth0"), "in",
