@@ -22,11 +22,12 @@ from .events import (
     StageStart,
     TargetApplied,
 )
+from .fieldunion import Part
 from .interp import PATHS, PathState
-from .logic import fork_negations
+from .logic import Box, fork_negations
 from .packet import format_packet
 from .ruleset import RuleRef
-from .trace import PathResult, Skip, Step, TraceResult, projection, simplify
+from .trace import PathResult, Skip, Step, TraceResult, joined, projection, simplify
 
 __all__ = ["format_trace"]
 
@@ -139,7 +140,8 @@ def format_trace(result: TraceResult, *, color: bool = False, verbose: bool = Fa
         out.append("")
         out.append(f"warning: {result.message}; below are only the paths found before it")
     out.append("")
-    out.extend(summary_lines(paths, color, complete=not result.truncated))
+    out.extend(summary_lines(paths, color, complete=not result.truncated,
+                             initial=result.initial))
     out.extend(projection_lines(paths, result))
     for number, path in enumerate(paths, 1):
         out.append("")
@@ -171,8 +173,8 @@ def hits_text(hits: Sequence[RuleRef]) -> str:
     return " → ".join(out) or "(no rule matched)"
 
 
-def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = True
-                  ) -> list[str]:
+def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = True,
+                  initial: Box | None = None) -> list[str]:
     """`VERDICT if … or …` per verdict, then `— VERDICT otherwise` for the other of exactly two.
 
     A verdict's probability is summed per condition on the packet (random draws left out): a
@@ -186,22 +188,30 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
     The paths of a complete walk split the packets it was asked about among them (each fork
     is a partition), so one verdict on every path is that verdict always, however many ways
     lead to it: a firewall whose rules drop INVALID, NEW and ESTABLISHED apart reads
-    `DROP always`, not the three states one by one.
+    `DROP always`, not the three states one by one. Ways alike but for one field join on it
+    (`fieldunion`), the field going where they cover what the walk started it with (`initial`).
     """
     verdicts = list(dict.fromkeys(p.verdict for p in paths))
     if complete and len(verdicts) == 1:
         return [f"{verdict_text(verdicts[0], color)} always"]
-    groups: dict[str, dict[Fraction, list[tuple[str, ...]]]] = {}
+    groups: dict[str, dict[Fraction, list[tuple[Part, ...]]]] = {}
     negated = fork_negations(a.conditions for p in paths for a in p.alternatives)
+    family = paths[0].alternatives[0].box.family
     for verdict in verdicts:
         shares: dict[tuple[str, ...], Fraction] = {}
+        parts: dict[tuple[str, ...], tuple[Part, ...]] = {}
         for path in paths:
             if path.verdict == verdict:
-                for key in dict.fromkeys(a.readable(draws=False) for a in path.alternatives):
+                ways: dict[tuple[str, ...], tuple[Part, ...]] = {}
+                for alternative in path.alternatives:
+                    way = alternative.parts(draws=False)
+                    ways.setdefault(tuple(part.text for part in way), way)
+                for key, way in ways.items():
                     shares[key] = shares.get(key, Fraction(0)) + path.probability
-        by_share: dict[Fraction, list[tuple[str, ...]]] = {}
+                    parts.setdefault(key, way)
+        by_share: dict[Fraction, list[tuple[Part, ...]]] = {}
         for key, share in shares.items():
-            by_share.setdefault(share, []).append(key)
+            by_share.setdefault(share, []).append(parts[key])
         groups[verdict] = by_share
     otherwise = None
     if complete and len(groups) == 2 and all(set(g) == {Fraction(1)} for g in groups.values()):
@@ -212,7 +222,8 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
             continue
         for share, keys in sorted(by_share.items(), reverse=True):
             prob = "" if share == 1 else f" (probability {float(share):.4g})"
-            alternatives = [" and ".join(c) for c in simplify(keys, negated)]
+            alternatives = [" and ".join(c) for c in simplify(joined(keys, initial, family),
+                                                                 negated)]
             if not all(alternatives):  # some way needs no condition at all
                 lines.append(f"{verdict_text(verdict, color)} always{prob}")
                 continue

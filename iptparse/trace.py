@@ -33,6 +33,7 @@ from .events import (
     TargetApplied,
 )
 from .fields import FIELDS
+from .fieldunion import Part, merge_fields
 from .interp import WALK_ASSUMES, Interpreter, PathState, RuleRef
 from .logic import Box, Cond, fork_negations, visit_of
 from .nodes import Family
@@ -40,7 +41,8 @@ from .packet import Packet
 from .ruleset import Ruleset
 from .simplify import simplify
 
-__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "simplify", "trace"]
+__all__ = ["Alternative", "PathResult", "TraceError", "TraceResult", "joined", "simplify",
+           "trace", "unconstrained"]
 
 
 class TraceError(ValueError):
@@ -83,25 +85,36 @@ class Alternative:
     def readable(self, draws: bool = True) -> tuple[str, ...]:
         """The conditions as text; a variable split several times reads as its final set when
         that is short (`dport ∉ {22, 80}`), else as its conditions one after the other."""
+        return tuple(part.text for part in self.parts(draws))
+
+    def parts(self, draws: bool = True) -> tuple[Part, ...]:
+        """`readable`'s conditions, each that states a variable's whole constraint here with
+        the variable and its values (what `merge_fields` joins ways on)."""
         counts: dict[str, int] = {}
         for c in self.conditions:
             counts[c.var] = counts.get(c.var, 0) + 1
-        out: list[str] = []
+        out: list[Part] = []
         seen: set[str] = set()
         for c in self.conditions:
-            if not c.var or counts[c.var] == 1 or c.var.startswith("?"):
+            if not c.var or c.var.startswith("?"):
                 if draws or c.var:  # a random draw has no variable
-                    out.append(c.text)
+                    out.append(Part(c.text))
+            elif counts[c.var] == 1:
+                out.append(Part(c.text, c.var, self._name(c.var),
+                                _shown(c.var, self.box.get(c.var))))
             elif c.var not in seen:
                 seen.add(c.var)
-                name = self.state.labels.get(c.var, c.var.split("@", 1)[0])
+                name = self._name(c.var)
                 shown = _shown(c.var, self.box.get(c.var))
                 final = f"{name} {describe_set(c.var, shown, self.box.family)}"
                 if len(final) <= 80 or counts[c.var] > 3:
-                    out.append(final)
+                    out.append(Part(final, c.var, name, shown))
                 else:
-                    out.extend(x.text for x in self.conditions if x.var == c.var)
+                    out.extend(Part(x.text) for x in self.conditions if x.var == c.var)
         return tuple(out)
+
+    def _name(self, var: str) -> str:
+        return self.state.labels.get(var, var.split("@", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -157,11 +170,29 @@ def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
             union = values[0]
             for value in values[1:]:
                 union = union | value
-        if union.is_all or union == initial.get(name) or (
-                name not in initial.values and union == WALK_ASSUMES.get(name)):
+        if unconstrained(name, union, initial):
             continue
         out[name] = describe_set(name, _shown(name, union), alternatives[0].box.family)
     return out
+
+
+def unconstrained(var: str, values: ValueSet, initial: Box | None) -> bool:
+    """Whether `values` are all the walk started a variable with: the whole domain, the
+    packet's own constraint, or what the walk assumed of it (`WALK_ASSUMES`)."""
+    if values.is_all:
+        return True
+    if initial is None or "@" in var:
+        return False
+    return values == initial.get(var) or (
+        var not in initial.values and values == WALK_ASSUMES.get(var))
+
+
+def joined(ways: Sequence[tuple[Part, ...]], initial: Box | None, family: Family
+           ) -> list[tuple[str, ...]]:
+    """`merge_fields` on ways of one answer: a field whose union is what the walk started
+    it with goes."""
+    return merge_fields(ways, lambda var, values: unconstrained(var, values, initial),
+                        lambda var, values: describe_set(var, values, family))
 
 
 @dataclass(frozen=True)

@@ -447,6 +447,29 @@ def test_one_verdict_on_every_path_is_always(tmp_path: Path) -> None:
     assert "DROP always" not in out  # the paths not walked may end otherwise
 
 
+STATES_AND_LO = """*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+-A INPUT -m conntrack --ctstate NEW -j LOG
+COMMIT
+"""
+
+
+def test_ways_alike_but_for_one_field_read_as_one(tmp_path: Path) -> None:
+    """INVALID dropped by a rule, NEW and the other states by the policy: three ways that
+    differ only in the connection state read as one, with the states they share out."""
+    path = tmp_path / "states.txt"
+    path.write_text(STATES_AND_LO)
+    _, out, _ = cli("trace", str(path), "-p", "tcp 10.0.0.1 -> 10.0.0.2:80", "--path", "in",
+                    "--color", "never")
+    assert summary(out) == ["DROP if ctstate ∉ {ESTABLISHED, RELATED} and iif ≠ lo",
+                            "— ACCEPT otherwise"]
+
+
 def test_trace_json_lists_every_path_with_its_constraint() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
                          "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")
