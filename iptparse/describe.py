@@ -136,10 +136,17 @@ def _describe_set(field: str, values: IntSet | BitSet | NameSet, family: Family)
     if values.is_empty:
         return "∈ ∅"
     rest = values.complement()
-    if 0 < len(rest.ranges) < len(values.ranges) or (
-        rest and len(rest.ranges) == len(values.ranges) and rest.size() < values.size()
-        and field_spec(field.split("@")[0]).kind is not FieldKind.ENUM
-    ):
+    kind = field_spec(field.split("@")[0]).kind
+    if kind is FieldKind.ADDR:
+        # addresses read as prefixes: a few ranges can be many of them (all but 0.0.0.0,
+        # multicast and two broadcasts is 60 prefixes, those four are four)
+        rest_count = _int_items(field, rest, family)[1] if rest else 0
+        count = _int_items(field, values, family)[1]
+        fewer, same = rest_count < count, rest_count == count
+    else:
+        fewer = len(rest.ranges) < len(values.ranges)
+        same = len(rest.ranges) == len(values.ranges) and kind is not FieldKind.ENUM
+    if rest and (fewer or (same and rest.size() < values.size())):
         items, count, summary = _int_items(field, rest, family)
         shown = ", ".join(items[:MAX_ITEMS]) + (", …" if count > MAX_ITEMS else "")
         single_rest = rest.single_value() is not None

@@ -41,3 +41,20 @@ def test_ipv6_sets_too_big_for_len_are_described() -> None:
     v6 = Family.INET6
     assert describe_set("dst", addresses, v6).startswith("∈ {")
     assert describe_set("dst", addresses.complement(), v6).startswith("∉ {")
+
+
+def test_addresses_read_in_the_form_with_fewer_prefixes() -> None:
+    """Four ranges of addresses that are four prefixes read as themselves, not as the three
+    ranges between them, which are dozens of prefixes (what addrtype leaves a packet when
+    the host is not known: 0.0.0.0, 127.255.255.255, multicast, 255.255.255.255)."""
+    unroutable = IntSet([(0, 0), (0x7FFFFFFF, 0x7FFFFFFF), (0xE0000000, 0xEFFFFFFF),
+                         (0xFFFFFFFF, 0xFFFFFFFF)], 0xFFFFFFFF)
+    assert describe_set("dst", unroutable) == (
+        "∈ {0.0.0.0, 127.255.255.255, 224.0.0.0/4, 255.255.255.255} (268435459 addresses)")
+    assert describe_set("dst", unroutable.complement()) == (
+        "∉ {0.0.0.0, 127.255.255.255, 224.0.0.0/4, 255.255.255.255}")
+    private = (IntSet.prefix(0x0A000000, 8, 32) | IntSet.prefix(0xAC100000, 12, 32)
+               | IntSet.prefix(0xC0A80000, 16, 32))
+    assert describe_set("dst", private.complement()) == (
+        "∉ {10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16}")
+    assert describe_set("dport", IntSet.values([22, 80], 65535).complement()) == "∉ {22, 80}"
