@@ -169,8 +169,9 @@ class _UnknownHost(_Table):
                              "is not a loopback address")
         loopback_bcast = site.test(_LOOPBACK4_BCAST, "= 127.255.255.255",
                                    "≠ 127.255.255.255")
-        other = site.test(self.routable - LOOPBACK4, "is not a loopback address",
-                          "is a loopback address")
+        other = site.test(self.routable - LOOPBACK4,
+                          "is not a loopback, multicast, 0.0.0.0 or 255.255.255.255 address",
+                          "is a loopback, multicast, 0.0.0.0 or 255.255.255.255 address")
         local = site.local_flag()
         broadcast = _assume(f"{site.field}-broadcast",
                             f"{site.field} is a broadcast address of this host's subnets",

@@ -126,6 +126,22 @@ def test_addrtype_without_the_host_shares_one_assumption_across_rules() -> None:
     assert hits(rs, "udp 1.2.3.4:1 -> 224.0.0.251:53 iif=eth0 ctstate=NEW") == [2]
 
 
+def test_addrtype_without_the_host_says_what_each_address_test_holds() -> None:
+    """A packet to any address: the test for what is not loopback names all it leaves out,
+    not only loopback (a path read 'dst is not a loopback address' twice), and the final set
+    reads as four prefixes (it read as the dozens between them)."""
+    rs = ruleset(table("filter", "-A FORWARD -m addrtype ! --dst-type LOCAL -j ACCEPT\n"
+                       "-A FORWARD -m addrtype --dst-type LOCAL -j DROP\n"))
+    result = lands(rs, "tcp 1.2.3.4:1 -> 0.0.0.0/0:80 iif=eth0 ctstate=NEW")
+    ways = {way for p in result.paths if p.verdict == "ACCEPT"
+            for way in (a.readable() for a in p.alternatives)}
+    assert ways == {
+        ("dst ∉ {0.0.0.0, 127.0.0.0/8, 224.0.0.0/4, 255.255.255.255}",
+         "dst is not a local address of this host"),
+        ("dst is not a loopback address",
+         "dst is a loopback, multicast, 0.0.0.0 or 255.255.255.255 address")}
+
+
 def test_addrtype_types_without_the_host() -> None:
     rs = ruleset(ADDRTYPE)
     spec = "udp 1.2.3.4:1 -> {dst}:67 iif=eth0 ctstate=NEW"
