@@ -197,7 +197,7 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Walk a packet through the rules: every path it can take and the rule that decides."""
     import json
 
-    from .packet import PacketError, parse_packet
+    from .packet import PacketError, packet_notes, parse_packet
     from .report import format_trace
     from .trace import TraceError, trace, trace_json
 
@@ -217,6 +217,8 @@ def cmd_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except PacketError as exc:
         err.write(f"iptparse trace: error: {packet_error(args.packet, exc, given_last)}\n")
         return 1
+    for note in packet_notes(args.packet):
+        err.write(f"iptparse trace: note: {note}\n")
     try:
         result = trace(ruleset, packet, args.path, assumptions=_assumptions(args.assume),
                        max_paths=args.max_paths)

@@ -29,7 +29,7 @@ from .fields import FIELDS, FieldKind, FieldSpec, field_spec
 from .nodes import Family
 from .protocols import protocol_name, protocol_number
 
-__all__ = ["Packet", "PacketError", "parse_packet", "parse_packets"]
+__all__ = ["Packet", "PacketError", "packet_notes", "parse_packet", "parse_packets"]
 
 
 class PacketError(ValueError):
@@ -169,11 +169,33 @@ def _split_endpoint(text: str) -> tuple[str, str | None]:
     """`1.2.3.4:80` / `[::1]:80` / `10.0.0.0/24` → (address, port or None)."""
     if text.startswith("["):
         addr, _, rest = text[1:].partition("]")
-        return addr, rest[1:] if rest.startswith(":") else None
+        if rest and not rest.startswith(":"):
+            inside = f"[{addr}{rest.partition(':')[0]}]"
+            raise PacketError(f"cannot read `{text}': after `]' comes `:PORT' or nothing (a "
+                              f"prefix or range goes inside the brackets: {inside})")
+        return addr, rest[1:] if rest else None
     if text.count(":") == 1:
         addr, _, port = text.partition(":")
         return addr, port
     return text, None
+
+
+_ARROW_WORDS = re.compile(r"(\S+)\s*->\s*(\S+)")
+_LAST_GROUP_DECIMAL = re.compile(r"^(?P<addr>[0-9A-Fa-f:]*::[0-9A-Fa-f:]*?):(?P<port>\d{1,5})$")
+
+
+def packet_notes(text: str) -> list[str]:
+    """What a shell should say of a packet that parsed, but maybe not as meant: an IPv6
+    endpoint `2001:db8::2:22` is one address (a valid one), where `[2001:db8::2]:22` was
+    perhaps meant."""
+    notes = []
+    found = _ARROW_WORDS.search(text)
+    for endpoint in found.groups() if found else ():
+        match = _LAST_GROUP_DECIMAL.match(endpoint)
+        if match and int(match["port"]) <= 65535:
+            notes.append(f"`{endpoint}' is read as one IPv6 address; for port {match['port']} "
+                         f"write [{match['addr']}]:{match['port']}")
+    return notes
 
 
 def _parse_ip(text: str, family: Family) -> int:
@@ -229,6 +251,9 @@ def _parse_int_part(spec: FieldSpec, part: str, family: Family, top: int) -> Int
         if "/" in part:
             addr, _, length = part.partition("/")
             bits = family.bits
+            if ":" in length:  # `::/0:22`: a port after an unbracketed IPv6 prefix
+                raise PacketError(f"`{part}': with a port, an IPv6 address is written "
+                                  f"[ADDR/LEN]:PORT")
             n = _int(length, f"{spec.name} prefix length")
             if not 0 <= n <= bits:
                 raise PacketError(f"{spec.name}: bad prefix length /{length}")

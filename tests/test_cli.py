@@ -470,6 +470,17 @@ def test_ways_alike_but_for_one_field_read_as_one(tmp_path: Path) -> None:
                             "— ACCEPT otherwise"]
 
 
+def test_trace_notes_a_port_read_as_part_of_an_ipv6_address(tmp_path: Path) -> None:
+    path = tmp_path / "v6.txt"
+    path.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                    "-A INPUT -s 2001:db8::/32 -p tcp --dport 22 -j DROP\nCOMMIT\n")
+    status, out, err = cli("trace", str(path), "-p", "tcp 2001:db8::1 -> 2001:db8::2:22",
+                           "--path", "in", "--color", "never")
+    assert status == 0 and "DROP if dport = 22" in out
+    assert err == ("iptparse trace: note: `2001:db8::2:22' is read as one IPv6 address; for "
+                   "port 22 write [2001:db8::2]:22\n")
+
+
 def test_trace_json_lists_every_path_with_its_constraint() -> None:
     status, out, _ = cli("trace", *SEED_ARGS, "--json", "-p",
                          "tcp 10.13.76.0/24 -> 10.13.76.19:8080 ctstate=NEW mark=0x0")

@@ -17,7 +17,7 @@ from ..errors import IptparseError
 from ..events import Finished
 from ..fields import FIELDS, field_spec
 from ..interp import PATHS
-from ..packet import Packet, format_packet, parse_packet, parse_value
+from ..packet import Packet, format_packet, packet_notes, parse_packet, parse_value
 from .display import event_lines, stop_lines, verdict_lines
 from .registry import CommandError, command, commands, lookup
 from .shell import Shell, split_args
@@ -93,6 +93,8 @@ def cmd_packet(shell: Shell, arg: str) -> None:
         _show_packet(shell)
         return
     shell.set_packet(parse_packet(arg))
+    for note in packet_notes(arg):
+        shell.output.message(f"note: {note}")
     _show_packet(shell)
 
 

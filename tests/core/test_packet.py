@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from iptparse.domain import BitSet, IntSet, NameSet
 from iptparse.fields import CT_STATES
 from iptparse.nodes import Family
-from iptparse.packet import Packet, PacketError, parse_packet, parse_packets
+from iptparse.packet import Packet, PacketError, packet_notes, parse_packet, parse_packets
 
 
 def test_the_readme_packet() -> None:
@@ -46,6 +46,20 @@ def test_ipv6_endpoints_are_bracketed_with_ports() -> None:
     assert packet.value("sport") == 40000 and packet.value("dst") == 0x20010DB8 << 96 | 2
     with pytest.raises(PacketError, match=r"written \[ADDR\]:PORT"):
         parse_packet("tcp 2001:db8::1:40000 -> 2001:db8::2")
+    prefixed = parse_packet("tcp [::/0]:1 -> [2001:db8::/64]:22")
+    dst = prefixed.get("dst")
+    assert prefixed.value("dport") == 22 and isinstance(dst, IntSet) and dst.size() == 1 << 64
+
+
+def test_a_port_that_reads_as_part_of_an_ipv6_address_is_noted() -> None:
+    """`2001:db8::2:22` is a valid address, and the packet parses; a shell says how to
+    write the port that was perhaps meant."""
+    text = "tcp 2001:db8::1 -> 2001:db8::2:22"
+    assert parse_packet(text).value("dport") is None
+    assert packet_notes(text) == [
+        "`2001:db8::2:22' is read as one IPv6 address; for port 22 write [2001:db8::2]:22"]
+    assert packet_notes("tcp [2001:db8::1]:1 -> [2001:db8::2]:22") == []
+    assert packet_notes("tcp 10.0.0.1 -> 10.0.0.2:22") == []
 
 
 def test_icmp_types_by_name_for_each_family() -> None:
@@ -82,6 +96,11 @@ def test_json_and_json_lines() -> None:
     ("tcp 1.2.3.4 -> 5.6.7.8 stray", "cannot read `stray' (expected field=value)"),
     ('{"proto": ', "bad JSON packet"),
     ("[1, 2]", "cannot read"),
+    # a prefix after the brackets was dropped, and the port with it
+    ("tcp [::]/0 -> [::1]:22", "after `]' comes `:PORT' or nothing (a prefix or range goes "
+                               "inside the brackets: [::/0])"),
+    ("tcp ::/0 -> ::/0:22", "`::/0:22': with a port, an IPv6 address is written "
+                            "[ADDR/LEN]:PORT"),
 ])
 def test_errors_say_which_part_and_why(text: str, message: str) -> None:
     with pytest.raises(PacketError) as caught:

@@ -265,6 +265,16 @@ def test_bad_commands_get_one_line_errors_and_the_repl_goes_on() -> None:
     assert "verdict: DROP" in s.out
 
 
+def test_packet_notes_a_port_read_as_part_of_an_ipv6_address() -> None:
+    v6 = Ruleset([parse_iptables("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+                                 ":OUTPUT ACCEPT [0:0]\n-A FORWARD -s 2001:db8::/32 -j DROP\n"
+                                 "COMMIT\n")])
+    s = drive(["packet tcp 2001:db8::1 -> 2001:db8::2:22", "continue"], packet=None, rules=v6)
+    assert ("note: `2001:db8::2:22' is read as one IPv6 address; for port 22 write "
+            "[2001:db8::2]:22") in s.out
+    assert "verdict: DROP by filter:FORWARD #1" in s.out
+
+
 def test_no_packet_yet() -> None:
     s = drive(["step", "packet " + ACCEPTED, "c"], packet=None)
     assert s.err.startswith("*** no packet yet")
