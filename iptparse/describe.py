@@ -54,6 +54,15 @@ def describe_value(field: str, value: int | str, family: Family = Family.INET) -
     return str(value)
 
 
+def _count(total: int) -> str:
+    """A count of addresses as a reader takes it in: IPv6 sets hold 35-digit numbers."""
+    if total < 10**10:
+        return str(total)
+    if total & (total - 1) == 0:
+        return f"2^{total.bit_length() - 1}"
+    return f"about {total:.2e}".replace("e+", "×10^")
+
+
 def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], int, str]:
     spec = field_spec(field.split("@")[0])
     items: list[str] = []
@@ -68,7 +77,7 @@ def _int_items(field: str, values: IntSet, family: Family) -> tuple[list[str], i
                     items.append(text if length == bits else f"{text}/{length}")
         total = values.size()
         unit = "addresses" if total != 1 else "address"
-        return items, count, f"{total} {unit}" if count > 1 else ""
+        return items, count, f"{_count(total)} {unit}" if count > 1 else ""
     if spec.kind is FieldKind.ENUM:
         names = [describe_value(field, v, family) for v in values]
         return names, len(names), ""

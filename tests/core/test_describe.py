@@ -58,3 +58,17 @@ def test_addresses_read_in_the_form_with_fewer_prefixes() -> None:
     assert describe_set("dst", private.complement()) == (
         "∉ {10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16}")
     assert describe_set("dport", IntSet.values([22, 80], 65535).complement()) == "∉ {22, 80}"
+
+
+def test_ipv6_counts_read_as_powers_or_magnitudes() -> None:
+    multicast_scope_0 = IntSet.all((1 << 128) - 1)
+    for scope in range(16):  # ff00::/16, ff10::/16 … (the interface-local-less scopes)
+        multicast_scope_0 = multicast_scope_0 - IntSet.prefix((0xFF00 | scope << 4) << 112, 16,
+                                                              128)
+    shown = describe_set("dst", multicast_scope_0.complement(), Family.INET6)
+    assert shown.endswith("…} (2^116 addresses)")
+    odd = IntSet.prefix(0, 64, 128) | IntSet.single(1 << 100, (1 << 128) - 1)
+    assert describe_set("dst", odd, Family.INET6) == (
+        "∈ {::/64, 0:10::} (about 1.84×10^19 addresses)")
+    assert describe_set("dst", IntSet.values([1, 5], 0xFFFFFFFF)) == (
+        "∈ {0.0.0.1, 0.0.0.5} (2 addresses)")
