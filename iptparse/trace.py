@@ -125,6 +125,9 @@ class PathResult:
     policies: tuple[tuple[str, str, str], ...]
     alternatives: tuple[Alternative, ...]
     steps: tuple[Step, ...] = ()
+    #: the walk's start (`TraceResult.initial`): a field whose ways join into all it started
+    #: with goes from the conditions
+    initial: Box | None = field(default=None, compare=False)
 
     @property
     def state(self) -> PathState:
@@ -133,9 +136,14 @@ class PathResult:
     @property
     def conditions(self) -> list[str]:
         """Readable conditions: one string per alternative (empty for a packet that needed no
-        assumption); alternatives that differ only by a condition and its negation read as
-        one."""
-        simplified = simplify([a.readable() for a in self.alternatives],
+        assumption); alternatives that differ only by a condition and its negation, or only
+        in one field's values, read as one."""
+        return self._joined(draws=True)
+
+    def _joined(self, draws: bool) -> list[str]:
+        ways = [a.parts(draws) for a in self.alternatives]
+        family = self.alternatives[0].box.family
+        simplified = simplify(joined(ways, self.initial, family),
                               fork_negations(a.conditions for a in self.alternatives))
         return [" and ".join(c) for c in simplified if c]
 
@@ -143,9 +151,7 @@ class PathResult:
     def conditions_without_draws(self) -> list[str]:
         """The conditions on the packet alone: random draws (statistic) are left to the
         probability, as a summary reads best."""
-        simplified = simplify([a.readable(draws=False) for a in self.alternatives],
-                              fork_negations(a.conditions for a in self.alternatives))
-        return [" and ".join(c) for c in simplified if c]
+        return self._joined(draws=False)
 
 
 def projection(paths: Sequence[PathResult], initial: Box) -> dict[str, str]:
@@ -319,10 +325,12 @@ def trace(
             pending.clear()
     message = (f"stopped at {max_paths} paths: the packet is too open for this bound; give more "
                "fields or raise --max-paths" if truncated else "")
-    return TraceResult(packet, path, family, _merge(finished), truncated, message, start.box)
+    return TraceResult(packet, path, family, _merge(finished, start.box), truncated, message,
+                       start.box)
 
 
-def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[PathResult, ...]:
+def _merge(finished: Sequence[tuple[PathState, _Recorder | None]], initial: Box
+           ) -> tuple[PathResult, ...]:
     groups: dict[tuple[Any, ...], list[tuple[PathState, _Recorder | None]]] = {}
     for state, recorder in finished:
         # drops by the stack for different reasons stay apart: each path says why
@@ -333,7 +341,7 @@ def _merge(finished: Sequence[tuple[PathState, _Recorder | None]]) -> tuple[Path
         alternatives = tuple(Alternative(s.conditions, s.box, s) for s, _ in members)
         recorder = members[0][1]
         out.append(PathResult(verdict or "UNKNOWN", probability, hits, policies, alternatives,
-                              recorder.all() if recorder else ()))
+                              recorder.all() if recorder else (), initial))
     out.sort(key=lambda p: (-p.probability, p.verdict, len(p.hits)))
     return tuple(out)
 
