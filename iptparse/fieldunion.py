@@ -20,11 +20,15 @@ from typing import NamedTuple
 
 from .domain import BitSet, IntSet, NameSet, ValueSet
 
-__all__ = ["Part", "merge_fields"]
+__all__ = ["Part", "merge_fields", "union"]
 
 #: above this many parts the ways are left as they are: the TUM firewall's forward answer has
 #: thousands of ways, and what a summary shows of them is the first six
 MAX_PARTS = 20_000
+
+
+#: a way without one of its parts, each part by its text and values
+_Rest = tuple[tuple[str, ValueSet | None], ...]
 
 
 class Part(NamedTuple):
@@ -76,8 +80,7 @@ def _join_round(items: list[tuple[Part, ...]], whole: Callable[[str, ValueSet], 
                 describe: Callable[[str, ValueSet], str]) -> list[tuple[Part, ...]] | None:
     """One pass: every group of ways alike but for one field's part, joined; None when no
     group has two ways."""
-    Rest = tuple[tuple[str, ValueSet | None], ...]
-    groups: dict[tuple[int, int, str, str, Rest], list[int]] = {}
+    groups: dict[tuple[int, int, str, str, _Rest], list[int]] = {}
     for i, item in enumerate(items):
         # the rest by its values too: a long set's text is cut short, and two sets may read
         # alike
