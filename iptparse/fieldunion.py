@@ -15,6 +15,7 @@ less than `dst ∉ {10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16}` or `dst = 172.27
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -46,7 +47,7 @@ def union(a: ValueSet, b: ValueSet) -> ValueSet | None:
     if isinstance(a, IntSet) and isinstance(b, IntSet):
         return a | b
     if isinstance(a, BitSet) and isinstance(b, BitSet):
-        return a | b
+        return _fewest_cubes(a | b)
     if not (isinstance(a, NameSet) and isinstance(b, NameSet)):
         return None
     patterns = [*(a.include or ()), *a.exclude, *(b.include or ()), *b.exclude]
@@ -59,6 +60,29 @@ def union(a: ValueSet, b: ValueSet) -> ValueSet | None:
     ruled_out, named = (a, b) if a.include is None else (b, a)
     assert named.include is not None
     return NameSet(None, set(ruled_out.exclude) - set(named.include))
+
+
+def _fewest_cubes(bits: BitSet) -> BitSet:
+    """The same set in fewer cubes, as a reader takes it: two cubes of one mask that differ in
+    one bit are one cube without it (`mark & 0xa000000 = 0x2000000` or `= 0xa000000` is
+    `mark & 0x2000000 = 0x2000000`), and a cube inside another goes."""
+    cubes = set(bits.cubes)
+    changed = True
+    while changed:
+        changed = False
+        for (v1, m1), (v2, m2) in itertools.combinations(sorted(cubes), 2):
+            if m1 == m2 and (v1 ^ v2).bit_count() == 1:
+                cubes -= {(v1, m1), (v2, m2)}
+                cubes.add((v1 & ~(v1 ^ v2), m1 & ~(v1 ^ v2)))
+                changed = True
+                break
+            inner = next(((v, m) for (v, m), (w, n) in (((v1, m1), (v2, m2)), ((v2, m2), (v1, m1)))
+                          if n & m == n and v & n == w), None)
+            if inner is not None:
+                cubes.discard(inner)
+                changed = True
+                break
+    return BitSet(sorted(cubes), bits.width)
 
 
 def merge_fields(ways: Sequence[tuple[Part, ...]],

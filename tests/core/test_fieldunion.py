@@ -9,7 +9,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iptparse.domain import IntSet, NameSet, ValueSet
+from iptparse.domain import BitSet, IntSet, NameSet, ValueSet
 from iptparse.fieldunion import Part, merge_fields, union
 
 
@@ -86,3 +86,25 @@ def test_joining_keeps_the_packets_the_ways_allow(items: list[tuple[Part, ...]])
     after = merge_fields(items, _whole, _describe)
     assert _packets(after) == before
     assert len(after) <= len(set(items))
+
+
+def test_bit_sets_join_in_the_fewest_cubes() -> None:
+    either = union(BitSet.cube(0x2000000, 0xA000000, 32), BitSet.cube(0xA000000, 0xA000000, 32))
+    assert isinstance(either, BitSet) and either.cubes == ((0x2000000, 0x2000000),)
+    inside = union(BitSet.cube(0x1, 0x3, 32), BitSet.cube(0x1, 0x1, 32))
+    assert isinstance(inside, BitSet) and inside.cubes == ((0x1, 0x1),)
+
+
+cubes = st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cubes, cubes)
+def test_bit_set_unions_hold_the_same_values(a: list[tuple[int, int]],
+                                             b: list[tuple[int, int]]) -> None:
+    left = BitSet([(v & m, m) for v, m in a], 4)
+    right = BitSet([(v & m, m) for v, m in b], 4)
+    joined = union(left, right)
+    assert isinstance(joined, BitSet)
+    assert {x for x in range(16) if x in joined} == {
+        x for x in range(16) if x in left or x in right}
