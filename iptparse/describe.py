@@ -146,21 +146,21 @@ def _describe_set(field: str, values: IntSet | BitSet | NameSet, family: Family)
         return "∈ ∅"
     rest = values.complement()
     kind = field_spec(field.split("@")[0]).kind
+    inside = _int_items(field, values, family)
+    outside = _int_items(field, rest, family) if rest else ([], 0, "")
     if kind is FieldKind.ADDR:
         # addresses read as prefixes: a few ranges can be many of them (all but 0.0.0.0,
         # multicast and two broadcasts is 60 prefixes, those four are four)
-        rest_count = _int_items(field, rest, family)[1] if rest else 0
-        count = _int_items(field, values, family)[1]
-        fewer, same = rest_count < count, rest_count == count
+        fewer, same = outside[1] < inside[1], outside[1] == inside[1]
     else:
         fewer = len(rest.ranges) < len(values.ranges)
         same = len(rest.ranges) == len(values.ranges) and kind is not FieldKind.ENUM
     if rest and (fewer or (same and rest.size() < values.size())):
-        items, count, summary = _int_items(field, rest, family)
+        items, count, summary = outside
         shown = ", ".join(items[:MAX_ITEMS]) + (", …" if count > MAX_ITEMS else "")
         single_rest = rest.single_value() is not None
         return f"≠ {shown}" if single_rest else f"∉ {{{shown}}}"
-    items, count, summary = _int_items(field, values, family)
+    items, count, summary = inside
     shown = ", ".join(items[:MAX_ITEMS])
     if count > MAX_ITEMS:
         shown += ", …"

@@ -67,22 +67,22 @@ def _fewest_cubes(bits: BitSet) -> BitSet:
     one bit are one cube without it (`mark & 0xa000000 = 0x2000000` or `= 0xa000000` is
     `mark & 0x2000000 = 0x2000000`), and a cube inside another goes."""
     cubes = set(bits.cubes)
-    changed = True
-    while changed:
-        changed = False
-        for (v1, m1), (v2, m2) in itertools.combinations(sorted(cubes), 2):
-            if m1 == m2 and (v1 ^ v2).bit_count() == 1:
-                cubes -= {(v1, m1), (v2, m2)}
-                cubes.add((v1 & ~(v1 ^ v2), m1 & ~(v1 ^ v2)))
-                changed = True
-                break
-            inner = next(((v, m) for (v, m), (w, n) in (((v1, m1), (v2, m2)), ((v2, m2), (v1, m1)))
-                          if n & m == n and v & n == w), None)
-            if inner is not None:
-                cubes.discard(inner)
-                changed = True
-                break
+    while (step := _one_fewer(cubes)) is not None:
+        cubes = step
     return BitSet(sorted(cubes), bits.width)
+
+
+def _one_fewer(cubes: set[tuple[int, int]]) -> set[tuple[int, int]] | None:
+    """The cubes with one pair merged or one cube inside another dropped; None: no such."""
+    for a, b in itertools.combinations(sorted(cubes), 2):
+        (v1, m1), (v2, m2) = a, b
+        differ = v1 ^ v2
+        if m1 == m2 and differ.bit_count() == 1:
+            return (cubes - {a, b}) | {(v1 & ~differ, m1 & ~differ)}
+        for inner, (v, m) in ((a, b), (b, a)):
+            if inner[1] & m == m and inner[0] & m == v:  # `inner` fixes every bit `b` fixes
+                return cubes - {inner}
+    return None
 
 
 def merge_fields(ways: Sequence[tuple[Part, ...]],

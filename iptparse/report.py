@@ -192,6 +192,8 @@ def summary_lines(paths: tuple[PathResult, ...], color: bool, complete: bool = T
     (`fieldunion`), the field going where they cover what the walk started it with (`initial`).
     """
     verdicts = list(dict.fromkeys(p.verdict for p in paths))
+    if not verdicts:
+        return []
     if complete and len(verdicts) == 1:
         return [f"{verdict_text(verdicts[0], color)} always"]
     groups: dict[str, dict[Fraction, list[tuple[Part, ...]]]] = {}
