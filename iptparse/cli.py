@@ -145,7 +145,9 @@ def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -
                         "files of one family, a table each, are read as one dump)")
     p.add_argument("--ipset", action="append", default=[], metavar="FILE",
                    help="`ipset list` or `ipset save` output (repeatable)")
-    p.add_argument("--routes", metavar="FILE", help="`ip route` or `route -n` output")
+    p.add_argument("--routes", metavar="FILE",
+                   help="`ip route` (`show table all` too) or `route -n` output; with "
+                        "`ip rule` output in it, the routing rules too")
     p.add_argument("--addrs", metavar="FILE", help="`ip addr` output or a list of addresses")
     _add_lenient_arg(p)
 

@@ -1,9 +1,10 @@
 """What iptparse knows of the host besides its rules: addresses and routes.
 
 Read from what users capture: `ip addr` (or `ip -brief addr`, or a plain list of addresses,
-optionally `IFNAME ADDR/LEN` per line) and `ip route` / `ip -6 route` (or `route -n`). They
-decide whether a packet is for this host (INPUT) or forwarded (FORWARD) and through which
-interface it leaves, and they answer `-m addrtype`, REDIRECT and MASQUERADE.
+optionally `IFNAME ADDR/LEN` per line) and `ip route` / `ip -6 route` (or `route -n`), with
+`ip rule` output among the routes when the host has routing rules (`iprule`). They decide
+whether a packet is for this host (INPUT) or forwarded (FORWARD) and through which interface
+it leaves, and they answer `-m addrtype`, REDIRECT and MASQUERADE.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import socket
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -20,14 +21,24 @@ from .describe import describe_set
 from .domain import IntSet, NameSet
 from .errors import IptparseError
 from .events import Note
-from .logic import And, Assume, Not, Or, Pred, Test
+from .iprule import (
+    DEFAULT_RULES,
+    IpRule,
+    RuleListError,
+    is_rule_line,
+    parse_ip_rules,
+    rule_lists,
+    table_name,
+)
+from .logic import TRUE, And, Assume, Not, Or, Pred, Test
 from .nodes import Family
 from .special import ALL_HOSTS, LIMITED_BROADCAST4, LOOPBACK4, MULTICAST, MULTICAST4, ZERO4
 
 if TYPE_CHECKING:
-    from .interp import Interpreter, PathState, Snapshot
+    from .interp import Interpreter, PathState, RoutingKey, Snapshot
 
-__all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes"]
+__all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes",
+           "parse_rules"]
 
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
@@ -47,6 +58,21 @@ _MARTIAN_SRC = LOOPBACK4 | MULTICAST4 | LIMITED_BROADCAST4
 #: the limited broadcast, and 0.0.0.0 to 0.0.0.0 (a DHCP client's first packets)
 _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
                                                              Test("dst", ZERO4)))))
+
+
+#: routes whose lookup fails, so no rule suppresses them (fib_table_lookup's errors)
+_FAILING = ("blackhole", "unreachable", "prohibit")
+
+
+def _is_local(local: IntSet) -> Test:
+    return Test("dst", local, "dst is a local address", "dst is not a local address")
+
+
+def routing_key(state: PathState) -> RoutingKey:
+    """What a local packet's route was chosen on: its destination, source and mark, as the
+    path holds them (a variable, or the mark's expression once MARK changed it)."""
+    env = state.env
+    return (_dst_var(state), env.get("src", "src"), env.get("mark", "mark"))
 
 
 def _dst_var(state: PathState) -> str:
@@ -92,6 +118,7 @@ class Route:
     gateway: int | None = None
     kind: str = "unicast"  # unicast, blackhole, unreachable, prohibit, local, throw
     metric: int = 0
+    table: str = "main"
 
     def addresses(self) -> IntSet:
         return IntSet.prefix(self.network, self.prefix, self.family.bits)
@@ -102,7 +129,8 @@ class Route:
         via = f" via {format_ip(self.gateway, self.family)}" if self.gateway is not None else ""
         dev = f" dev {self.interface}" if self.interface else ""
         kind = f"{self.kind} " if self.kind != "unicast" else ""
-        return f"{kind}{dest}{via}{dev}"
+        table = f" table {self.table}" if self.table != "main" else ""
+        return f"{kind}{dest}{via}{dev}{table}"
 
 
 def _ip(text: str) -> tuple[Family, int]:
@@ -171,14 +199,19 @@ def parse_addrs(text: str) -> list[HostAddress]:
 
 _KINDS = ("blackhole", "unreachable", "prohibit", "local", "throw", "broadcast", "anycast",
           "multicast", "nat", "unicast")
+#: the kinds `ip route add` puts in the local table unless told another
+_LOCAL_KINDS = ("local", "broadcast", "anycast", "nat")
 
 
 def parse_routes(text: str) -> list[Route]:
-    """Routes from `ip route` / `ip -6 route` output or `route -n` (`netstat -rn`) output."""
+    """Routes from `ip route` / `ip -6 route` output (`show table all` too) or `route -n`
+    (`netstat -rn`) output. Lines of `ip rule` output are left to `parse_rules`."""
     out: list[Route] = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
         if not words or words[0].startswith("#") or words[0] in ("Kernel", "Destination"):
+            continue
+        if is_rule_line(line):
             continue
         try:
             if (len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha()
@@ -215,6 +248,7 @@ def _ip_route(words: list[str]) -> Route:
         family, network, prefix = _prefix(dest)
     interface = gateway = None
     metric = 0
+    table = "local" if kind in _LOCAL_KINDS else "main"
     for key, value in itertools.pairwise(words):
         if key == "dev":
             interface = value
@@ -223,19 +257,47 @@ def _ip_route(words: list[str]) -> Route:
             family = gw_family if dest == "default" else family
         elif key == "metric":
             metric = int(value)
-    return Route(family, network, prefix, interface, gateway, kind, metric)
+        elif key == "table":
+            table = table_name(value)
+    return Route(family, network, prefix, interface, gateway, kind, metric, table)
+
+
+def parse_rules(text: str) -> dict[Family, tuple[IpRule, ...]]:
+    """The routing rules of `ip rule` / `ip -6 rule` output among a routes file's lines;
+    none when it has none (the kernel's default rules then)."""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if is_rule_line(line)]
+    if not lines:
+        return {}
+    try:
+        return rule_lists(parse_ip_rules(lines))
+    except RuleListError as exc:
+        raise HostError(str(exc)) from None
 
 
 class Host:
     """A host's addresses and routing table, as the interpreter consults them."""
 
-    def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = ()):
+    def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = (),
+                 rules: Mapping[Family, tuple[IpRule, ...]] | None = None):
         self.addresses = tuple(addresses)
         self.routes = tuple(routes)
+        #: each family's routing rules as `ip rule` gave them (else the kernel's defaults)
+        self.rules = dict(rules or {})
 
     @classmethod
     def from_text(cls, addrs: str | None = None, routes: str | None = None) -> Host:
-        return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else ())
+        return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else (),
+                   parse_rules(routes) if routes else None)
+
+    def rules_for(self, family: Family) -> tuple[IpRule, ...]:
+        return self.rules.get(family) or DEFAULT_RULES[family]
+
+    def _local_first(self, family: Family) -> bool:
+        """The local table is looked in before any other (rule 0, as the kernel starts):
+        local delivery is then decided before the rules are walked."""
+        first = self.rules_for(family)[0]
+        return first.table == "local" and first.action == "lookup" and first.selector(
+            family, local=False) is TRUE
 
     def local_addresses(self, family: Family) -> IntSet:
         top = (1 << family.bits) - 1
@@ -246,7 +308,7 @@ class Host:
         else:
             result = IntSet.values([*values, 1], top)
         for route in self.routes:
-            if route.family is family and route.kind == "local":
+            if route.family is family and route.kind == "local" and route.table == "local":
                 result = result | route.addresses()
         return result
 
@@ -260,14 +322,21 @@ class Host:
         for a in self.addresses:
             if a.family is family and a.prefix < 31:
                 values.append(a.address | ((1 << (32 - a.prefix)) - 1))
-        return IntSet.values(values, top)
+        result = IntSet.values(values, top)
+        for route in self.routes:
+            if route.family is family and route.kind == "broadcast" and route.table == "local":
+                result = result | route.addresses()
+        return result
 
     def interface_addresses(self, name: str, family: Family) -> list[int]:
         return [a.address for a in self.addresses if a.interface == name and a.family is family]
 
-    def routes_for(self, family: Family) -> list[Route]:
-        """Unicast-table routes, most specific first (then lowest metric)."""
-        routes = [r for r in self.routes if r.family is family and r.kind != "local"]
+    def routes_for(self, family: Family, table: str = "main") -> list[Route]:
+        """A table's routes, most specific first (then lowest metric); main's with a route
+        for each address's subnet (the kernel adds them)."""
+        routes = [r for r in self.routes if r.family is family and r.table == table]
+        if table != "main":
+            return sorted(routes, key=lambda r: (-r.prefix, r.metric))
         connected = [
             Route(family, a.address & (((1 << family.bits) - 1) ^ ((1 << (family.bits - a.prefix))
                                                                    - 1)),
@@ -318,9 +387,12 @@ class Host:
         in_stages = stages_for(PATHS["in"][2:])
         fwd_stages = stages_for(PATHS["forward"][2:])
         done = state.stages[: state.stage + 1]
+        local_first = self._local_first(family)
+        if not local_first:  # the groups are met before the rules (ip_route_input_noref)
+            joined.append(Test("dst", ALL_HOSTS[family]))
         for piece in pieces:
-            holds, fails = interp._split_state(
-                piece, Test("dst", local, "dst is a local address", "dst is not a local address"))
+            holds, fails = interp._split_state(piece, _is_local(local)) if local_first else (
+                [], [piece])
             for s in holds:
                 options.append((replace(s, stages=done + in_stages, path="in"), "for this host"))
             unicast: list[PathState] = []
@@ -336,15 +408,21 @@ class Host:
                     options += [(replace(d, verdict="DROP", stopped=NOT_A_MEMBER),
                                  "a group the host did not join: dropped") for d in stranger]
             for s in unicast:
-                for routed, label in self._lookup(interp, s):
-                    options.append((replace(routed, stages=done + fwd_stages, path="forward"),
-                                    label))
+                for routed, label, here in self._lookup(interp, s, local, output=False,
+                                                        start=int(local_first)):
+                    options.append((replace(routed, stages=done + (in_stages if here else
+                                                                   fwd_stages),
+                                            path="in" if here else "forward"), label))
         state = yield from interp._fork(state, None, options)
+        label = next((text for option, text in options if option is state), "")
         if state.path == "in" and state.verdict is None:
-            yield Note("routing: dst is a local address: delivered locally (INPUT)"), state
+            by_route = label.removeprefix("for this host: ")
+            yield Note(f"routing: delivered locally (INPUT) by {by_route}" if by_route != label
+                       else "routing: dst is a local address: delivered locally (INPUT)"), state
         elif state.verdict is None:
             oif = describe_set("oif", state.current("oif"), family)
-            yield Note(f"routing: forwarded, oif {oif}"), state
+            by = f" by {label}" if family in self.rules else ""
+            yield Note(f"routing: forwarded{by}, oif {oif}"), state
         else:
             yield Note(f"dropped by {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
@@ -362,14 +440,29 @@ class Host:
         else:
             yield Note(f"not sent: {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
-                       routed=_dst_var(state))
+                       routed=routing_key(state))
+
+    def rerouted_by(self, state: PathState, table: str, family: Family) -> str | None:
+        """What OUTPUT's `table` changed that routes a local packet again, if anything: the
+        destination after mangle or nat; after mangle also the source or the mark
+        (ipt_mangle_out), which only routing rules read."""
+        if state.routed is None:
+            return None
+        dst, src, mark = routing_key(state)
+        if dst != state.routed[0]:
+            return "dst"
+        if table != "mangle" or family not in self.rules:
+            return None
+        if mark != state.routed[2]:
+            return "the mark"
+        return "src" if src != state.routed[1] else None
 
     def reroute_output(self, interp: Interpreter, state: PathState
                        ) -> Generator[Snapshot, int | None, PathState]:
-        """After mangle or nat OUTPUT changed the destination (ip_route_me_harder): routed
-        again, for POSTROUTING. The rest of OUTPUT still sees the first route's interface
-        (its hooks were called with it; checked against the kernel); no route now drops the
-        packet here, before the next table."""
+        """After mangle or nat OUTPUT changed the destination, or mangle the mark or source
+        (ip_route_me_harder; `rerouted_by`): routed again, for POSTROUTING. The rest of
+        OUTPUT still sees the first route's interface (its hooks were called with it; checked
+        against the kernel); no route now drops the packet here, before the next table."""
         seen = state.env.get("oif", "oif")
         assert isinstance(seen, str)
         options = []
@@ -383,49 +476,104 @@ class Host:
             env["oif"] = seen
             options.append((replace(routed, env=env, next_oif=chosen), label))
         table = state.stages[state.stage - 1].table
+        state_before = state
         state = yield from interp._fork(state, None, options)
         if state.verdict is None:
             assert state.next_oif is not None
             oif = describe_set("oif", state.box.get(state.next_oif), interp.family)
-            yield Note(f"routing again: {table} OUTPUT changed dst; POSTROUTING sees oif "
+            changed = self.rerouted_by(state_before, table, interp.family)
+            yield Note(f"routing again: {table} OUTPUT changed {changed}; POSTROUTING sees oif "
                        f"{oif}, the rest of OUTPUT the first route's"), state
         else:
             yield Note(f"dropped by {state.stopped or 'routing'} after {table} OUTPUT"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=(),
-                       routed=_dst_var(state))
+                       routed=routing_key(state))
 
     def _output_routes(self, interp: Interpreter, state: PathState
                        ) -> list[tuple[PathState, str]]:
         """Where a local packet's destination leaves: lo for a local address (it then comes
         in again: `Interpreter._loop_back`), else the routes."""
-        local = self.local_addresses(interp.family)
-        holds, fails = interp._split_state(
-            state, Test("dst", local, "dst is a local address", "dst is not a local address"))
-        options = [(self._via(s, Route(interp.family, 0, 0, "lo")), "for this host: out by lo")
-                   for s in holds]
+        family = interp.family
+        local = self.local_addresses(family)
+        local_first = self._local_first(family)
+        holds, fails = interp._split_state(state, _is_local(local)) if local_first else (
+            [], [state])
+        lo = Route(family, 0, 0, "lo")
+        options = [(self._via(s, lo), "for this host: out by lo") for s in holds]
         for s in fails:
-            options += self._lookup(interp, s)
+            options += [(self._via(routed, lo) if here else routed,
+                         f"{label}: out by lo" if here else label)
+                        for routed, label, here in self._lookup(interp, s, local, output=True,
+                                                                start=int(local_first))]
         return options
 
-    def _lookup(self, interp: Interpreter, state: PathState
-                ) -> list[tuple[PathState, str]]:
-        out: list[tuple[PathState, str]] = []
-        remaining = [state]
-        for route in self.routes_for(interp.family):
+    def _lookup(self, interp: Interpreter, state: PathState, local: IntSet, *, output: bool,
+                start: int) -> list[tuple[PathState, str, bool]]:
+        """The routing rules from the `start`th on (fib_rules_lookup): each outcome, its label,
+        and whether it is delivered to the host. A rule's selector splits the paths; those it
+        selects take its action, the rest meet the next rule. A table's most specific route
+        decides, but a `throw` route, a route the rule suppresses (`suppress_prefixlength`),
+        or no route in the table go on to the next rule; after the last, no route."""
+        family = interp.family
+        rules = self.rules_for(family)
+        waiting: list[list[PathState]] = [[] for _ in range(len(rules) + 1)]
+        waiting[start].append(state)
+        out: list[tuple[PathState, str, bool]] = []
+        for index in range(start, len(rules)):
+            rule = rules[index]
+            selector = rule.selector(family, local=output)
+            named = "" if rule in DEFAULT_RULES[family] else f" ({rule.label})"
+            for s in waiting[index]:
+                chosen, passed = ([s], []) if selector is TRUE else interp._split_state(
+                    s, selector)
+                waiting[index + 1] += passed
+                if rule.action in ("nop", "goto"):
+                    target = next((i for i, r in enumerate(rules) if rule.action == "goto"
+                                   and r.priority == rule.goto and i > index), index + 1)
+                    waiting[target] += chosen
+                    continue
+                if rule.action != "lookup":
+                    stopped = f"routing (the rule `{rule.priority}: {rule.text}')"
+                    out += [(replace(c, verdict="DROP", stopped=stopped),
+                             f"dropped by {rule.label}", False) for c in chosen]
+                    continue
+                for c in chosen:
+                    found, rest = self._in_table(interp, c, rule, local)
+                    out += [(f, label + named, here) for f, label, here in found]
+                    waiting[index + 1] += rest
+        out += [(replace(s, verdict="DROP", stopped=NO_ROUTE), "no route to host", False)
+                for s in waiting[len(rules)]]
+        return out
+
+    def _in_table(self, interp: Interpreter, state: PathState, rule: IpRule, local: IntSet
+                  ) -> tuple[list[tuple[PathState, str, bool]], list[PathState]]:
+        """The outcomes of one rule's table, and the paths that go on to the next rule."""
+        assert rule.table is not None
+        if rule.table == "local":
+            holds, fails = interp._split_state(state, _is_local(local))
+            return [(s, "for this host", True) for s in holds], fails
+        out: list[tuple[PathState, str, bool]] = []
+        remaining, rest = [state], []
+        suppressed = rule.suppress_prefixlength
+        for route in self.routes_for(interp.family, rule.table):
             nxt = []
             for s in remaining:
                 holds, fails = interp._split_state(
                     s, Test("dst", route.addresses(), f"dst routed by `{route.text()}'",
                             f"dst not routed by `{route.text()}'"))
-                for h in holds:
-                    out.append((self._via(h, route), f"route {route.text()}"))
                 nxt.extend(fails)
+                if route.kind == "throw" or (suppressed is not None and route.prefix <= suppressed
+                                             and route.kind not in _FAILING):
+                    rest += holds
+                elif route.kind == "local":
+                    out += [(h, f"for this host: route {route.text()}", True) for h in holds]
+                else:
+                    out += [(self._via(h, route), f"route {route.text()}", False)
+                            for h in holds]
             remaining = nxt
             if not remaining:
                 break
-        for s in remaining:
-            out.append((replace(s, verdict="DROP", stopped=NO_ROUTE), "no route to host"))
-        return out
+        return out, rest + remaining
 
     def _via(self, state: PathState, route: Route) -> PathState:
         if route.kind != "unicast" or route.interface is None:

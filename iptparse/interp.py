@@ -152,6 +152,10 @@ class TrailEntry:
     rule: int | None  # the rule (in the previous chain) that jumped
 
 
+#: what a local packet's route was chosen on: its destination, source and mark (`host.py`)
+RoutingKey = tuple[str, "str | BitsExpr | Moved", "str | BitsExpr | Moved"]
+
+
 @dataclass(frozen=True)
 class PathState:
     """Everything a path carries; immutable so a fork can hand out every continuation."""
@@ -182,11 +186,11 @@ class PathState:
     #: and the sets it no longer knows exactly (`pathsets`)
     sets: Mapping[str, Any] | None = None
     unknown_sets: tuple[Changed, ...] = ()
-    #: the out path with a host's routes: the destination variable the route was chosen
-    #: for, and the output interface of a route chosen again after OUTPUT's mangle or nat
-    #: changed it, which the rest of OUTPUT does not see (its hooks keep the first route's
-    #: interface) and POSTROUTING does
-    routed: str | None = None
+    #: the out path with a host's routes: what the route was chosen on, and the output
+    #: interface of a route chosen again after OUTPUT's mangle or nat changed it, which the
+    #: rest of OUTPUT does not see (its hooks keep the first route's interface) and
+    #: POSTROUTING does
+    routed: RoutingKey | None = None
     next_oif: str | None = None
     #: an out path that left by lo and walks in again (PREROUTING, INPUT)
     looped: bool = False
@@ -504,8 +508,8 @@ class Interpreter:
             return (yield from self._routing(state))
         if stage.table == REROUTE:
             host = self.ruleset.host
-            if host is None or state.routed is None or state.env.get("dst", "dst") == (
-                    state.routed):
+            previous = state.stages[state.stage - 1].table
+            if host is None or host.rerouted_by(state, previous, self.family) is None:
                 return self._next_stage(state)
             rerouted: PathState = yield from host.reroute_output(self, state)
             return rerouted

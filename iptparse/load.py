@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ParseWarning
-from .host import Host, HostError, parse_addrs, parse_routes
+from .host import Host, HostError, parse_addrs, parse_routes, parse_rules
 from .inputs import read_text
 from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
@@ -55,7 +55,8 @@ def load_ruleset(
             sets[ipset.name] = ipset
     host = None
     if routes is not None or addrs is not None:
-        host = Host(_host_file(addrs, parse_addrs), _host_file(routes, parse_routes))
+        host = Host(_host_file(addrs, parse_addrs) or (), _host_file(routes, parse_routes) or (),
+                    _host_file(routes, parse_rules))
     return Ruleset(dumps, sets=sets, host=host)
 
 
@@ -100,10 +101,10 @@ def line_at(text: str, number: int) -> str:
     return text[start:end if end >= 0 else len(text)].rstrip("\r")
 
 
-def _host_file(path: str | Path | None, parse: Callable[[str], list[_T]]) -> list[_T]:
+def _host_file(path: str | Path | None, parse: Callable[[str], _T]) -> _T | None:
     """One routes or addresses file, its name put before what cannot be read in it."""
     if path is None:
-        return []
+        return None
     name, text = read_text(path)
     try:
         return parse(text)

@@ -584,3 +584,31 @@ def test_a_bad_packet_or_family_is_one_error_line(rules: Path) -> None:
     assert status == 1
     assert err == ("iptparse trace: error: the packet is ipv6 but the rules given are ipv4 "
                    "only: give the node's ip6tables-save output too, or an ipv4 packet\n")
+
+
+def test_trace_follows_the_routing_rules_in_a_routes_file(tmp_path: Path) -> None:
+    """`ip rule` and `ip route show table all` output in one --routes file: a mark sends
+    the packet to TPROXY's local route; a line that is no rule is named."""
+    rules = tmp_path / "rules"
+    rules.write_text("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+                     ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+                     "-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark "
+                     "0x1/0xffffffff\nCOMMIT\n")
+    routes = tmp_path / "routes"
+    routes.write_text("0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n"
+                      "32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
+                      "default via 10.0.0.1 dev eth0\nlocal default dev lo table 100\n")
+    code, out, _ = cli("trace", str(rules), "--routes", str(routes), "-p",
+                       "tcp 192.0.2.9 -> 203.0.113.7 iif=eth1 ctstate=NEW mark=0")
+    assert code == 0  # the marked packets are the host's (INPUT), the rest forwarded
+    assert "ACCEPT by the policy of mangle:INPUT\n  if dport = 80\n" in out
+    assert "ACCEPT by the policy of mangle:POSTROUTING\n  if dport ≠ 80\n" in out
+    code, out, _ = cli("trace", str(rules), "--routes", str(routes), "-p",
+                       "tcp 192.0.2.9 -> 203.0.113.7:80 iif=eth1 ctstate=NEW mark=0")
+    assert code == 0 and ("routing: delivered locally (INPUT) by route local default dev lo "
+                          "table 100 (rule 100: from all fwmark 0x1 lookup 100)") in out
+    routes.write_text("0:\tfrom all lookup local\n100:\tfrom all fwmark 1 lookup\n")
+    code, _, err = cli("trace", str(rules), "--routes", str(routes), "-p",
+                       "tcp 1.2.3.4 -> 5.6.7.8")
+    assert code != 0 and "routes: line 2: cannot read a routing rule in `100:" in err
+    assert "Traceback" not in err

@@ -5,8 +5,8 @@ path lookup (rpfilter) from the `local` table, which it fills itself: a `local` 
 address of the host, through the interface that has it; for IPv4 a `broadcast` route for the
 subnet's last address when the prefix is shorter than /31 (this kernel adds none for the subnet's
 first address); `local 127.0.0.0/8` and `broadcast 127.255.255.255` through lo, and `::1`
-through lo. Routes of type local, broadcast or anycast that the user captured (`ip route show
-table all`) are added as given. The longest prefix wins, as in a FIB lookup.
+through lo. Routes of type local, broadcast or anycast that the user captured in the local
+table (`ip route show table all`) are added as given. The longest prefix wins, as in a FIB lookup.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _entries(host: Host, family: Family) -> list[tuple[IntSet, int, int, str | N
         out.append((IntSet.single(1, top), 128, LOCAL, "lo"))
     for route in host.routes:
         kind = _KINDS.get(route.kind)
-        if route.family is family and kind is not None:
+        if route.family is family and kind is not None and route.table == "local":
             out.append((route.addresses(), route.prefix, kind, route.interface))
     return out
 

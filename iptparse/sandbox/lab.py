@@ -453,7 +453,8 @@ class Lab:
         by the softirq the send raises on this CPU, before the call returns. A drop in a hook
         is an error of the send, an outcome here and not a failure: EPERM for a rule's,
         ENETUNREACH or EHOSTUNREACH when the destination mangle or nat OUTPUT gave it has no
-        route (the lab routed the packet's own destination before sending it)."""
+        route (the lab routed the packet's own destination before sending it), EINVAL when
+        a routing rule or route it meets after mangle changed its mark is a blackhole."""
         assert self._local is not None
         address: tuple[str, int] | tuple[str, int, int, int] = (
             (packet.dst, 0, 0, 0) if self.family is Family.INET6 else (packet.dst, 0))
@@ -464,7 +465,7 @@ class Lab:
         except PermissionError:
             pass  # netfilter dropped it
         except OSError as exc:
-            if exc.errno not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            if exc.errno not in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EINVAL):
                 raise LabError(f"R could not send the packet: {exc}") from exc
         finally:
             if pinned:

@@ -38,6 +38,7 @@ COMMIT
     ("iptables.txt", "v4"), ("ip6tables-save.txt", "v6"), ("rules.v6", "v6"),
     ("ip6tables-nft-save", "v6"), ("ipset-save.txt", "ipset"), ("ipset-list.txt.gz", "ipset"),
     ("routes.txt", "routes"), ("ip-route", "routes"), ("ip-6-route.txt", "routes"),
+    ("ip-rule.txt", "routes"), ("ip-6-rule", "routes"),
     ("addrs.txt", "addrs"), ("ip-addr.txt", "addrs"), ("README.md", None),
     ("ufw-status.txt", None), ("rules.v5", None), ("iptables-S.txt", "v4"), ("iptables-S", "v4"),
     ("iptables-S-nat.txt", "v4"), ("ip6tables-S.txt.gz", "v6"), ("iptables-list-rules.txt", "v4"),
