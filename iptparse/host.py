@@ -207,6 +207,7 @@ def parse_routes(text: str) -> list[Route]:
     """Routes from `ip route` / `ip -6 route` output (`show table all` too) or `route -n`
     (`netstat -rn`) output. Lines of `ip rule` output are left to `parse_rules`."""
     out: list[Route] = []
+    known: list[bool] = []  # whether the line says its route's family
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
         if not words or words[0].startswith("#") or words[0] in ("Kernel", "Destination"):
@@ -217,11 +218,28 @@ def parse_routes(text: str) -> list[Route]:
             if (len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha()
                     and words[3].isupper()):
                 out.append(_route_n(words))
+                known.append(True)
             else:
-                out.append(_ip_route(words))
+                route, definite = _ip_route(words)
+                out.append(route)
+                known.append(definite)
         except (ValueError, IndexError):
             raise HostError(f"line {number}: cannot read a route in `{line.strip()}' (give "
                             "`ip route` or `route -n` output)") from None
+    return _families_settled(out, known)
+
+
+def _families_settled(routes: list[Route], known: list[bool]) -> list[Route]:
+    """A `default` route through a device alone (`default dev wg0`, `local default dev lo
+    table 100`) does not say its family: it is of the routes printed around it (`ip route`
+    and `ip -6 route` output one after the other), the earlier first; IPv4 alone."""
+    out = []
+    for index, (route, definite) in enumerate(zip(routes, known, strict=True)):
+        if not definite:
+            near = [routes[i] for i in range(index - 1, -1, -1) if known[i]] + [
+                routes[i] for i in range(index + 1, len(routes)) if known[i]]
+            route = replace(route, family=near[0].family if near else Family.INET)
+        out.append(route)
     return out
 
 
@@ -235,14 +253,19 @@ def _route_n(words: list[str]) -> Route:
     return Route(Family.INET, net & mask, prefix, words[7], gateway or None, kind, int(words[4]))
 
 
-def _ip_route(words: list[str]) -> Route:
+def _ip_route(words: list[str]) -> tuple[Route, bool]:
+    """The route of one `ip route` line, and whether the line says its family (a `default`
+    through a device alone does not, unless its `src` or `ip -6 route`'s `pref` does)."""
     kind = "unicast"
     if words[0] in _KINDS:
         kind = words.pop(0)
     dest = words.pop(0)
+    definite = True
     if dest == "default":
-        family = Family.INET6 if "::" in " ".join(words) and "." not in " ".join(words) else (
-            Family.INET)
+        family = Family.INET6 if "pref" in words else Family.INET
+        definite = "pref" in words or "via" in words
+        if "src" in words[:-1]:
+            family, definite = _ip(words[words.index("src") + 1])[0], True
         network, prefix = 0, 0
     else:
         family, network, prefix = _prefix(dest)
@@ -259,7 +282,7 @@ def _ip_route(words: list[str]) -> Route:
             metric = int(value)
         elif key == "table":
             table = table_name(value)
-    return Route(family, network, prefix, interface, gateway, kind, metric, table)
+    return Route(family, network, prefix, interface, gateway, kind, metric, table), definite
 
 
 def parse_rules(text: str) -> dict[Family, tuple[IpRule, ...]]:

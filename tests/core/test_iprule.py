@@ -231,3 +231,14 @@ def test_rules_that_drop_jump_and_throw() -> None:
     assert where("10.1.0.1", 2) == "eth2"  # table 100 first
     assert where("172.16.0.1", 2) == "routing (the rule `30: from all fwmark 0x2 blackhole')"
     assert where("172.16.0.1", 0) == "eth1"
+
+
+def test_a_default_route_through_a_device_takes_its_neighbours_family() -> None:
+    routes = parse_routes("default dev wg0 table 51820 scope link\n"
+                          "10.0.0.0/24 dev eth0\n"
+                          "2001:db8::/64 dev eth0 proto kernel metric 256\n"
+                          "local default dev lo table 133 metric 1024\n"
+                          "default dev tun0 metric 1024 pref medium\n"
+                          "default dev tun1 src 2001:db8::5\n")
+    assert [r.family for r in routes] == [Family.INET, Family.INET, Family.INET6,
+                                          Family.INET6, Family.INET6, Family.INET6]

@@ -107,8 +107,9 @@ def _host(lab: Lab) -> Host:
     return Host.from_text(None, captured)
 
 
-def _model(host: Host, path: LabPath, spec: str) -> tuple[set[tuple[str, str, int]], str]:
-    (result,) = trace(Ruleset([parse_iptables(RULES)], host=host),
+def _model(host: Host, path: LabPath, spec: str, family: Family = Family.INET
+           ) -> tuple[set[tuple[str, str, int]], str]:
+    (result,) = trace(Ruleset([parse_iptables(RULES, family=family)], host=host),
                       parse_packet(f"{spec} ctstate=NEW mark=0x0 ttl=64"), path).paths
     hits = {(h.table, h.chain, h.rule) for h in result.hits}
     state = result.state
@@ -193,3 +194,26 @@ def test_a_rule_before_the_local_table() -> None:
             assert model == kernel, mark
             seen.append(kernel[1])
     assert seen == ["out eth2", "local"]
+
+
+def test_ipv6_marks_choose_the_table() -> None:
+    setup = ["rule add pref 100 fwmark 0x1 lookup 100",
+             "route add 2001:db8:2::/48 via fe80::1 dev eth2 table 100",
+             "rule add pref 110 fwmark 0x2 lookup 133",
+             "route add local ::/0 dev lo table 133"]
+    with Lab(RULES, Family.INET6, path="forward", interfaces=["eth0", "eth1", "eth2"]) as lab:
+        lab.router.run(["ip", "-6", "-batch", "-"], input="\n".join(setup) + "\n")
+        seen = []
+        for dport in (1000, 1001, 1002):
+            packet = KernelPacket(src="2001:db8:9::7", dst="2001:db8:2::5", protocol="udp",
+                                  dport=dport, routes=(("2001:db8:2::/48", "eth1"),))
+            got = lab.send(packet)
+            captured = "".join(lab.router.run(argv).stdout for argv in (
+                ["ip", "-6", "rule", "show"], ["ip", "-6", "route", "show", "table", "all"]))
+            host = Host.from_text(None, captured)
+            kernel = _kernel_outcome(got.hits, got.local, {e.interface for e in got.egress})
+            model = _model(host, "forward", f"udp [2001:db8:9::7]:40000 -> "
+                           f"[2001:db8:2::5]:{dport} iif=eth0", Family.INET6)
+            assert model == kernel, dport
+            seen.append(kernel[1])
+    assert seen == ["out eth1", "out eth2", "local"]
