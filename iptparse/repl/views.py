@@ -6,6 +6,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
+from ..addresses import format_ip
 from ..describe import describe_set
 from ..domain import BitSet
 from ..events import ConditionResult, RuleEvaluated, TargetApplied
@@ -327,15 +328,18 @@ def _current_rule(shell: Shell) -> tuple[CompiledRule, tuple[ConditionResult, ..
 
 @command("info", "i")
 def cmd_info(shell: Shell, arg: str) -> None:
-    """info chains [PATTERN] | sets | breakpoints | packet | assumptions
-    Chains of each table with rule counts, the ipsets, the breakpoints, the packet (as given
-    and as the rules changed it), or the assumptions the walk met."""
+    """info chains [PATTERN] | sets | routes | breakpoints | packet | assumptions
+    Chains of each table with rule counts, the ipsets, the host's addresses, routing rules
+    and routes, the breakpoints, the packet (as given and as the rules changed it), or the
+    assumptions the walk met."""
     words = split_args(arg)
     topic = words[0] if words else ""
     if topic in ("chains", "chain"):
         _info_chains(shell, words[1] if len(words) > 1 else "*")
     elif topic in ("sets", "set"):
         _info_sets(shell)
+    elif topic in ("routes", "route", "rules"):
+        _info_routes(shell)
     elif topic in ("breakpoints", "break", "b"):
         cmd_info_breakpoints(shell)
     elif topic in ("packet", "pk"):
@@ -343,7 +347,7 @@ def cmd_info(shell: Shell, arg: str) -> None:
     elif topic in ("assumptions", "assume"):
         _info_assumptions(shell)
     else:
-        raise CommandError("info chains | sets | breakpoints | packet | assumptions")
+        raise CommandError("info chains | sets | routes | breakpoints | packet | assumptions")
 
 
 def _info_chains(shell: Shell, pattern: str) -> None:
@@ -372,6 +376,35 @@ def _info_sets(shell: Shell) -> None:
             out.message(f"  {name:<40} {getattr(ipset, 'type', '?'):<16} "
                         f"{len(getattr(ipset, 'members', ())):>6} member(s)  "
                         f"used by {users} rule(s)")
+
+
+def _info_routes(shell: Shell) -> None:
+    """What routing decides by, for the family being walked: the routing rules in the order
+    the kernel tries them, each table's routes most specific first, and the addresses."""
+    out = shell.output
+    host = shell.ruleset.host
+    if host is None:
+        out.message("no routes (give them with --routes FILE and --addrs FILE)")
+        return
+    family = shell.family
+    rules = host.rules_for(family)
+    given = "" if family in host.rules else " (the kernel's defaults)"
+    out.message(out.paint(f"routing rules, {family.value}{given}", "heading"))
+    for rule in rules:
+        out.message(f"  {rule.priority}:\t{rule.text}")
+    tables = ["main", *dict.fromkeys(r.table for r in rules if r.table not in (
+        None, "main", "local"))]
+    tables += [t for t in dict.fromkeys(r.table for r in host.routes if r.family is family)
+               if t not in tables and t != "local"]
+    for table in tables:
+        routes = host.routes_for(family, table)
+        out.message(out.paint(f"table {table}: {len(routes)} route(s)", "heading"))
+        for route in routes:
+            out.message(f"  {route.text()}")
+    addresses = [a for a in host.addresses if a.family is family]
+    out.message(out.paint(f"addresses: {len(addresses)}", "heading"))
+    for a in addresses:
+        out.message(f"  {a.interface or '(any)'} {format_ip(a.address, family)}/{a.prefix}")
 
 
 def _info_packet(shell: Shell) -> None:

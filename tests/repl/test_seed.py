@@ -109,3 +109,17 @@ def test_seed_loads_and_opens_at_the_start() -> None:
     assert f"  {SET:<40} hash:net             15 member(s)  used by 1 rule(s)" in s.out
     assert f"filter:{POLICY} #1  (line 559)" in s.out
     assert f"filter:{POLICY} (2 rules, user chain)" in s.out
+
+
+def test_info_routes_shows_what_routing_decides_by() -> None:
+    s = drive(["info routes"], DROPPED_PACKET, rules=seed())
+    assert s.err == ""
+    lines = s.out.splitlines()
+    start = lines.index("routing rules, ipv4 (the kernel's defaults)")
+    assert lines[start + 1: start + 5] == ["  0:\tfrom all lookup local",
+                                           "  32766:\tfrom all lookup main",
+                                           "  32767:\tfrom all lookup default",
+                                           "table main: 24 route(s)"]
+    assert "  10.13.76.19/32 dev calid3b581beed8" in lines  # the pod the packet is for
+    assert lines[lines.index("table default: 0 route(s)") + 1].startswith("addresses: ")
+    assert "  eth0 10.224.0.4/16" in lines

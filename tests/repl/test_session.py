@@ -351,6 +351,9 @@ def test_info_chains_and_packet() -> None:
         out.getvalue())
     sh.execute("info sets")
     assert out.getvalue().splitlines()[-1] == "no ipsets (give them with --ipset FILE)"
+    sh.execute("info routes")
+    assert out.getvalue().splitlines()[-1] == (
+        "no routes (give them with --routes FILE and --addrs FILE)")
     sh.execute("info nonsense")
     assert out.getvalue().splitlines()[-1].startswith("*** info chains | sets")
 
