@@ -35,6 +35,9 @@ _ACTIONS = ("blackhole", "unreachable", "prohibit", "nop")
 _PORTED = IntSet.values([6, 17, 33, 132, 136], 255)
 _PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136, "icmp": 1,
               "ipv6-icmp": 58, "icmpv6": 58, "gre": 47, "esp": 50, "ah": 51}
+#: destinations whose reverse lookup has no source address (rpfilter_get_saddr)
+_UNSOURCED = (IntSet.prefix(0xE0000000, 4, 32) | IntSet.single(0xFFFFFFFF, 0xFFFFFFFF)
+              | IntSet.prefix(0, 8, 32))
 #: selectors of state no capture shows: the rule's selection is an assumption
 _UNSEEN = ("uidrange", "tos", "dsfield", "dscp", "l3mdev", "tun_id", "realms", "flowlabel",
            "suppress_ifgroup")
@@ -109,8 +112,43 @@ class IpRule:
             parts.append(Assume(f"rule:{self.priority}", "ip-rule",
                                 f"the packet meets `{unseen}' (rule {self.priority})",
                                 f"the packet does not meet `{unseen}' (rule {self.priority})"))
+        return self._combined(parts)
+
+    def reverse_selector(self, *, validmark: bool, unseen: Pred) -> Pred:
+        """Whether the IPv4 reverse-path lookup of `-m rpfilter` meets this rule: its flow
+        runs from the packet's destination (0.0.0.0 for a multicast, broadcast or 0/8 one)
+        to its source, in by lo, with no output interface, protocol or ports, and the mark
+        only with --validmark (else 0) (ipt_rpfilter.c). `unseen`: the assumption for the
+        selectors no capture shows."""
+        parts: list[Pred] = [FALSE] if self.detached else []
+        if self.src is not None:  # the flow's source: the packet's destination
+            values = IntSet.prefix(self.src[0], self.src[1], 32)
+            parts.append(Test("dst", (values - _UNSOURCED) | (_UNSOURCED if 0 in values
+                                                               else IntSet.empty(0xFFFFFFFF))))
+        if self.dst is not None:
+            parts.append(Test("src", IntSet.prefix(self.dst[0], self.dst[1], 32)))
+        if self.iif is not None:
+            parts.append(TRUE if self.iif == "lo" else FALSE)
+        if self.oif is not None or self.ipproto is not None:
+            parts.append(FALSE)
+        for ports in (self.sport, self.dport):
+            if ports is not None:
+                parts.append(TRUE if ports[0] == 0 else FALSE)
+        if self.fwmark is not None:
+            value, mask = self.fwmark
+            if value & ~mask:
+                parts.append(FALSE)
+            elif validmark:
+                parts.append(Test("mark", BitSet.cube(value, mask, 32)))
+            else:
+                parts.append(TRUE if value == 0 else FALSE)
+        if self.unseen:
+            parts.append(unseen)
+        return self._combined(parts)
+
+    def _combined(self, parts: list[Pred]) -> Pred:
         if FALSE in parts:
-            return FALSE if not self.invert else TRUE
+            return TRUE if self.invert else FALSE
         kept = tuple(p for p in parts if p is not TRUE)
         selected: Pred = kept[0] if len(kept) == 1 else And(kept) if kept else TRUE
         if self.invert:

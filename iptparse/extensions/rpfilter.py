@@ -13,11 +13,11 @@ address passes only with --accept-local (IPv4: and through the input interface u
 when it goes out through the input interface, or with --loose whatever the interface.
 
 With the host's routes and addresses known the lookup is exact: the local table (see
-`_c_addr`) first, then the routes, most specific first. Policy routing rules (`ip rule`) are not
-read, so the mark --validmark hands to the rule lookup changes nothing here. Without routes, or
-for a route given without its interface, or an IPv6 link-local source (several fe80::/64
-routes compete), the walk forks on the assumption `rpfilter` ("the reverse path check
-passes"), pinned per rule.
+`_c_addr`) first, then the routes, most specific first. With routing rules of the host's own
+(`ip rule`) an IPv4 lookup walks them (`_by_rules`), with the mark only under --validmark; an
+IPv6 one is then an assumption. Without routes, or for a route given without its interface, or
+an IPv6 link-local source (several fe80::/64 routes compete), the walk forks on the assumption
+`rpfilter` ("the reverse path check passes"), pinned per rule.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from typing import Any
 
 from ..domain import IntSet, NameSet
 from ..host import Host
+from ..iprule import DEFAULT_RULES, IpRule
 from ..logic import FALSE, TRUE, Pred, Test
 from ..nodes import ExtOptions, Family
 from ..semantics import CompileContext
 from ._c_addr import LOCAL, host_of, local_table
 from ._checks import need_tables, only_at_hooks
-from ._pred import conj, disj, invert
+from ._pred import conj, disj, invert, neg
 from .base import (
     ExtContext,
     Extension,
@@ -91,8 +92,14 @@ class Rpfilter(Extension):
         else:
             unrouted = Test("src", IntSet.single(0, (1 << 128) - 1))
         host = host_of(ctx)
-        lookup = _lookup(options, host, family, ctx) if host is not None else _assumed(
-            options, ctx)
+        if host is None:
+            lookup = _assumed(options, ctx)
+        elif host.rules_for(family) == DEFAULT_RULES[family]:
+            lookup = _lookup(options, host, family, ctx)
+        elif family is Family.INET:
+            lookup = _by_rules(options, host, ctx)
+        else:  # ip6t_rpfilter's flow (its oif, protocol, flow label) is not modelled
+            lookup = _assumed(options, ctx)
         return invert(disj(loopback, unrouted, lookup), options.invert)
 
 
@@ -148,3 +155,80 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
         alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
                                       f"src is not routed by `{route.text()}'"), via))
     return disj(*alternatives)
+
+
+def _by_rules(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
+    """The reverse lookup through the host's routing rules (IPv4): the lookup reaches a rule
+    when every earlier one let it pass (not selected, or its table had no route, a `throw`
+    one or a suppressed one for the source); the check passes when the first table that
+    decides has a unicast route for the source through the input interface (or a local
+    one, with --accept-local). Rules and routes are walked as `Host._lookup` walks them."""
+    rules = host.rules_for(Family.INET)
+    reach: list[Pred] = [FALSE] * (len(rules) + 1)
+    reach[0] = TRUE
+    passing: list[Pred] = []
+    for index, rule in enumerate(rules):
+        here = reach[index]
+        if here is FALSE:
+            continue
+        unseen = FALSE if not rule.unseen else ctx.assume(
+            f"rpfilter-rule-{rule.priority}",
+            f"the reverse lookup meets rule {rule.priority}'s `{' '.join(rule.unseen)}'",
+            f"the reverse lookup does not meet rule {rule.priority}'s "
+            f"`{' '.join(rule.unseen)}'")
+        selected = rule.reverse_selector(validmark=o.validmark, unseen=unseen)
+        onward: Pred = FALSE
+        if rule.action == "nop":
+            onward = selected
+        elif rule.action == "goto":
+            target = next((i for i, r in enumerate(rules) if r.priority == rule.goto
+                           and i > index), index + 1)
+            if target == index + 1:
+                onward = selected
+            else:
+                reach[target] = disj(reach[target], conj(here, selected))
+        elif rule.action == "lookup":
+            passes, left = _table(o, host, rule, ctx)
+            passing.append(conj(here, selected, passes))
+            if not left.is_empty:
+                onward = conj(selected, Test("src", left, f"src has no route in table {rule.table}"
+                                             f" that decides (rule {rule.priority})"))
+        reach[index + 1] = disj(reach[index + 1], conj(here, disj(neg(selected), onward)))
+    return disj(*passing)
+
+
+def _table(o: RpfilterMatch, host: Host, rule: IpRule, ctx: CompileContext
+           ) -> tuple[Pred, IntSet]:
+    """Where one rule's table passes the reverse check, and the sources it leaves to the
+    next rule."""
+    top = 0xFFFFFFFF
+    remaining = IntSet.all(top)
+    left = IntSet.empty(top)
+    alternatives: list[Pred] = []
+    if rule.table == "local":
+        for entry in local_table(host, Family.INET):
+            remaining = remaining - entry.addresses
+            if entry.kind == LOCAL and o.accept_local:
+                alternatives.append(conj(
+                    Test("src", entry.addresses, "src is a local address of this host",
+                         "src is not a local address of this host"),
+                    _through(o, entry.device, ctx)))
+        return disj(*alternatives), remaining
+    assert rule.table is not None
+    suppress = rule.suppress_prefixlength
+    for route in host.routes_for(Family.INET, rule.table):
+        won = route.addresses() & remaining
+        if won.is_empty:
+            continue
+        remaining = remaining - won
+        failing = route.kind in ("blackhole", "unreachable", "prohibit")
+        if route.kind == "throw" or (suppress is not None and route.prefix <= suppress
+                                     and not failing):
+            left = left | won
+            continue
+        via: Pred = FALSE
+        if route.kind == "unicast" or (route.kind == "local" and o.accept_local):
+            via = _through(o, route.interface, ctx)
+        alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
+                                      f"src is not routed by `{route.text()}'"), via))
+    return disj(*alternatives), left | remaining

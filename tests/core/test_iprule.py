@@ -242,3 +242,26 @@ def test_a_default_route_through_a_device_takes_its_neighbours_family() -> None:
                           "default dev tun1 src 2001:db8::5\n")
     assert [r.family for r in routes] == [Family.INET, Family.INET, Family.INET6,
                                           Family.INET6, Family.INET6, Family.INET6]
+
+
+def test_the_reverse_lookups_selector() -> None:
+    """-m rpfilter's flow: from the packet's destination (none for multicast, broadcast and
+    0/8 ones) to its source, in by lo, no protocol or output interface, the mark only with
+    --validmark."""
+    def reverse(text: str, validmark: bool = True) -> object:
+        return rules(f"5:\tfrom all {text} lookup 7\n".replace("from all from", "from"))[
+            0].reverse_selector(validmark=validmark, unseen=TRUE)
+
+    to = reverse("to 192.0.2.0/24")
+    assert isinstance(to, Test) and to.field == "src"
+    source = reverse("from 10.0.0.0/8")
+    assert isinstance(source, Test) and source.field == "dst"
+    assert 0xE0000001 not in source.values
+    anywhere = reverse("from 0.0.0.0/1")  # holds 0.0.0.0: multicast destinations meet it
+    assert isinstance(anywhere, Test) and 0xE0000001 in anywhere.values
+    assert 0x01000000 in anywhere.values and 0x00000005 in anywhere.values
+    assert reverse("iif lo") is TRUE and reverse("iif eth0") is FALSE
+    assert reverse("oif eth0") is FALSE and reverse("ipproto tcp") is FALSE
+    assert reverse("fwmark 0x1", validmark=False) is FALSE
+    assert reverse("fwmark 0/0x1", validmark=False) is TRUE
+    assert isinstance(reverse("fwmark 0x1"), Test)

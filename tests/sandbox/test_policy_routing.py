@@ -217,3 +217,53 @@ def test_ipv6_marks_choose_the_table() -> None:
             assert model == kernel, dport
             seen.append(kernel[1])
     assert seen == ["out eth1", "out eth2", "local"]
+
+
+RPFILTER = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p udp -m udp --dport 1001 -j MARK --set-xmark 0x1/0xffffffff
+-A PREROUTING -m rpfilter --validmark
+-A PREROUTING -m rpfilter
+-A PREROUTING -m rpfilter --loose --validmark
+-A PREROUTING -m rpfilter --validmark --invert
+COMMIT
+"""
+
+
+def test_rpfilter_walks_the_rules_in_reverse() -> None:
+    """-m rpfilter looks up the route back to the source through the routing rules: its
+    flow runs from the packet's destination to its source, and carries the mark only with
+    --validmark."""
+    setup = [f"route add 192.0.2.0/24 via {GW} dev eth3 onlink",
+             "rule add pref 70 to 192.0.2.64/27 blackhole",
+             "rule add pref 80 from 10.0.2.0/24 lookup 160",
+             "route add throw 192.0.2.0/26 table 160",
+             f"route add 192.0.2.0/24 via {GW} dev eth0 onlink table 160",
+             "rule add pref 90 to 192.0.2.128/25 lookup 150",
+             f"route add 192.0.2.0/24 via {GW} dev eth0 onlink table 150",
+             "rule add pref 100 fwmark 0x1 lookup 100",
+             f"route add 192.0.2.0/24 via {GW} dev eth0 onlink table 100"]
+    cases = [("192.0.2.7", "10.0.4.5", 1000),  # main: back by eth3, not eth0 (loose passes)
+             ("192.0.2.7", "10.0.4.5", 1001),  # marked: table 100, eth0 (with --validmark)
+             ("192.0.2.7", "10.0.2.5", 1001),  # rule 80 throws the /26: on to 100 by mark
+             ("192.0.2.100", "10.0.2.5", 1000),  # rule 80's table 160: eth0
+             ("192.0.2.200", "10.0.4.5", 1000),  # rule 90 (to the source): eth0
+             ("192.0.2.70", "10.0.4.5", 1001)]  # rule 70's blackhole: fails even loose
+    with Lab(RPFILTER, Family.INET, path="forward", interfaces=["eth0", "eth1", "eth3"]) as lab:
+        lab.router.run(["ip", "-batch", "-"], input="\n".join(setup) + "\n")
+        host = _host(lab)
+        passed = []
+        for src, dst, dport in cases:
+            got = lab.send(KernelPacket(src=src, dst=dst, protocol="udp", dport=dport,
+                                        routes=(("10.0.0.0/16", "eth1"),)))
+            (result,) = trace(Ruleset([parse_iptables(RPFILTER)], host=host), parse_packet(
+                f"udp {src}:40000 -> {dst}:{dport} iif=eth0 ctstate=NEW mark=0x0 ttl=64"),
+                "forward").paths
+            model = {(h.table, h.chain, h.rule) for h in result.hits}
+            assert model == set(got.hits), (src, dst, dport)
+            passed.append(sorted(rule for _, _, rule in got.hits if rule > 1))
+    assert passed == [[4, 5], [2, 4], [2, 4], [2, 3, 4], [2, 3, 4], [5]]
