@@ -122,18 +122,28 @@ def _through(o: RpfilterMatch, device: str | None, ctx: CompileContext) -> Pred:
     return Test("iif", NameSet.single(device))
 
 
+def _local_table(o: RpfilterMatch, host: Host, ctx: CompileContext
+                 ) -> tuple[list[Pred], IntSet]:
+    """IPv4's local table: where it passes the check (a local source, with --accept-local),
+    and the sources it has no route for."""
+    remaining = IntSet.all(0xFFFFFFFF)
+    alternatives: list[Pred] = []
+    for entry in local_table(host, Family.INET):
+        remaining = remaining - entry.addresses
+        if entry.kind == LOCAL and o.accept_local:
+            alternatives.append(conj(
+                Test("src", entry.addresses, "src is a local address of this host",
+                     "src is not a local address of this host"),
+                _through(o, entry.device, ctx)))
+    return alternatives, remaining
+
+
 def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -> Pred:
     top = (1 << family.bits) - 1
     remaining = IntSet.all(top)
     alternatives: list[Pred] = []
     if family is Family.INET:
-        for entry in local_table(host, family):
-            remaining = remaining - entry.addresses
-            if entry.kind == LOCAL and o.accept_local:
-                alternatives.append(conj(
-                    Test("src", entry.addresses, "src is a local address of this host",
-                         "src is not a local address of this host"),
-                    _through(o, entry.device, ctx)))
+        alternatives, remaining = _local_table(o, host, ctx)
     else:
         local = host.local_addresses(family)
         remaining = remaining - local
@@ -201,20 +211,13 @@ def _table(o: RpfilterMatch, host: Host, rule: IpRule, ctx: CompileContext
            ) -> tuple[Pred, IntSet]:
     """Where one rule's table passes the reverse check, and the sources it leaves to the
     next rule."""
-    top = 0xFFFFFFFF
-    remaining = IntSet.all(top)
-    left = IntSet.empty(top)
-    alternatives: list[Pred] = []
     if rule.table == "local":
-        for entry in local_table(host, Family.INET):
-            remaining = remaining - entry.addresses
-            if entry.kind == LOCAL and o.accept_local:
-                alternatives.append(conj(
-                    Test("src", entry.addresses, "src is a local address of this host",
-                         "src is not a local address of this host"),
-                    _through(o, entry.device, ctx)))
-        return disj(*alternatives), remaining
+        passes, remaining = _local_table(o, host, ctx)
+        return disj(*passes), remaining
     assert rule.table is not None
+    remaining = IntSet.all(0xFFFFFFFF)
+    left = IntSet.empty(0xFFFFFFFF)
+    alternatives: list[Pred] = []
     suppress = rule.suppress_prefixlength
     for route in host.routes_for(Family.INET, rule.table):
         won = route.addresses() & remaining
