@@ -96,11 +96,12 @@ class IpRule:
                                 f"the sending socket is not bound to {self.oif}")
                          if local else FALSE)
         if self.fwmark is not None:
-            value, mask = self.fwmark
+            # fib_rule_match: (rule mark ^ packet mark) & mask, so the rule's bits outside
+            # its mask are ignored (unlike -m mark's)
+            value, mask = self.fwmark[0] & self.fwmark[1], self.fwmark[1]
             shown = f"mark = {value:#x}" if mask == 0xFFFFFFFF else (
                 f"mark & {mask:#x} = {value:#x}")
-            parts.append(FALSE if value & ~mask else Test("mark", BitSet.cube(value, mask, 32),
-                                                          shown))
+            parts.append(Test("mark", BitSet.cube(value, mask, 32), shown))
         if self.ipproto is not None:
             parts.append(Test("proto", IntSet.single(self.ipproto, 255)))
         for field, ports in (("sport", self.sport), ("dport", self.dport)):
@@ -135,10 +136,8 @@ class IpRule:
             if ports is not None:
                 parts.append(TRUE if ports[0] == 0 else FALSE)
         if self.fwmark is not None:
-            value, mask = self.fwmark
-            if value & ~mask:
-                parts.append(FALSE)
-            elif validmark:
+            value, mask = self.fwmark[0] & self.fwmark[1], self.fwmark[1]
+            if validmark:
                 parts.append(Test("mark", BitSet.cube(value, mask, 32)))
             else:
                 parts.append(TRUE if value == 0 else FALSE)

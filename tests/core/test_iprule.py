@@ -89,8 +89,9 @@ def test_selectors() -> None:
     assert detached_inverted.selector(inet, local=False) is TRUE
     assert isinstance(r[32764].selector(inet, local=False), Not)
     assert isinstance(r[894].selector(inet, local=False), Assume)
-    never = rules("5:\tfrom all fwmark 0x3/0x1 lookup 7\n")[0]  # bits outside the mask
-    assert never.selector(inet, local=False) is FALSE
+    outside = rules("5:\tfrom all fwmark 0x3/0x1 lookup 7\n")[0]  # bits outside the mask
+    selected = outside.selector(inet, local=False)  # are ignored, as ip route get shows
+    assert isinstance(selected, Test) and selected.text == "mark & 0x1 = 0x1"
 
 
 def test_two_lists_and_their_families() -> None:

@@ -1,0 +1,138 @@
+"""Random routing rules and tables against `ip route get`: the kernel's own lookup answers
+where a received packet goes (out by which interface, to the host, or nowhere), and the model,
+reading the namespace's `ip rule` and `ip route show table all` as a user captures them, must
+answer the same for every packet. Nothing is sent: `ip route get` only asks the FIB."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iptparse.host import Host
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.ruleset import Ruleset
+from iptparse.sandbox.netns import Netns
+from iptparse.trace import trace
+
+from ..conftest import require_kernel
+
+pytestmark = pytest.mark.kernel
+
+GW = "169.254.255.254"
+LINKS = ("eth0", "eth1", "eth2", "eth3")
+TABLES = ("main", "100", "101", "102")
+PREFIXES = ("10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16", "10.1.1.0/24", "10.1.2.0/24",
+            "10.2.1.0/24", "0.0.0.0/0", "10.1.1.128/25")
+DESTINATIONS = ("10.1.1.5", "10.1.1.200", "10.1.2.5", "10.2.1.5", "10.2.9.9", "10.9.9.9",
+                "192.168.7.7")
+SOURCES = ("192.0.2.5", "198.51.100.9", "10.1.1.77")
+FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+
+
+@dataclass(frozen=True)
+class Setup:
+    routes: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@st.composite
+def setups(draw: st.DrawFn) -> Setup:
+    routes = [f"route replace 10.0.0.0/8 via {GW} dev eth0 onlink"]  # most packets go out
+    for _ in range(draw(st.integers(2, 12))):
+        table = draw(st.sampled_from((*TABLES, "100", "101")))
+        prefix = draw(st.sampled_from(PREFIXES))
+        kind = draw(st.sampled_from(("unicast", "unicast", "unicast", "throw", "blackhole",
+                                     "unreachable", "local", "local")))
+        where = f" table {table}"
+        if kind == "unicast":
+            routes.append(f"route replace {prefix} via {GW} dev "
+                          f"{draw(st.sampled_from(LINKS))} onlink{where}")
+        elif kind == "local":
+            if table != "main":  # main's local routes would be the local table's
+                routes.append(f"route replace local {prefix} dev lo{where}")
+        else:
+            routes.append(f"route replace {kind} {prefix}{where}")
+    rules = []
+    priorities = sorted(draw(st.sets(st.integers(1, 30), min_size=0, max_size=5)))
+    for index, priority in enumerate(priorities):
+        words = ["not"] if draw(st.booleans()) and draw(st.booleans()) else []
+        if draw(st.booleans()):
+            words += ["fwmark", f"{draw(st.integers(0, 3)):#x}/{draw(st.integers(1, 3)):#x}"]
+        if draw(st.booleans()):
+            words += [draw(st.sampled_from(("from", "to"))), draw(st.sampled_from(PREFIXES[:6]))]
+        if draw(st.booleans()):
+            words += ["iif", draw(st.sampled_from(LINKS))]
+        later = priorities[index + 1:]
+        action = draw(st.sampled_from(("lookup", "lookup", "lookup", "blackhole",
+                                       "unreachable", "nop", *(["goto"] if later else []))))
+        if action == "lookup":
+            words += ["lookup", draw(st.sampled_from(TABLES))]
+            if draw(st.booleans()):
+                words += ["suppress_prefixlength", str(draw(st.sampled_from((0, 8, 16, 24))))]
+        elif action == "goto":
+            words += ["goto", str(draw(st.sampled_from(later)))]
+        else:
+            words.append(action)
+        rules.append(f"rule add pref {priority} {' '.join(words)}")
+    return Setup(tuple(routes), tuple(rules))
+
+
+def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
+    result = subprocess.run(["ip", "-n", ns.name, "route", "get", dst, "from", src, "iif", iif,
+                             "mark", str(mark)], capture_output=True, text=True, check=False)
+    first = (result.stdout or result.stderr).splitlines()[0]
+    if first.startswith("RTNETLINK answers"):
+        return "dropped"
+    if first.startswith("local "):
+        return "local"
+    found = re.search(r" dev (\S+)", first)
+    assert found is not None, first
+    return f"out {found.group(1)}"
+
+
+def model_answer(host: Host, dst: str, src: str, iif: str, mark: int) -> str:
+    (path,) = trace(Ruleset([parse_iptables(FILTER)], host=host), parse_packet(
+        f"udp {src}:5000 -> {dst}:53 iif={iif} mark={mark:#x} ctstate=NEW ttl=64"),
+        "forward", steps=False).paths
+    if path.verdict != "ACCEPT":
+        return "dropped"
+    if path.state.path == "in":
+        return "local"
+    return f"out {path.state.current('oif').single_value()}"
+
+
+@pytest.fixture(autouse=True)
+def _kernel() -> None:
+    require_kernel()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(setups(), st.lists(st.tuples(st.sampled_from(DESTINATIONS), st.sampled_from(SOURCES),
+                                    st.sampled_from(LINKS), st.integers(0, 3)),
+                          min_size=6, max_size=6))
+def test_the_rules_route_as_the_kernel_does(setup: Setup,
+                                            packets: list[tuple[str, str, str, int]]) -> None:
+    with Netns("iptp-rt") as ns:
+        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
+        lines += [f"link set {name} up" for name in LINKS]
+        lines += [f"link set p{name} up" for name in LINKS]
+        ns.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        # the source checks iptparse does not model are off, as in the lab (see the README)
+        sysctl = [f"net.ipv4.conf.{name}.{key}={value}" for name in ("all", "default", *LINKS)
+                  for key, value in (("rp_filter", 0), ("accept_local", 1))]
+        ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1", *sysctl])
+        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
+            (*setup.routes, *setup.rules)) + "\n", check=False)
+        captured = "".join(ns.run(argv).stdout for argv in (
+            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        host = Host.from_text(None, captured)
+        for dst, src, iif, mark in packets:
+            kernel = kernel_answer(ns, dst, src, iif, mark)
+            model = model_answer(host, dst, src, iif, mark)
+            assert model == kernel, (dst, src, iif, mark, captured)
