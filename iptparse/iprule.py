@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from .addresses import format_ip
 from .domain import BitSet, IntSet, NameSet
-from .logic import FALSE, TRUE, And, Assume, Not, Pred, Test
+from .logic import FALSE, TRUE, And, Assume, Not, Or, Pred, Test
 from .nodes import Family
 
-__all__ = ["DEFAULT_RULES", "IpRule", "RuleListError", "parse_ip_rules", "rule_lists",
-           "table_name"]
+__all__ = ["DEFAULT_RULES", "IpRule", "ReverseFlow", "RuleListError", "parse_ip_rules",
+           "rule_lists", "table_name"]
 
 #: the kernel's numbers of the tables `ip` names (/etc/iproute2/rt_tables)
 _TABLE_NAMES = {"255": "local", "254": "main", "253": "default"}
@@ -50,6 +50,20 @@ class RuleListError(ValueError):
 def table_name(text: str) -> str:
     """A table as `ip` names it: its number for the tables rt_tables does not name."""
     return _TABLE_NAMES.get(text, text)
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseFlow:
+    """The flow of a lookup of the route back to a packet's source (IPv4): from its
+    destination (0.0.0.0 for a multicast, broadcast or 0/8 one when `zero_special`, as
+    rpfilter takes it) to its source, in by `iif`, no output interface; the packet's mark only
+    when `mark`; its protocol and swapped ports only when `ports` (fib_validate_source
+    dissects them when a rule reads them), else none."""
+
+    iif: str
+    mark: bool
+    zero_special: bool = False
+    ports: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,29 +129,41 @@ class IpRule:
                                 f"the packet does not meet `{unseen}' (rule {self.priority})"))
         return self._combined(parts)
 
-    def reverse_selector(self, *, validmark: bool, unseen: Pred) -> Pred:
-        """Whether the IPv4 reverse-path lookup of `-m rpfilter` meets this rule: its flow
-        runs from the packet's destination (0.0.0.0 for a multicast, broadcast or 0/8 one)
-        to its source, in by lo, with no output interface, protocol or ports, and the mark
-        only with --validmark (else 0) (ipt_rpfilter.c). `unseen`: the assumption for the
+    def reverse_selector(self, flow: ReverseFlow, unseen: Pred) -> Pred:
+        """Whether an IPv4 lookup of the route back to the packet's source meets this rule:
+        its flow runs from the packet's destination to its source, in by `flow.iif`, with
+        no output interface (`ReverseFlow` says the rest). `unseen`: the assumption for the
         selectors no capture shows."""
         parts: list[Pred] = [FALSE] if self.detached else []
         if self.src is not None:  # the flow's source: the packet's destination
             values = IntSet.prefix(self.src[0], self.src[1], 32)
-            parts.append(Test("dst", (values - _UNSOURCED) | (_UNSOURCED if 0 in values
-                                                               else IntSet.empty(0xFFFFFFFF))))
+            if flow.zero_special:
+                values = (values - _UNSOURCED) | (_UNSOURCED if 0 in values
+                                                  else IntSet.empty(0xFFFFFFFF))
+            parts.append(Test("dst", values))
         if self.dst is not None:
             parts.append(Test("src", IntSet.prefix(self.dst[0], self.dst[1], 32)))
         if self.iif is not None:
-            parts.append(TRUE if self.iif == "lo" else FALSE)
-        if self.oif is not None or self.ipproto is not None:
+            parts.append(TRUE if self.iif == flow.iif else FALSE)
+        if self.oif is not None:
             parts.append(FALSE)
-        for ports in (self.sport, self.dport):
-            if ports is not None:
-                parts.append(TRUE if ports[0] == 0 else FALSE)
+        if self.ipproto is not None:
+            parts.append(Test("proto", IntSet.single(self.ipproto, 255)) if flow.ports
+                         else FALSE)
+        # the flow's ports are the packet's swapped (its sport is the packet's dport)
+        for field, ports in (("dport", self.sport), ("sport", self.dport)):
+            if ports is None:
+                continue
+            zero = TRUE if ports[0] == 0 else FALSE
+            if not flow.ports:
+                parts.append(zero)
+                continue
+            ported = And((Test("proto", _PORTED),
+                          Test(field, IntSet.range(ports[0], ports[1], 0xFFFF))))
+            parts.append(ported if zero is FALSE else Or((ported, Not(Test("proto", _PORTED)))))
         if self.fwmark is not None:
             value, mask = self.fwmark[0] & self.fwmark[1], self.fwmark[1]
-            if validmark:
+            if flow.mark:
                 parts.append(Test("mark", BitSet.cube(value, mask, 32)))
             else:
                 parts.append(TRUE if value == 0 else FALSE)

@@ -28,13 +28,14 @@ from typing import Any
 
 from ..domain import IntSet, NameSet
 from ..host import Host
-from ..iprule import DEFAULT_RULES, IpRule
+from ..iprule import DEFAULT_RULES, IpRule, ReverseFlow
 from ..logic import FALSE, TRUE, Pred, Test
 from ..nodes import ExtOptions, Family
+from ..reverse import reverse_lookup
 from ..semantics import CompileContext
 from ._c_addr import LOCAL, host_of, local_table
 from ._checks import need_tables, only_at_hooks
-from ._pred import conj, disj, invert, neg
+from ._pred import conj, disj, invert
 from .base import (
     ExtContext,
     Extension,
@@ -168,70 +169,19 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
 
 
 def _by_rules(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
-    """The reverse lookup through the host's routing rules (IPv4): the lookup reaches a rule
-    when every earlier one let it pass (not selected, or its table had no route, a `throw`
-    one or a suppressed one for the source); the check passes when the first table that
-    decides has a unicast route for the source through the input interface (or a local
-    one, with --accept-local). Rules and routes are walked as `Host._lookup` walks them."""
-    rules = host.rules_for(Family.INET)
-    reach: list[Pred] = [FALSE] * (len(rules) + 1)
-    reach[0] = TRUE
-    passing: list[Pred] = []
-    for index, rule in enumerate(rules):
-        here = reach[index]
-        if here is FALSE:
-            continue
-        unseen = FALSE if not rule.unseen else ctx.assume(
-            f"rpfilter-rule-{rule.priority}",
-            f"the reverse lookup meets rule {rule.priority}'s `{' '.join(rule.unseen)}'",
-            f"the reverse lookup does not meet rule {rule.priority}'s "
-            f"`{' '.join(rule.unseen)}'")
-        selected = rule.reverse_selector(validmark=o.validmark, unseen=unseen)
-        onward: Pred = FALSE
-        if rule.action == "nop":
-            onward = selected
-        elif rule.action == "goto":
-            target = next((i for i, r in enumerate(rules) if r.priority == rule.goto
-                           and i > index), index + 1)
-            if target == index + 1:
-                onward = selected
-            else:
-                reach[target] = disj(reach[target], conj(here, selected))
-        elif rule.action == "lookup":
-            passes, left = _table(o, host, rule, ctx)
-            passing.append(conj(here, selected, passes))
-            if not left.is_empty:
-                onward = conj(selected, Test("src", left, f"src has no route in table {rule.table}"
-                                             f" that decides (rule {rule.priority})"))
-        reach[index + 1] = disj(reach[index + 1], conj(here, disj(neg(selected), onward)))
+    """The reverse lookup through the host's routing rules (IPv4, `reverse`): the check
+    passes where the lookup ends at a unicast route through the input interface (or a local
+    one, with --accept-local; any interface with --loose)."""
+    flow = ReverseFlow("lo", mark=o.validmark, zero_special=True)
+
+    def unseen(rule: IpRule) -> Pred:
+        shown = " ".join(rule.unseen)
+        return ctx.assume(f"rpfilter-rule-{rule.priority}",
+                          f"the reverse lookup meets rule {rule.priority}'s `{shown}'",
+                          f"the reverse lookup does not meet rule {rule.priority}'s `{shown}'")
+
+    passing = []
+    for reached in reverse_lookup(host, flow, unseen):
+        if reached.kind == "unicast" or (reached.kind == "local" and o.accept_local):
+            passing.append(conj(reached.where, _through(o, reached.device, ctx)))
     return disj(*passing)
-
-
-def _table(o: RpfilterMatch, host: Host, rule: IpRule, ctx: CompileContext
-           ) -> tuple[Pred, IntSet]:
-    """Where one rule's table passes the reverse check, and the sources it leaves to the
-    next rule."""
-    if rule.table == "local":
-        passes, remaining = _local_table(o, host, ctx)
-        return disj(*passes), remaining
-    assert rule.table is not None
-    remaining = IntSet.all(0xFFFFFFFF)
-    left = IntSet.empty(0xFFFFFFFF)
-    alternatives: list[Pred] = []
-    suppress = rule.suppress_prefixlength
-    for route in host.routes_for(Family.INET, rule.table):
-        won = route.addresses() & remaining
-        if won.is_empty:
-            continue
-        remaining = remaining - won
-        failing = route.kind in ("blackhole", "unreachable", "prohibit")
-        if route.kind == "throw" or (suppress is not None and route.prefix <= suppress
-                                     and not failing):
-            left = left | won
-            continue
-        via: Pred = FALSE
-        if route.kind == "unicast" or (route.kind == "local" and o.accept_local):
-            via = _through(o, route.interface, ctx)
-        alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
-                                      f"src is not routed by `{route.text()}'"), via))
-    return disj(*alternatives), left | remaining

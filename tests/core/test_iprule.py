@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from iptparse.host import Host, HostError, parse_routes, parse_rules
-from iptparse.iprule import DEFAULT_RULES, IpRule, RuleListError, parse_ip_rules, rule_lists
-from iptparse.logic import FALSE, TRUE, Assume, Not, Test
+from iptparse.iprule import (
+    DEFAULT_RULES,
+    IpRule,
+    ReverseFlow,
+    RuleListError,
+    parse_ip_rules,
+    rule_lists,
+)
+from iptparse.logic import FALSE, TRUE, And, Assume, Not, Test
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
@@ -250,8 +257,9 @@ def test_the_reverse_lookups_selector() -> None:
     0/8 ones) to its source, in by lo, no protocol or output interface, the mark only with
     --validmark."""
     def reverse(text: str, validmark: bool = True) -> object:
+        flow = ReverseFlow("lo", mark=validmark, zero_special=True)
         return rules(f"5:\tfrom all {text} lookup 7\n".replace("from all from", "from"))[
-            0].reverse_selector(validmark=validmark, unseen=TRUE)
+            0].reverse_selector(flow, TRUE)
 
     to = reverse("to 192.0.2.0/24")
     assert isinstance(to, Test) and to.field == "src"
@@ -266,3 +274,11 @@ def test_the_reverse_lookups_selector() -> None:
     assert reverse("fwmark 0x1", validmark=False) is FALSE
     assert reverse("fwmark 0/0x1", validmark=False) is TRUE
     assert isinstance(reverse("fwmark 0x1"), Test)
+
+    # fib_validate_source's flow: the output interface in, protocol and swapped ports
+    validate = ReverseFlow("eth1", mark=False, ports=True)
+    rule = rules("5:\tfrom all iif eth1 ipproto tcp sport 80 lookup 7\n")[0]
+    selected = rule.reverse_selector(validate, TRUE)
+    assert isinstance(selected, And)
+    assert {p.field for p in selected.parts if isinstance(p, Test)} == {"proto"}
+    assert "dport" in repr(selected)  # the rule's sport is the packet's dport
