@@ -155,6 +155,14 @@ def _describe_set(field: str, values: IntSet | BitSet | NameSet, family: Family)
     else:
         fewer = len(rest.ranges) < len(values.ranges)
         same = len(rest.ranges) == len(values.ranges) and kind is not FieldKind.ENUM
+    if kind is FieldKind.ADDR:
+        fewest = min(inside[1], outside[1] if rest else inside[1])
+        carved = _carved(field, values, family, fewest)
+        if carved is not None:
+            return f"∈ {carved}"
+        carved = _carved(field, rest, family, fewest) if rest else None
+        if carved is not None:  # not in the subnet, but for the few of it
+            return f"∉ {carved}"
     if rest and (fewer or (same and rest.size() < values.size())):
         items, count, summary = outside
         shown = ", ".join(items[:MAX_ITEMS]) + (", …" if count > MAX_ITEMS else "")
@@ -168,6 +176,25 @@ def _describe_set(field: str, values: IntSet | BitSet | NameSet, family: Family)
     if count == 1 and not summary:
         return f"∈ {shown}"
     return f"∈ {{{shown}}}{suffix}"
+
+
+def _carved(field: str, values: IntSet, family: Family, prefixes: int) -> str | None:
+    """`192.168.1.0/24 except {192.168.1.1, 192.168.1.255}`: a subnet but a few of its
+    addresses (the host's own, a broadcast) reads better than the prefixes left, when the
+    exceptions are fewer than those and than the prefixes outside."""
+    lo, hi = values.ranges[0][0], values.ranges[-1][1]
+    length = family.bits - (lo ^ hi).bit_length()
+    network = lo & ~((1 << (family.bits - length)) - 1)
+    hull = IntSet.prefix(network, length, family.bits)
+    holes = hull - values
+    if holes.is_empty or length == 0:
+        return None
+    items, count, _ = _int_items(field, holes, family)
+    if count >= prefixes or count > 3:
+        return None
+    text = format_ip(network, family)
+    shown = ", ".join(items)
+    return f"{text}/{length} except {shown if count == 1 else '{' + shown + '}'}"
 
 
 _described = lru_cache(maxsize=8192)(_describe_set)

@@ -72,3 +72,17 @@ def test_ipv6_counts_read_as_powers_or_magnitudes() -> None:
         "∈ {::/64, 0:10::} (about 1.84×10^19 addresses)")
     assert describe_set("dst", IntSet.values([1, 5], 0xFFFFFFFF)) == (
         "∈ {0.0.0.1, 0.0.0.5} (2 addresses)")
+
+
+def test_a_subnet_but_a_few_of_its_addresses() -> None:
+    """The host's own address and the broadcast taken out of a /24 read as the /24 except
+    them, in and out; not when the exceptions are more than the prefixes."""
+    subnet = IntSet.prefix(0xC0A80100, 24, 32)
+    carved = subnet - IntSet.values([0xC0A80101, 0xC0A801FF], 0xFFFFFFFF)
+    assert describe_set("src", carved) == "∈ 192.168.1.0/24 except {192.168.1.1, 192.168.1.255}"
+    assert describe_set("src", carved.complement()) == (
+        "∉ 192.168.1.0/24 except {192.168.1.1, 192.168.1.255}")
+    upper_half = subnet - IntSet.prefix(0xC0A80100, 25, 32)
+    assert describe_set("dst", upper_half) == "∈ 192.168.1.128/25"
+    one = subnet - IntSet.single(0xC0A80100, 0xFFFFFFFF)
+    assert describe_set("dst", one) == "∈ 192.168.1.0/24 except 192.168.1.0"
