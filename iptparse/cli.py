@@ -149,6 +149,9 @@ def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -
                    help="`ip route` (`show table all` too) or `route -n` output; with "
                         "`ip rule` output in it, the routing rules too")
     p.add_argument("--addrs", metavar="FILE", help="`ip addr` output or a list of addresses")
+    p.add_argument("--sysctl", metavar="FILE",
+                   help="`sysctl -a` output: forwarding, rp_filter, accept_local, "
+                        "src_valid_mark and send_redirects decide routing on receipt")
     _add_lenient_arg(p)
 
 
@@ -166,6 +169,7 @@ def load_from_args(args: argparse.Namespace, err: TextIO,
 
     found: list[ParseWarning] = []
     ruleset = load_ruleset(args.rules, ipsets=args.ipset, routes=args.routes, addrs=args.addrs,
+                           sysctl=args.sysctl,
                            lenient=args.lenient, warnings=found)
     _write_warnings(found, err)
     if warnings is not None:

@@ -36,6 +36,7 @@ from .special import ALL_HOSTS, LIMITED_BROADCAST4, LOOPBACK4, MULTICAST, MULTIC
 
 if TYPE_CHECKING:
     from .interp import Interpreter, PathState, RoutingKey, Snapshot
+    from .sysctl import Sysctls
 
 __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes",
            "parse_rules"]
@@ -43,6 +44,9 @@ __all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_ro
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
 NO_ROUTE = "routing (no route to dst)"
+NOT_FORWARDING = "routing (the input interface does not forward: sysctl forwarding)"
+INVALID_SOURCE = ("routing (a martian source: it fails the kernel's source validation, by "
+                  "the sysctls rp_filter and accept_local)")
 NOT_A_MEMBER = ("routing (a multicast group the host has not joined; multicast routing is not "
                 "modelled)")
 
@@ -119,6 +123,8 @@ class Route:
     kind: str = "unicast"  # unicast, blackhole, unreachable, prohibit, local, throw
     metric: int = 0
     table: str = "main"
+    #: made by the kernel for an address (`proto kernel`), not by a user or daemon
+    kernel: bool = False
 
     def addresses(self) -> IntSet:
         return IntSet.prefix(self.network, self.prefix, self.family.bits)
@@ -282,7 +288,9 @@ def _ip_route(words: list[str]) -> tuple[Route, bool]:
             metric = int(value)
         elif key == "table":
             table = table_name(value)
-    return Route(family, network, prefix, interface, gateway, kind, metric, table), definite
+    kernel = "proto" in words[:-1] and words[words.index("proto") + 1] == "kernel"
+    return Route(family, network, prefix, interface, gateway, kind, metric, table,
+                 kernel), definite
 
 
 def parse_rules(text: str) -> dict[Family, tuple[IpRule, ...]]:
@@ -301,16 +309,24 @@ class Host:
     """A host's addresses and routing table, as the interpreter consults them."""
 
     def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = (),
-                 rules: Mapping[Family, tuple[IpRule, ...]] | None = None):
+                 rules: Mapping[Family, tuple[IpRule, ...]] | None = None,
+                 sysctls: Sysctls | None = None):
         self.addresses = tuple(addresses)
         self.routes = tuple(routes)
         #: each family's routing rules as `ip rule` gave them (else the kernel's defaults)
         self.rules = dict(rules or {})
+        #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
+        #: accept_local 1, as the kernel lab runs)
+        self.sysctls = sysctls
 
     @classmethod
-    def from_text(cls, addrs: str | None = None, routes: str | None = None) -> Host:
+    def from_text(cls, addrs: str | None = None, routes: str | None = None,
+                  sysctl: str | None = None) -> Host:
+        from .sysctl import parse_sysctls
+
         return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else (),
-                   parse_rules(routes) if routes else None)
+                   parse_rules(routes) if routes else None,
+                   parse_sysctls(sysctl) if sysctl else None)
 
     def rules_for(self, family: Family) -> tuple[IpRule, ...]:
         return self.rules.get(family) or DEFAULT_RULES[family]
@@ -436,6 +452,8 @@ class Host:
                     options.append((replace(routed, stages=done + (in_stages if here else
                                                                    fwd_stages),
                                             path="in" if here else "forward"), label))
+        if self.sysctls is not None and family is Family.INET:
+            options = self._validated(interp, options, self.sysctls)
         state = yield from interp._fork(state, None, options)
         label = next((text for option, text in options if option is state), "")
         if state.path == "in" and state.verdict is None:
@@ -449,6 +467,37 @@ class Host:
         else:
             yield Note(f"dropped by {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
+
+    def _validated(self, interp: Interpreter, options: list[tuple[PathState, str]],
+                   sysctls: Sysctls) -> list[tuple[PathState, str]]:
+        """The received packet's routing outcomes after the checks the sysctls rule
+        (`validate`): a forwarded one's input interface must forward, and the source of
+        one forwarded or delivered to a local address must pass fib_validate_source."""
+        from .validate import forwards, source_valid
+
+        out: list[tuple[PathState, str]] = []
+        for state, label in options:
+            if state.verdict is not None or label.startswith("a group"):
+                out.append((state, label))
+                continue
+            pieces, oif = [state], None
+            if state.path == "forward":
+                pieces, off = interp._split_state(state, forwards(sysctls))
+                out += [(replace(s, verdict="DROP", stopped=NOT_FORWARDING),
+                         "the input interface does not forward: dropped") for s in off]
+                chosen = state.current("oif").single_value()
+                oif = chosen if isinstance(chosen, str) else None
+            for piece in pieces:
+                iif = piece.current("iif")
+                assert isinstance(iif, NameSet)
+                # a broadcast from 0.0.0.0 (a DHCP client's) is not validated (brd_input)
+                valid, invalid = interp._split_state(piece, Or((
+                    Test("src", ZERO4, "src is 0.0.0.0", "src is not 0.0.0.0"),
+                    source_valid(self, sysctls, oif, iif))))
+                out += [(s, label) for s in valid]
+                out += [(replace(s, verdict="DROP", stopped=INVALID_SOURCE),
+                         "the source fails validation: dropped as a martian") for s in invalid]
+        return out
 
     def route_output(self, interp: Interpreter, state: PathState
                      ) -> Generator[Snapshot, int | None, PathState]:

@@ -12,6 +12,7 @@ from .inputs import read_text
 from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
+from .sysctl import parse_sysctls
 
 __all__ = ["TablesRead", "line_at", "load_ruleset", "table_again"]
 
@@ -24,10 +25,12 @@ def load_ruleset(
     ipsets: Iterable[str | Path] = (),
     routes: str | Path | None = None,
     addrs: str | Path | None = None,
+    sysctl: str | Path | None = None,
     lenient: bool = False,
     warnings: list[ParseWarning] | None = None,
 ) -> Ruleset:
-    """Read dumps, ipset files (`ipset list` or `ipset save`) and host files.
+    """Read dumps, ipset files (`ipset list` or `ipset save`) and host files (routes with
+    routing rules, addresses, `sysctl -a` output).
 
     Dumps of one family are read as one (a file per table is a capture too); a table in two
     files is read as iptables-restore would read the files one after the other, the later
@@ -54,9 +57,9 @@ def load_ruleset(
         for ipset in parse_ipset(text, filename=name, errors=mode, warnings=skipped):
             sets[ipset.name] = ipset
     host = None
-    if routes is not None or addrs is not None:
+    if routes is not None or addrs is not None or sysctl is not None:
         host = Host(_host_file(addrs, parse_addrs) or (), _host_file(routes, parse_routes) or (),
-                    _host_file(routes, parse_rules))
+                    _host_file(routes, parse_rules), _host_file(sysctl, parse_sysctls))
     return Ruleset(dumps, sets=sets, host=host)
 
 

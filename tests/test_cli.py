@@ -611,3 +611,25 @@ def test_trace_follows_the_routing_rules_in_a_routes_file(tmp_path: Path) -> Non
                        "tcp 1.2.3.4 -> 5.6.7.8")
     assert code != 0 and "routes: line 2: cannot read a routing rule in `100:" in err
     assert "Traceback" not in err
+
+
+def test_trace_applies_the_sysctls(tmp_path: Path) -> None:
+    """--sysctl: strict rp_filter drops a packet whose source is routed out another
+    interface; a setting that is no number is named with its line."""
+    rules = tmp_path / "rules"
+    rules.write_text(RULES)
+    routes = tmp_path / "routes"
+    routes.write_text("default via 10.0.0.1 dev eth0\n"
+                      "192.168.1.0/24 dev eth1 proto kernel scope link src 192.168.1.1\n")
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.all.accept_local = 0\n")
+    args = ["trace", str(rules), "--routes", str(routes), "--sysctl", str(sysctl), "-p"]
+    code, out, _ = cli(*args, "tcp 203.0.113.9:4000 -> 10.0.0.7:22 iif=eth1")
+    assert code == 0 and ("DROP by routing (a martian source: it fails the kernel's source "
+                          "validation, by the sysctls rp_filter and accept_local)") in out
+    code, out, _ = cli(*args, "tcp 192.168.1.9:4000 -> 10.0.0.7:22 iif=eth1")
+    assert code == 0 and "ACCEPT" in out and "martian" not in out
+    sysctl.write_text("net.ipv4.conf.eth1.rp_filter = loose\n")
+    code, _, err = cli(*args, "tcp 192.168.1.9:4000 -> 10.0.0.7:22 iif=eth1")
+    assert code != 0 and "sysctl: line 1: cannot read the setting" in err
+    assert "Traceback" not in err

@@ -154,7 +154,7 @@ def _set_difference(name: str, mine: LoadedCapture, theirs: LoadedCapture) -> st
 
 def _host_key(loaded: LoadedCapture) -> object:
     host = loaded.host
-    return None if host is None else (host.addresses, host.routes, host.rules)
+    return None if host is None else (host.addresses, host.routes, host.rules, host.sysctls)
 
 
 # --- explaining one node -------------------------------------------------------------------

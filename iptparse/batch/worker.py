@@ -158,6 +158,7 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
     sets: dict[str, Any] = {}
     routes: list[tuple[int, str]] = []
     addrs: list[tuple[int, str]] = []
+    sysctls: list[tuple[int, str]] = []
     has_ipset = False
     current: int | None = None
     mode: ErrorMode = "skip" if payload.lenient else "raise"
@@ -185,6 +186,8 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 routes.append((index, text))
             elif role == "addrs":
                 addrs.append((index, text))
+            elif role == "sysctl":
+                sysctls.append((index, text))
         current = None
         merged = []
         for family, items in dumps.items():
@@ -198,10 +201,11 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
             items_all = tuple(item for _, d in items for item in d.items)
             merged.append(Dump(family, items_all))
         host = None
-        if routes or addrs:
+        if routes or addrs or sysctls:
             try:
                 host = Host.from_text("\n".join(t for _, t in addrs) or None,
-                                      "\n".join(t for _, t in routes) or None)
+                                      "\n".join(t for _, t in routes) or None,
+                                      "\n".join(t for _, t in sysctls) or None)
             except HostError:
                 for index, text in addrs:  # which file: read each alone
                     current = index
@@ -209,6 +213,9 @@ def load_payload(payload: Payload) -> LoadedCapture | LoadFailure:
                 for index, text in routes:
                     current = index
                     Host.from_text(None, text)
+                for index, text in sysctls:
+                    current = index
+                    Host.from_text(None, None, text)
                 current = None  # only the files together fail
                 raise
         return LoadedCapture(Ruleset(merged, sets=sets, host=host), sets, tuple(warned))

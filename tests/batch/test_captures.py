@@ -38,7 +38,7 @@ COMMIT
     ("iptables.txt", "v4"), ("ip6tables-save.txt", "v6"), ("rules.v6", "v6"),
     ("ip6tables-nft-save", "v6"), ("ipset-save.txt", "ipset"), ("ipset-list.txt.gz", "ipset"),
     ("routes.txt", "routes"), ("ip-route", "routes"), ("ip-6-route.txt", "routes"),
-    ("ip-rule.txt", "routes"), ("ip-6-rule", "routes"),
+    ("ip-rule.txt", "routes"), ("ip-6-rule", "routes"), ("sysctl-a.txt", "sysctl"),
     ("addrs.txt", "addrs"), ("ip-addr.txt", "addrs"), ("README.md", None),
     ("ufw-status.txt", None), ("rules.v5", None), ("iptables-S.txt", "v4"), ("iptables-S", "v4"),
     ("iptables-S-nat.txt", "v4"), ("ip6tables-S.txt.gz", "v6"), ("iptables-list-rules.txt", "v4"),
@@ -263,3 +263,25 @@ def test_bad_host_file_is_named(tmp_path: Path) -> None:
     assert isinstance(record, NodeFailure)
     assert record.error == (f"{node}/routes.txt: error: line 2: cannot read a route in "
                             "`nonsense' (give `ip route` or `route -n` output)")
+
+
+def test_a_nodes_sysctls_decide_its_routing(tmp_path: Path) -> None:
+    """A node folder's sysctl file: strict rp_filter on one node drops the spoofed packet
+    the other node (no sysctl file) forwards; a bad setting names its file."""
+    routes = "default via 10.0.0.254 dev eth0\n10.9.0.0/16 dev eth1\n"
+    strict = _node(tmp_path / "strict", {"iptables-save.txt": V4, "routes.txt": routes,
+                                          "sysctl.txt": "net.ipv4.conf.all.rp_filter = 1\n"})
+    plain = _node(tmp_path / "plain", {"iptables-save.txt": V4, "routes.txt": routes})
+    packet = "tcp 203.0.113.9:1 -> 10.9.0.5:22 iif=eth1 id=p"
+    records = {r.node: r for r in evaluate([strict, plain], [packet], path="forward")
+               if isinstance(r, Result)}
+    assert set(records) == {"strict", "plain"}
+    (dropped,) = records["strict"].evaluation.paths
+    assert dropped.verdict == "DROP" and dropped.stopped is not None
+    assert "source validation" in dropped.stopped
+    assert all(p.stopped is None for p in records["plain"].evaluation.paths)
+    bad = _node(tmp_path / "bad", {"iptables-save.txt": V4, "routes.txt": routes,
+                                    "sysctl.txt": "net.ipv4.conf.all.rp_filter = x\n"})
+    [record] = evaluate([bad], [packet])
+    assert isinstance(record, NodeFailure)
+    assert record.error.startswith(f"{bad}/sysctl.txt: error: line 1: cannot read the setting")

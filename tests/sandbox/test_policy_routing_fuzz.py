@@ -136,3 +136,62 @@ def test_the_rules_route_as_the_kernel_does(setup: Setup,
             kernel = kernel_answer(ns, dst, src, iif, mark)
             model = model_answer(host, dst, src, iif, mark)
             assert model == kernel, (dst, src, iif, mark, captured)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-interface sysctls (`all` first) and addresses of the router."""
+
+    sysctls: tuple[str, ...]
+    addresses: tuple[str, ...]
+
+
+SCOPES = ("all", *LINKS)
+
+
+@st.composite
+def host_settings(draw: st.DrawFn) -> Settings:
+    values = []
+    for scope in SCOPES:
+        values.append(f"net.ipv4.conf.{scope}.rp_filter={draw(st.sampled_from((0, 1, 2)))}")
+        values.append(f"net.ipv4.conf.{scope}.accept_local={draw(st.sampled_from((0, 0, 1)))}")
+        values.append(f"net.ipv4.conf.{scope}.src_valid_mark={draw(st.integers(0, 1))}")
+        values.append(f"net.ipv4.conf.{scope}.send_redirects={draw(st.integers(0, 1))}")
+    # all.forwarding writes every interface's: it goes first, the interfaces' after it
+    values.insert(0, "net.ipv4.conf.all.forwarding=1")
+    values += [f"net.ipv4.conf.{link}.forwarding={draw(st.sampled_from((0, 1, 1)))}"
+               for link in LINKS]
+    addresses = tuple(f"address add {address} dev {link}" for link, address in draw(
+        st.lists(st.tuples(st.sampled_from(LINKS),
+                           st.sampled_from(("10.1.1.1/24", "10.2.1.1/24", "192.0.2.1/24",
+                                            "198.51.100.1/32", "10.9.0.1/16"))),
+                 max_size=3, unique_by=lambda t: t[1])))
+    return Settings(tuple(values), addresses)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(setups(), host_settings(),
+       st.lists(st.tuples(st.sampled_from((*DESTINATIONS, "10.1.1.1", "192.0.2.1")),
+                          st.sampled_from((*SOURCES, "10.1.1.1", "192.0.2.1", "10.9.3.3")),
+                          st.sampled_from(LINKS), st.integers(0, 3)),
+                min_size=8, max_size=8))
+def test_the_sysctls_validate_sources_as_the_kernel_does(
+        setup: Setup, host: Settings, packets: list[tuple[str, str, str, int]]) -> None:
+    """Forwarding per interface, and fib_validate_source by rp_filter, accept_local,
+    src_valid_mark and send_redirects, with the host's addresses, rules and tables."""
+    with Netns("iptp-rt") as ns:
+        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
+        lines += [f"link set {name} up" for name in LINKS]
+        lines += [f"link set p{name} up" for name in LINKS]
+        ns.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        ns.run(["sysctl", "-qw", *host.sysctls])
+        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
+            (*host.addresses, *setup.routes, *setup.rules)) + "\n", check=False)
+        captured = "".join(ns.run(argv).stdout for argv in (
+            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        model_host = Host.from_text(ns.run(["ip", "addr", "show"]).stdout, captured,
+                                    ns.run(["sysctl", "net.ipv4"]).stdout)
+        for dst, src, iif, mark in packets:
+            kernel = kernel_answer(ns, dst, src, iif, mark)
+            model = model_answer(model_host, dst, src, iif, mark)
+            assert model == kernel, (dst, src, iif, mark, host, captured)

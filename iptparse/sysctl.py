@@ -1,0 +1,102 @@
+"""The kernel settings routing reads on receipt: `sysctl -a` (or `sysctl net.ipv4`) output.
+
+A received packet is forwarded only where its input interface forwards (`forwarding`), and
+its source is validated (fib_validate_source) by `rp_filter`, `accept_local`,
+`src_valid_mark` and `send_redirects`. No dump holds them; without them iptparse routes as a
+host with rp_filter=0, accept_local=1 and forwarding on (the kernel lab's settings). A file
+that leaves out an `all` setting is taken so for it too; one that leaves out an interface's own
+(and `default`'s) value, as the kernel makes it (0; send_redirects 1; forwarding `all`'s).
+
+Each setting exists for `all`, `default` and every interface; the kernel combines `all` with
+the interface's own: rp_filter takes the larger, accept_local, src_valid_mark and
+send_redirects either, forwarding the interface's own (writing `all` sets every interface).
+An interface the file does not list takes `default`'s values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .host import HostError
+
+__all__ = ["Conf", "SysctlError", "Sysctls", "parse_sysctls"]
+
+_KEY = re.compile(r"^\s*net\.ipv4\.conf\.([^.\s]+)\.(\w+)\s*=\s*(.*?)\s*$")
+_FORWARD = re.compile(r"^\s*net\.ipv4\.ip_forward\s*=\s*(\d+)\s*$")
+#: what routing takes for a setting no file gives (as without a file)
+ASSUMED = {"forwarding": 1, "rp_filter": 0, "accept_local": 1, "src_valid_mark": 0,
+           "send_redirects": 0}
+#: an interface's own value the file does not give: the kernel's default
+_KERNEL = {"rp_filter": 0, "accept_local": 0, "src_valid_mark": 0, "send_redirects": 1}
+_COMBINE = {"forwarding": "own", "rp_filter": "max", "accept_local": "or",
+            "src_valid_mark": "or", "send_redirects": "or"}
+
+
+class SysctlError(HostError):
+    """A line of sysctl output iptparse cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conf:
+    """One interface's settings as the kernel applies them (`all` combined in)."""
+
+    forwarding: int
+    rp_filter: int
+    accept_local: int
+    src_valid_mark: int
+    send_redirects: int
+
+
+class Sysctls:
+    """The IPv4 per-interface settings a capture gave."""
+
+    def __init__(self, values: dict[tuple[str, str], int]) -> None:
+        #: (interface, setting) → value; interface `all` and `default` included
+        self.values = dict(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sysctls) and other.values == self.values
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.values.items()))
+
+    @property
+    def interfaces(self) -> frozenset[str]:
+        """The interfaces the file lists by name."""
+        return frozenset(i for i, _ in self.values if i not in ("all", "default"))
+
+    def conf(self, interface: str | None) -> Conf:
+        """The settings of `interface` (None, or one the file does not list: `default`'s)."""
+        own = interface if interface in self.interfaces else "default"
+        values = {}
+        for setting, how in _COMBINE.items():
+            every = self.values.get(("all", setting))
+            mine = self.values.get((own, setting), self.values.get(("default", setting)))
+            if mine is None:  # writing `all` writes every interface's forwarding too
+                mine = every if how == "own" and every is not None else (
+                    ASSUMED[setting] if how == "own" else _KERNEL[setting])
+            every = ASSUMED[setting] if every is None else every
+            values[setting] = (mine if how == "own" else max(mine, every) if how == "max"
+                               else int(bool(mine or every)))
+        return Conf(**values)
+
+
+def parse_sysctls(text: str) -> Sysctls:
+    """The settings in `sysctl -a` output (`net.ipv4.conf.IFACE.KEY = VALUE` lines; an
+    interface name's dots are printed as slashes, `eth0/100`); other lines are ignored,
+    and `net.ipv4.ip_forward` stands for `all.forwarding`."""
+    values: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        forward = _FORWARD.match(line)
+        if forward:
+            values.setdefault(("all", "forwarding"), int(forward.group(1)))
+            continue
+        m = _KEY.match(line)
+        if m is None or m.group(2) not in _COMBINE:
+            continue
+        if not re.fullmatch(r"-?\d+", m.group(3)):
+            raise SysctlError(f"line {number}: cannot read the setting in `{line.strip()}' "
+                              "(give `sysctl -a` output)")
+        values[m.group(1).replace("/", "."), m.group(2)] = int(m.group(3))
+    return Sysctls(values)

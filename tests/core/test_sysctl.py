@@ -1,0 +1,102 @@
+"""`sysctl -a` output read into the settings routing applies, combined as the kernel combines
+`all` with each interface's (the routing they decide is checked against `ip route get` in
+tests/sandbox/test_policy_routing_fuzz.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from iptparse.host import Host, HostError
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.report import format_trace
+from iptparse.ruleset import Ruleset
+from iptparse.sysctl import Conf, parse_sysctls
+from iptparse.trace import trace
+
+SHOWN = """net.ipv4.conf.all.accept_local = 0
+net.ipv4.conf.all.drop_unicast_in_l2_multicast = 0
+net.ipv4.conf.all.forwarding = 1
+net.ipv4.conf.all.rp_filter = 2
+net.ipv4.conf.all.src_valid_mark = 0
+net.ipv4.conf.default.rp_filter = 1
+net.ipv4.conf.default.forwarding = 1
+net.ipv4.conf.eth0.accept_local = 1
+net.ipv4.conf.eth0.forwarding = 0
+net.ipv4.conf.eth0.rp_filter = 0
+net.ipv4.conf.eth0/100.rp_filter = 1
+net.ipv4.conf.lo.src_valid_mark = 1
+net.ipv4.ip_forward = 1
+net.ipv4.tcp_rmem = 4096	131072	6291456
+"""
+
+
+def test_all_combines_with_each_interface() -> None:
+    sysctls = parse_sysctls(SHOWN)
+    assert sysctls.interfaces == {"eth0", "eth0.100", "lo"}
+    # rp_filter: the larger of all's and the interface's; accept_local: either; forwarding:
+    # the interface's own
+    assert sysctls.conf("eth0") == Conf(forwarding=0, rp_filter=2, accept_local=1,
+                                        src_valid_mark=0, send_redirects=1)
+    assert sysctls.conf("eth0.100").rp_filter == 2
+    assert sysctls.conf("lo").src_valid_mark == 1
+    # an interface the file does not list takes default's; an own value nobody gives is the
+    # kernel's (send_redirects 1), an `all` one the assumption made without a file (0)
+    assert sysctls.conf("wg0") == Conf(forwarding=1, rp_filter=2, accept_local=0,
+                                       src_valid_mark=0, send_redirects=1)
+
+
+def test_ip_forward_alone_stands_for_every_interface() -> None:
+    assert parse_sysctls("net.ipv4.ip_forward = 0\n").conf("eth0").forwarding == 0
+    assert parse_sysctls("").conf("eth0").forwarding == 1  # as without a file
+
+
+def test_a_setting_that_is_no_number_is_named() -> None:
+    with pytest.raises(HostError, match=r"line 2: cannot read the setting in "
+                       r"`net.ipv4.conf.eth0.rp_filter = strict'"):
+        parse_sysctls("net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.eth0.rp_filter = strict\n")
+
+
+FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+ROUTES = ("default via 10.0.0.1 dev eth0\n"
+          "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n"
+          "192.168.1.0/24 dev eth1 proto kernel scope link src 192.168.1.1\n")
+ADDRS = "eth0 10.0.0.5/24\neth1 192.168.1.1/24\n"
+
+
+def run(spec: str, sysctl: str) -> str:
+    host = Host.from_text(ADDRS, ROUTES, sysctl)
+    (path,) = trace(Ruleset([parse_iptables(FILTER)], host=host),
+                    parse_packet(f"{spec} ctstate=NEW ttl=64"), "forward").paths
+    return path.state.stopped or f"{path.verdict} {path.state.path}"
+
+
+def test_strict_and_loose_reverse_path_filtering() -> None:
+    """A packet in by eth1 from an address routed out of eth0 (the default route)."""
+    spoofed = "tcp 203.0.113.9:4000 -> 10.0.0.7:22 iif=eth1"
+    strict = "net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.all.accept_local = 0\n"
+    assert run(spoofed, strict).startswith("routing (a martian source")
+    assert run(spoofed, strict.replace("= 1", "= 2")) == "ACCEPT forward"  # loose: a route
+    assert run("tcp 192.168.1.9:4000 -> 10.0.0.7:22 iif=eth1", strict) == "ACCEPT forward"
+
+
+def test_a_source_of_the_hosts_own_and_forwarding_off() -> None:
+    own = "tcp 10.0.0.5:4000 -> 192.168.1.7:22 iif=eth0"
+    assert run(own, "net.ipv4.conf.all.accept_local = 0\n").startswith(
+        "routing (a martian source")
+    assert run(own, "net.ipv4.conf.all.accept_local = 1\n") == "ACCEPT forward"
+    off = "net.ipv4.conf.eth1.forwarding = 0\nnet.ipv4.conf.eth0.forwarding = 1\n"
+    assert run("tcp 192.168.1.9:4000 -> 10.0.0.7:22 iif=eth1", off) == (
+        "routing (the input interface does not forward: sysctl forwarding)")
+    assert run("tcp 10.0.0.9:4000 -> 192.168.1.7:22 iif=eth0", off) == "ACCEPT forward"
+    # delivered locally: forwarding does not matter
+    assert run("tcp 192.168.1.9:4000 -> 192.168.1.1:22 iif=eth1", off) == "ACCEPT in"
+
+
+def test_an_open_packet_reads_why() -> None:
+    host = Host.from_text(ADDRS, ROUTES, "net.ipv4.conf.all.rp_filter = 1\n"
+                                         "net.ipv4.conf.all.accept_local = 0\n")
+    text = format_trace(trace(Ruleset([parse_iptables(FILTER)], host=host),
+                              parse_packet("tcp 0.0.0.0/0 -> 10.0.0.7:22 iif=eth1 ctstate=NEW"),
+                              "forward", steps=False))
+    assert "ACCEPT if src ∈ 192.168.1.0/24" in text
