@@ -13,6 +13,7 @@ from ..events import ConditionResult, RuleEvaluated, TargetApplied
 from ..fields import FIELDS, field_spec
 from ..interp import PathState
 from ..logic import split
+from ..nodes import Family
 from ..packet import format_packet
 from ..ruleset import CompiledRule, Condition
 from .commands import cmd_info_breakpoints
@@ -405,6 +406,14 @@ def _info_routes(shell: Shell) -> None:
     out.message(out.paint(f"addresses: {len(addresses)}", "heading"))
     for a in addresses:
         out.message(f"  {a.interface or '(any)'} {format_ip(a.address, family)}/{a.prefix}")
+    if host.sysctls is None or family is not Family.INET:
+        return
+    out.message(out.paint("settings on receipt (sysctl, `all` combined in)", "heading"))
+    for name in [*sorted(host.sysctls.interfaces), None]:
+        conf = host.sysctls.conf(name)
+        out.message(f"  {name or '(others)':<16} forwarding {conf.forwarding}  rp_filter "
+                    f"{conf.rp_filter}  accept_local {conf.accept_local}  src_valid_mark "
+                    f"{conf.src_valid_mark}  send_redirects {conf.send_redirects}")
 
 
 def _info_packet(shell: Shell) -> None:

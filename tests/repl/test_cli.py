@@ -118,3 +118,22 @@ def test_lenient_loads_a_pasted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert err.startswith(f"{pasted}:1:1: warning: skipped: a shell prompt and command pasted "
                           "with the dump")
     assert out.strip() == "verdict: DROP by the policy of filter:FORWARD"
+
+
+def test_info_routes_shows_the_rules_and_sysctls(rules: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    routes = tmp_path / "routes"
+    routes.write_text("0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n"
+                      "32766:\tfrom all lookup main\ndefault via 10.0.0.1 dev eth0\n"
+                      "local default dev lo table 100\n")
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("net.ipv4.conf.all.rp_filter = 2\nnet.ipv4.conf.eth1.rp_filter = 1\n"
+                      "net.ipv4.conf.eth1.forwarding = 0\n")
+    status, out, err = run(["repl", str(rules), "--routes", str(routes), "--sysctl",
+                            str(sysctl), "--packet", RETURNED], "info routes\n", monkeypatch)
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[lines.index("routing rules, ipv4") + 2] == "  100:\tfrom all fwmark 0x1 lookup 100"
+    assert lines[lines.index("table 100: 1 route(s)") + 1] == "  local default dev lo table 100"
+    assert ("  eth1             forwarding 0  rp_filter 2  accept_local 1  src_valid_mark 0  "
+            "send_redirects 1") in lines
