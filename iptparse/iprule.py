@@ -120,8 +120,7 @@ class IpRule:
             parts.append(Test("proto", IntSet.single(self.ipproto, 255)))
         for field, ports in (("sport", self.sport), ("dport", self.dport)):
             if ports is not None:
-                parts.append(Test("proto", _PORTED))
-                parts.append(Test(field, IntSet.range(ports[0], ports[1], 0xFFFF)))
+                parts.append(_ported(field, ports))
         if self.unseen:
             unseen = " ".join(self.unseen)
             parts.append(Assume(f"rule:{self.priority}", "ip-rule",
@@ -154,13 +153,8 @@ class IpRule:
         for field, ports in (("dport", self.sport), ("sport", self.dport)):
             if ports is None:
                 continue
-            zero = TRUE if ports[0] == 0 else FALSE
-            if not flow.ports:
-                parts.append(zero)
-                continue
-            ported = And((Test("proto", _PORTED),
-                          Test(field, IntSet.range(ports[0], ports[1], 0xFFFF))))
-            parts.append(ported if zero is FALSE else Or((ported, Not(Test("proto", _PORTED)))))
+            parts.append(_ported(field, ports) if flow.ports else TRUE if ports[0] == 0
+                         else FALSE)
         if self.fwmark is not None:
             value, mask = self.fwmark[0] & self.fwmark[1], self.fwmark[1]
             if flow.mark:
@@ -183,6 +177,13 @@ class IpRule:
     @property
     def label(self) -> str:
         return f"rule {self.priority}: {self.text}"
+
+
+def _ported(field: str, ports: tuple[int, int]) -> Pred:
+    """A rule's port range on the flow's `field`: the packet's port where its protocol has
+    ports, else 0 (the flow dissector's)."""
+    ported = And((Test("proto", _PORTED), Test(field, IntSet.range(ports[0], ports[1], 0xFFFF))))
+    return ported if ports[0] != 0 else Or((ported, Not(Test("proto", _PORTED))))
 
 
 #: the rules of a host that has none of its own (IPv6 has no `default` table rule)
@@ -293,6 +294,8 @@ def _rule(line: str) -> IpRule:
             fields["table"] = table_name(value)
         elif key == "goto":
             fields["action"], fields["goto"] = "goto", int(value)
+            if words[i + 2: i + 3] == ["[unresolved]"]:  # no rule has that priority (yet)
+                step = 3
         elif key == "suppress_prefixlength":
             fields["suppress_prefixlength"] = int(value)
         elif key in _ACTIONS:

@@ -69,6 +69,8 @@ def test_every_form_ip_prints() -> None:
     assert r[32764].invert and r[32764].table == "51820"
     assert r[894].unseen == ("uidrange 1000-2000",)
     assert rules("5:\tfrom all lookup 255\n")[0].table == "local"
+    unresolved = rules("3:\tfrom all goto 4 [unresolved]\n")[0]  # no rule 4: passes on
+    assert (unresolved.action, unresolved.goto) == ("goto", 4)
 
 
 def test_a_line_that_is_no_rule_is_named() -> None:

@@ -68,6 +68,10 @@ def setups(draw: st.DrawFn) -> Setup:
             words += [draw(st.sampled_from(("from", "to"))), draw(st.sampled_from(PREFIXES[:6]))]
         if draw(st.booleans()):
             words += ["iif", draw(st.sampled_from(LINKS))]
+        if draw(st.integers(0, 5)) == 0:  # read the flow's protocol and ports
+            words += draw(st.sampled_from((["ipproto", "udp"], ["ipproto", "tcp"],
+                                           ["dport", "50-60"], ["sport", "4000-6000"],
+                                           ["dport", "0-60"], ["ipproto", "udp", "dport", "53"])))
         later = priorities[index + 1:]
         action = draw(st.sampled_from(("lookup", "lookup", "lookup", "blackhole",
                                        "unreachable", "nop", *(["goto"] if later else []))))
@@ -85,7 +89,8 @@ def setups(draw: st.DrawFn) -> Setup:
 
 def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
     result = subprocess.run(["ip", "-n", ns.name, "route", "get", dst, "from", src, "iif", iif,
-                             "mark", str(mark)], capture_output=True, text=True, check=False)
+                             "mark", str(mark), "ipproto", "udp", "sport", "5000", "dport", "53"],
+                            capture_output=True, text=True, check=False)
     first = (result.stdout or result.stderr).splitlines()[0]
     if first.startswith("RTNETLINK answers"):
         return "dropped"
