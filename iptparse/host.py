@@ -452,7 +452,7 @@ class Host:
                     options.append((replace(routed, stages=done + (in_stages if here else
                                                                    fwd_stages),
                                             path="in" if here else "forward"), label))
-        if self.sysctls is not None and family is Family.INET:
+        if self.sysctls is not None:
             options = self._validated(interp, options, self.sysctls)
         state = yield from interp._fork(state, None, options)
         label = next((text for option, text in options if option is state), "")
@@ -471,22 +471,27 @@ class Host:
     def _validated(self, interp: Interpreter, options: list[tuple[PathState, str]],
                    sysctls: Sysctls) -> list[tuple[PathState, str]]:
         """The received packet's routing outcomes after the checks the sysctls rule
-        (`validate`): a forwarded one's input interface must forward, and the source of
-        one forwarded or delivered to a local address must pass fib_validate_source."""
-        from .validate import forwards, source_valid
+        (`validate`): a forwarded one's input interface must forward, and the source of an
+        IPv4 one forwarded or delivered to a local address must pass fib_validate_source."""
+        from .validate import forwards, forwards6, source_valid
 
         out: list[tuple[PathState, str]] = []
+        inet = interp.family is Family.INET
         for state, label in options:
             if state.verdict is not None or label.startswith("a group"):
                 out.append((state, label))
                 continue
             pieces, oif = [state], None
             if state.path == "forward":
-                pieces, off = interp._split_state(state, forwards(sysctls))
+                pieces, off = interp._split_state(state, forwards(sysctls) if inet
+                                                  else forwards6(sysctls))
                 out += [(replace(s, verdict="DROP", stopped=NOT_FORWARDING),
                          "the input interface does not forward: dropped") for s in off]
                 chosen = state.current("oif").single_value()
                 oif = chosen if isinstance(chosen, str) else None
+            if not inet:  # IPv6 validates no source
+                out += [(s, label) for s in pieces]
+                continue
             for piece in pieces:
                 iif = piece.current("iif")
                 assert isinstance(iif, NameSet)

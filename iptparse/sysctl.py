@@ -1,7 +1,8 @@
 """The kernel settings routing reads on receipt: `sysctl -a` (or `sysctl net.ipv4`) output.
 
-A received packet is forwarded only where its input interface forwards (`forwarding`), and
-its source is validated (fib_validate_source) by `rp_filter`, `accept_local`,
+A received packet is forwarded only where its input interface forwards (`forwarding`; for
+IPv6 `all.forwarding`, or the interface's `force_forwarding`), and an IPv4 one's source is
+validated (fib_validate_source) by `rp_filter`, `accept_local`,
 `src_valid_mark` and `send_redirects`. No dump holds them; without them iptparse routes as a
 host with rp_filter=0, accept_local=1 and forwarding on (the kernel lab's settings). A file
 that leaves out an `all` setting is taken so for it too; one that leaves out an interface's own
@@ -22,6 +23,8 @@ from .host import HostError
 
 __all__ = ["Conf", "SysctlError", "Sysctls", "parse_sysctls"]
 
+_KEY6 = re.compile(r"^\s*net\.ipv6\.conf\.([^.\s]+)\.(forwarding|force_forwarding)\s*=\s*"
+                   r"(\d+)\s*$")
 _KEY = re.compile(r"^\s*net\.ipv4\.conf\.([^.\s]+)\.(\w+)\s*=\s*(.*?)\s*$")
 _FORWARD = re.compile(r"^\s*net\.ipv4\.ip_forward\s*=\s*(\d+)\s*$")
 #: what routing takes for a setting no file gives (as without a file)
@@ -51,15 +54,31 @@ class Conf:
 class Sysctls:
     """The IPv4 per-interface settings a capture gave."""
 
-    def __init__(self, values: dict[tuple[str, str], int]) -> None:
+    def __init__(self, values: dict[tuple[str, str], int],
+                 ipv6: dict[tuple[str, str], int] | None = None) -> None:
         #: (interface, setting) → value; interface `all` and `default` included
         self.values = dict(values)
+        #: the same for IPv6's forwarding and force_forwarding
+        self.ipv6 = dict(ipv6 or {})
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sysctls) and other.values == self.values
+        return isinstance(other, Sysctls) and (other.values, other.ipv6) == (self.values,
+                                                                             self.ipv6)
 
     def __hash__(self) -> int:
-        return hash(frozenset(self.values.items()))
+        return hash((frozenset(self.values.items()), frozenset(self.ipv6.items())))
+
+    def ipv6_forwards(self, interface: str | None) -> bool:
+        """IPv6 forwards a packet that came in by `interface` (None: one the file does not
+        list): `all.forwarding`, or the interface's `force_forwarding` (ip6_forward)."""
+        listed = {i for i, _ in self.ipv6} - {"all", "default"}
+        own = interface if interface in listed else "default"
+        return bool(self.ipv6.get(("all", "forwarding"), ASSUMED["forwarding"])
+                    or self.ipv6.get((own, "force_forwarding"), 0))
+
+    @property
+    def ipv6_interfaces(self) -> frozenset[str]:
+        return frozenset(i for i, _ in self.ipv6 if i not in ("all", "default"))
 
     @property
     def interfaces(self) -> frozenset[str]:
@@ -87,7 +106,12 @@ def parse_sysctls(text: str) -> Sysctls:
     interface name's dots are printed as slashes, `eth0/100`); other lines are ignored,
     and `net.ipv4.ip_forward` stands for `all.forwarding`."""
     values: dict[tuple[str, str], int] = {}
+    ipv6: dict[tuple[str, str], int] = {}
     for number, line in enumerate(text.splitlines(), 1):
+        v6 = _KEY6.match(line)
+        if v6:
+            ipv6[v6.group(1).replace("/", "."), v6.group(2)] = int(v6.group(3))
+            continue
         forward = _FORWARD.match(line)
         if forward:
             values.setdefault(("all", "forwarding"), int(forward.group(1)))
@@ -99,4 +123,4 @@ def parse_sysctls(text: str) -> Sysctls:
             raise SysctlError(f"line {number}: cannot read the setting in `{line.strip()}' "
                               "(give `sysctl -a` output)")
         values[m.group(1).replace("/", "."), m.group(2)] = int(m.group(3))
-    return Sysctls(values)
+    return Sysctls(values, ipv6)

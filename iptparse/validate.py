@@ -22,7 +22,7 @@ from .nodes import Family
 from .reverse import reverse_lookup
 from .sysctl import Conf, Sysctls
 
-__all__ = ["forwards", "source_valid"]
+__all__ = ["forwards", "forwards6", "source_valid"]
 
 
 def forwards(sysctls: Sysctls) -> Pred:
@@ -34,6 +34,17 @@ def forwards(sysctls: Sysctls) -> Pred:
         return Not(Test("iif", NameSet.of(*(n for n in named if not sysctls.conf(n).forwarding)),
                         off, on))
     return Test("iif", NameSet.of(*(n for n in named if sysctls.conf(n).forwarding)), on, off)
+
+
+def forwards6(sysctls: Sysctls) -> Pred:
+    """IPv6 forwards what came in by the input interface (ip6_forward)."""
+    on, off = ("IPv6 forwards on the input interface (sysctl forwarding)",
+               "IPv6 does not forward on the input interface (sysctl forwarding)")
+    named = sorted(sysctls.ipv6_interfaces)
+    if sysctls.ipv6_forwards(None):
+        return Not(Test("iif", NameSet.of(*(n for n in named if not sysctls.ipv6_forwards(n))),
+                        off, on))
+    return Test("iif", NameSet.of(*(n for n in named if sysctls.ipv6_forwards(n))), on, off)
 
 
 def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) -> Pred:

@@ -100,3 +100,12 @@ def test_an_open_packet_reads_why() -> None:
                               parse_packet("tcp 0.0.0.0/0 -> 10.0.0.7:22 iif=eth1 ctstate=NEW"),
                               "forward", steps=False))
     assert "ACCEPT if src ∈ 192.168.1.0/24" in text
+
+
+def test_ipv6_forwarding_is_all_or_forced() -> None:
+    sysctls = parse_sysctls("net.ipv6.conf.all.forwarding = 0\n"
+                            "net.ipv6.conf.eth1.force_forwarding = 1\n"
+                            "net.ipv6.conf.eth0.forwarding = 1\n")
+    assert not sysctls.ipv6_forwards("eth0")  # an interface's own forwarding is not asked
+    assert sysctls.ipv6_forwards("eth1") and not sysctls.ipv6_forwards(None)
+    assert parse_sysctls("").ipv6_forwards("eth0")  # as without a file

@@ -267,3 +267,38 @@ def test_rpfilter_walks_the_rules_in_reverse() -> None:
             assert model == set(got.hits), (src, dst, dport)
             passed.append(sorted(rule for _, _, rule in got.hits if rule > 1))
     assert passed == [[4, 5], [2, 4], [2, 4], [2, 3, 4], [2, 3, 4], [5]]
+
+
+FORWARD_COUNTS = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -o eth1
+COMMIT
+"""
+
+
+def test_ipv6_forwards_only_where_the_sysctls_let_it() -> None:
+    """all.forwarding off: a packet to be forwarded dies after PREROUTING, unless its input
+    interface has force_forwarding (ip6_forward)."""
+    with Lab(FORWARD_COUNTS, Family.INET6, path="forward",
+             interfaces=["eth0", "eth1", "eth2"]) as lab:
+        lab.router.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0",
+                        "net.ipv6.conf.eth2.force_forwarding=1"])
+        settings = lab.router.run(["sysctl", "net.ipv6.conf", "net.ipv4.conf"]).stdout
+        seen = []
+        for iif in ("eth0", "eth2"):
+            got = lab.send(KernelPacket(src="2001:db8:9::7", dst="2001:db8:2::5",
+                                        protocol="udp", iif=iif,
+                                        routes=(("2001:db8:2::/48", "eth1"),)))
+            captured = "".join(lab.router.run(argv).stdout for argv in (
+                ["ip", "-6", "rule", "show"], ["ip", "-6", "route", "show", "table", "all"]))
+            host = Host.from_text(None, captured, settings)
+            (result,) = trace(Ruleset([parse_iptables(FORWARD_COUNTS, family=Family.INET6)],
+                                      host=host),
+                              parse_packet(f"udp [2001:db8:9::7]:40000 -> [2001:db8:2::5]:80 "
+                                           f"iif={iif} ctstate=NEW ttl=64"), "forward").paths
+            assert {(h.table, h.chain, h.rule) for h in result.hits} == set(got.hits), iif
+            assert (result.verdict == "ACCEPT") == bool(got.egress), iif
+            seen.append(bool(got.egress))
+    assert seen == [False, True]
