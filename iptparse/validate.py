@@ -1,5 +1,5 @@
-"""What routing checks of a received IPv4 packet besides its route, by the host's sysctls:
-that its input interface forwards, and that its source is valid (fib_validate_source).
+"""What routing checks of a received packet besides its route, by the host's sysctls: that
+its input interface forwards, and that an IPv4 one's source is valid (fib_validate_source).
 
 fib_validate_source, for a packet delivered locally (the reverse flow in by lo) or forwarded
 (in by the output interface): with rp_filter 0 and no hairpin redirect to send, accept_local
@@ -51,11 +51,13 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     """The packets whose source passes fib_validate_source, for the output interface `oif`
     (None: delivered locally), among those in by an interface of `iif`. Interfaces that no
     route names and whose settings agree are judged alike, so are one clause."""
-    routed = {r.interface for r in host.routes if r.interface} | {"lo"}
+    # the interfaces a route back can go through: routes', addresses' (their local and
+    # connected routes), lo
+    routed = ({r.interface for r in host.routes if r.interface} | {"lo"}
+              | {a.interface for a in host.addresses if a.interface})
     if oif is not None:
         routed.add(oif)
-    named = sorted(sysctls.interfaces | routed
-                   | {a.interface for a in host.addresses if a.interface})
+    named = sorted(sysctls.interfaces | routed)
     groups: dict[tuple[object, ...], list[str | None]] = {}
     for device in [*named, None]:
         if device is not None and device not in iif:

@@ -109,3 +109,18 @@ def test_ipv6_forwarding_is_all_or_forced() -> None:
     assert not sysctls.ipv6_forwards("eth0")  # an interface's own forwarding is not asked
     assert sysctls.ipv6_forwards("eth1") and not sysctls.ipv6_forwards(None)
     assert parse_sysctls("").ipv6_forwards("eth0")  # as without a file
+
+
+def test_an_open_input_interface_is_judged_interface_by_interface() -> None:
+    """A source of the host's own (eth2's address) with accept_local under strict rp_filter:
+    it passes in by eth2 (its local route's interface) and lo, not by eth3, though neither
+    has a route of its own but its subnet's: interfaces are told apart by what routes
+    through them, addresses included."""
+    host = Host.from_text("eth1 10.1.0.1/24\neth2 10.2.0.1/24\neth3 10.3.0.1/24\n",
+                          "default via 10.1.0.254 dev eth1\n",
+                          "net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.all.accept_local = 1\n")
+    result = trace(Ruleset([parse_iptables(FILTER)], host=host),
+                   parse_packet("tcp 10.2.0.1 -> 10.3.0.1:22 ctstate=NEW"), "forward",
+                   steps=False)
+    outcomes = {p.verdict: p.conditions for p in result.paths}
+    assert outcomes == {"ACCEPT": ["iif ∈ {eth2, lo}"], "DROP": ["iif ∉ {eth2, lo}"]}

@@ -200,3 +200,26 @@ def test_the_sysctls_validate_sources_as_the_kernel_does(
             kernel = kernel_answer(ns, dst, src, iif, mark)
             model = model_answer(model_host, dst, src, iif, mark)
             assert model == kernel, (dst, src, iif, mark, host, captured)
+        # the first packet with its input interface left open: each interface's answer
+        dst, src, _, mark = packets[0]
+        by_interface = open_answers(model_host, dst, src, mark)
+        for iif in LINKS:
+            assert by_interface[iif] == kernel_answer(ns, dst, src, iif, mark), (
+                dst, src, iif, mark, host, captured)
+
+
+def open_answers(host: Host, dst: str, src: str, mark: int) -> dict[str, str]:
+    """The model's answer for each interface, from one trace with the input interface open."""
+    result = trace(Ruleset([parse_iptables(FILTER)], host=host), parse_packet(
+        f"udp {src}:5000 -> {dst}:53 mark={mark:#x} ctstate=NEW ttl=64"), "forward",
+        steps=False)
+    answers: dict[str, str] = {}
+    for path in result.paths:
+        for alternative in path.alternatives:
+            state = alternative.state
+            answer = ("dropped" if path.verdict != "ACCEPT" else "local" if state.path == "in"
+                      else f"out {state.current('oif').single_value()}")
+            for iif in LINKS:
+                if iif in state.current("iif"):
+                    assert answers.setdefault(iif, answer) == answer, iif
+    return answers
