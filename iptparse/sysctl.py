@@ -52,7 +52,7 @@ class Conf:
 
 
 class Sysctls:
-    """The IPv4 per-interface settings a capture gave."""
+    """The per-interface settings a capture gave: IPv4's, and IPv6's forwarding."""
 
     def __init__(self, values: dict[tuple[str, str], int],
                  ipv6: dict[tuple[str, str], int] | None = None) -> None:
