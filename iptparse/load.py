@@ -58,8 +58,10 @@ def load_ruleset(
             sets[ipset.name] = ipset
     host = None
     if routes is not None or addrs is not None or sysctl is not None:
-        host = Host(_host_file(addrs, parse_addrs) or (), _host_file(routes, parse_routes) or (),
-                    _host_file(routes, parse_rules), _host_file(sysctl, parse_sysctls))
+        # the routes file once: it may be standard input
+        routing = _host_file(routes, lambda text: (parse_routes(text), parse_rules(text)))
+        host = Host(_host_file(addrs, parse_addrs) or (), routing[0] if routing else (),
+                    routing[1] if routing else None, _host_file(sysctl, parse_sysctls))
     return Ruleset(dumps, sets=sets, host=host)
 
 

@@ -8,8 +8,10 @@ scenario's questions the way the README shows.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -633,3 +635,21 @@ def test_trace_applies_the_sysctls(tmp_path: Path) -> None:
     code, _, err = cli(*args, "tcp 192.168.1.9:4000 -> 10.0.0.7:22 iif=eth1")
     assert code != 0 and "sysctl: line 1: cannot read the setting" in err
     assert "Traceback" not in err
+
+
+def test_a_routes_file_with_rules_on_standard_input(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--routes -`: read once, for its routes and its rules both."""
+    rules = tmp_path / "rules"
+    rules.write_text("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+                     ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+                     "COMMIT\n")
+    text = ("0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n"
+            "32766:\tfrom all lookup main\ndefault via 10.0.0.1 dev eth0\n"
+            "local default dev lo table 100\n")
+    stdin = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, _ = cli("trace", str(rules), "--routes", "-", "-p",
+                       "tcp 192.0.2.9 -> 203.0.113.7:80 iif=eth1 ctstate=NEW mark=0x1")
+    assert code == 0 and "path:   forward" in out
+    assert "routing: delivered locally (INPUT) by route local default dev lo table 100" in out
