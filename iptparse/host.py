@@ -64,6 +64,8 @@ _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
                                                              Test("dst", ZERO4)))))
 
 
+#: the label of a multicast delivery (`_validated` leaves its source unchecked)
+_JOINED = "a group the host joined"
 #: routes whose lookup fails, so no rule suppresses them (fib_table_lookup's errors)
 _FAILING = ("blackhole", "unreachable", "prohibit")
 
@@ -443,7 +445,7 @@ class Host:
                 for group in groups:  # never looked up in the unicast routes
                     member, stranger = _membership(interp, group, joined)
                     options += [(replace(m, stages=done + in_stages, path="in"),
-                                 "a group the host joined") for m in member]
+                                 _JOINED) for m in member]
                     options += [(replace(d, verdict="DROP", stopped=NOT_A_MEMBER),
                                  "a group the host did not join: dropped") for d in stranger]
             for s in unicast:
@@ -478,7 +480,7 @@ class Host:
         out: list[tuple[PathState, str]] = []
         inet = interp.family is Family.INET
         for state, label in options:
-            if state.verdict is not None or label.startswith("a group"):
+            if state.verdict is not None or label == _JOINED:  # its validation: not modelled
                 out.append((state, label))
                 continue
             pieces, oif = [state], None

@@ -60,34 +60,36 @@ class Sysctls:
         self.values = dict(values)
         #: the same for IPv6's forwarding and force_forwarding
         self.ipv6 = dict(ipv6 or {})
+        #: the interfaces the file lists by name
+        self.interfaces = frozenset(i for i, _ in self.values if i not in ("all", "default"))
+        self.ipv6_interfaces = frozenset(i for i, _ in self.ipv6 if i not in ("all", "default"))
+        # routing asks each interface's settings at every decision: made once each
+        self._confs: dict[str | None, Conf] = {}
+        self._hash = hash((frozenset(self.values.items()), frozenset(self.ipv6.items())))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sysctls) and (other.values, other.ipv6) == (self.values,
                                                                              self.ipv6)
 
     def __hash__(self) -> int:
-        return hash((frozenset(self.values.items()), frozenset(self.ipv6.items())))
+        return self._hash
 
     def ipv6_forwards(self, interface: str | None) -> bool:
         """IPv6 forwards a packet that came in by `interface` (None: one the file does not
         list): `all.forwarding`, or the interface's `force_forwarding` (ip6_forward)."""
-        listed = {i for i, _ in self.ipv6} - {"all", "default"}
-        own = interface if interface in listed else "default"
+        own = interface if interface in self.ipv6_interfaces else "default"
         return bool(self.ipv6.get(("all", "forwarding"), ASSUMED["forwarding"])
                     or self.ipv6.get((own, "force_forwarding"), 0))
-
-    @property
-    def ipv6_interfaces(self) -> frozenset[str]:
-        return frozenset(i for i, _ in self.ipv6 if i not in ("all", "default"))
-
-    @property
-    def interfaces(self) -> frozenset[str]:
-        """The interfaces the file lists by name."""
-        return frozenset(i for i, _ in self.values if i not in ("all", "default"))
 
     def conf(self, interface: str | None) -> Conf:
         """The settings of `interface` (None, or one the file does not list: `default`'s)."""
         own = interface if interface in self.interfaces else "default"
+        made = self._confs.get(own)
+        if made is None:
+            made = self._confs[own] = self._combined(own)
+        return made
+
+    def _combined(self, own: str) -> Conf:
         values = {}
         for setting, how in _COMBINE.items():
             every = self.values.get(("all", setting))

@@ -13,6 +13,8 @@ only under rp_filter 0, and rp_filter 1 fails where 0 and 2 pass.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .domain import IntSet, NameSet
 from .extensions._pred import conj, disj, neg
 from .host import Host
@@ -25,6 +27,7 @@ from .sysctl import Conf, Sysctls
 __all__ = ["forwards", "forwards6", "source_valid"]
 
 
+@lru_cache(maxsize=256)  # the same for every routing decision on one host
 def forwards(sysctls: Sysctls) -> Pred:
     """The input interface forwards (its `forwarding`; ip_forward is `all`'s)."""
     named = sorted(sysctls.interfaces)
@@ -36,6 +39,7 @@ def forwards(sysctls: Sysctls) -> Pred:
     return Test("iif", NameSet.of(*(n for n in named if sysctls.conf(n).forwarding)), on, off)
 
 
+@lru_cache(maxsize=256)
 def forwards6(sysctls: Sysctls) -> Pred:
     """IPv6 forwards what came in by the input interface (ip6_forward)."""
     on, off = ("IPv6 forwards on the input interface (sysctl forwarding)",
@@ -58,6 +62,9 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     if oif is not None:
         routed.add(oif)
     named = sorted(sysctls.interfaces | routed)
+    single = iif.single_value()
+    if isinstance(single, str):  # a known input interface: its own judgement alone
+        return _passes(host, sysctls, single if single in named else None, oif)
     groups: dict[tuple[object, ...], list[str | None]] = {}
     for device in [*named, None]:
         if device is not None and device not in iif:
@@ -75,6 +82,7 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     return disj(*parts)
 
 
+@lru_cache(maxsize=4096)  # a host's routing decisions ask the same few again and again
 def _passes(host: Host, sysctls: Sysctls, device: str | None, oif: str | None) -> Pred:
     """`device`: the input interface (None: one the capture does not name)."""
     conf = sysctls.conf(device)
