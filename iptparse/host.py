@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from .interp import Interpreter, PathState, RoutingKey, Snapshot
     from .sysctl import Sysctls
 
-__all__ = ["Host", "HostAddress", "HostError", "Route", "parse_addrs", "parse_routes",
-           "parse_rules"]
+__all__ = ["Host", "HostAddress", "HostError", "NextHop", "Route", "parse_addrs",
+           "parse_routes", "parse_rules"]
 
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
@@ -116,29 +116,70 @@ class HostAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class NextHop:
+    """One path of a multipath route (`nexthop via GW dev IF weight W` under the route)."""
+
+    #: as `ip route` prints it (an IPv4 route's may be `inet6 fe80::1`, RFC 5549)
+    gateway: str | None
+    interface: str | None
+    weight: int = 1
+    #: the kernel marked it dead (its device is down): no lookup chooses it
+    dead: bool = False
+
+    def text(self) -> str:
+        via = f" via {self.gateway}" if self.gateway is not None else ""
+        dev = f" dev {self.interface}" if self.interface else ""
+        weight = f" weight {self.weight}" if self.weight != 1 else ""
+        dead = " dead" if self.dead else ""
+        return f"nexthop{via}{dev}{weight}{dead}"
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     family: Family
     network: int
     prefix: int
     interface: str | None
-    gateway: int | None = None
+    #: as printed (`route -n`'s, or `ip route`'s: `inet6 fe80::1` on an IPv4 route, RFC 5549)
+    gateway: str | None = None
     kind: str = "unicast"  # unicast, blackhole, unreachable, prohibit, local, throw
     metric: int = 0
     table: str = "main"
     #: made by the kernel for an address (`proto kernel`), not by a user or daemon
     kernel: bool = False
+    #: a multipath route's paths (`interface` and `gateway` are then None); the kernel
+    #: hashes each flow onto one of those alive (fib_select_multipath)
+    nexthops: tuple[NextHop, ...] = ()
+    #: `ip route` flags a single-path route `dead` when its device is down
+    dead: bool = False
 
     def addresses(self) -> IntSet:
         return IntSet.prefix(self.network, self.prefix, self.family.bits)
 
+    @property
+    def live(self) -> bool:
+        """Whether a lookup can end here: fib_table_lookup passes by a route whose every
+        nexthop is dead, to the next less specific one."""
+        return not self.dead and (not self.nexthops or any(not n.dead for n in self.nexthops))
+
+    def devices(self) -> tuple[str, ...]:
+        """The interfaces the route goes out by: a check of the route back to a source
+        (rpfilter, source validation) passes on any of a multipath route's
+        (fib_info_nh_uses_dev), dead or alive."""
+        if self.nexthops:
+            return tuple(dict.fromkeys(n.interface for n in self.nexthops if n.interface))
+        return (self.interface,) if self.interface else ()
+
     def text(self) -> str:
         dest = "default" if self.prefix == 0 else (
             f"{format_ip(self.network, self.family)}/{self.prefix}")
-        via = f" via {format_ip(self.gateway, self.family)}" if self.gateway is not None else ""
+        via = f" via {self.gateway}" if self.gateway is not None else ""
         dev = f" dev {self.interface}" if self.interface else ""
         kind = f"{self.kind} " if self.kind != "unicast" else ""
         table = f" table {self.table}" if self.table != "main" else ""
-        return f"{kind}{dest}{via}{dev}{table}"
+        hops = "".join(f" {n.text()}" for n in self.nexthops)
+        dead = " dead" if self.dead else ""
+        return f"{kind}{dest}{via}{dev}{table}{dead}{hops}"
 
 
 def _ip(text: str) -> tuple[Family, int]:
@@ -223,7 +264,15 @@ def parse_routes(text: str) -> list[Route]:
         if is_rule_line(line):
             continue
         try:
-            if (len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha()
+            if words[0] == "nexthop":  # a path of the multipath route above
+                if not out:
+                    raise ValueError(line)
+                hop, said = _nexthop(words)
+                out[-1] = replace(out[-1], nexthops=(*out[-1].nexthops, hop))
+                if said is not None and not known[-1]:
+                    out[-1] = replace(out[-1], family=said)
+                    known[-1] = True
+            elif (len(words) >= 8 and re.fullmatch(r"[\d.]+", words[2]) and words[3].isalpha()
                     and words[3].isupper()):
                 out.append(_route_n(words))
                 known.append(True)
@@ -258,7 +307,8 @@ def _route_n(words: list[str]) -> Route:
     _, mask = _ip(words[2])
     prefix = bin(mask).count("1")
     kind = "unreachable" if "!" in words[3] else "unicast"
-    return Route(Family.INET, net & mask, prefix, words[7], gateway or None, kind, int(words[4]))
+    return Route(Family.INET, net & mask, prefix, words[7], words[1] if gateway else None, kind,
+                 int(words[4]))
 
 
 def _ip_route(words: list[str]) -> tuple[Route, bool]:
@@ -267,6 +317,11 @@ def _ip_route(words: list[str]) -> tuple[Route, bool]:
     kind = "unicast"
     if words[0] in _KINDS:
         kind = words.pop(0)
+    hops: list[tuple[NextHop, Family | None]] = []
+    if "nexthop" in words:  # `ip route add`'s form: the paths on the route's line
+        at = [i for i, word in enumerate(words) if word == "nexthop"] + [len(words)]
+        hops = [_nexthop(words[i:j]) for i, j in itertools.pairwise(at)]
+        del words[at[0]:]
     dest = words.pop(0)
     definite = True
     if dest == "default":
@@ -280,19 +335,53 @@ def _ip_route(words: list[str]) -> tuple[Route, bool]:
     interface = gateway = None
     metric = 0
     table = "local" if kind in _LOCAL_KINDS else "main"
-    for key, value in itertools.pairwise(words):
+    for index, (key, value) in enumerate(itertools.pairwise(words)):
         if key == "dev":
             interface = value
         elif key == "via":
-            gw_family, gateway = _ip(value.split("%")[0]) if value != "inet6" else (family, 0)
-            family = gw_family if dest == "default" else family
+            gateway = _gateway(words[index + 1:])
+            family = _gateway_family(words[index + 1:])[0] if dest == "default" else family
         elif key == "metric":
             metric = int(value)
         elif key == "table":
             table = table_name(value)
     kernel = "proto" in words[:-1] and words[words.index("proto") + 1] == "kernel"
+    said = [f for _, f in hops if f is not None]
+    if said and dest == "default" and not definite:
+        family, definite = said[0], True
     return Route(family, network, prefix, interface, gateway, kind, metric, table,
-                 kernel), definite
+                 kernel, tuple(h for h, _ in hops), dead="dead" in words), definite
+
+
+def _gateway_family(words: list[str]) -> tuple[Family, int]:
+    """The gateway of `via [inet|inet6] ADDR` (`words` from the one after `via`) and the
+    route's family it says: an IPv4 route's gateway may be IPv6 (RFC 5549), and is then
+    printed `via inet6 ADDR`. An IPv6 link-local one may carry `%dev`."""
+    if words[0] in ("inet", "inet6"):
+        return Family.INET, _ip(words[1].split("%")[0])[1]
+    return _ip(words[0].split("%")[0])
+
+
+def _gateway(words: list[str]) -> str:
+    """The gateway's text (checked by `_gateway_family`)."""
+    _gateway_family(words)
+    return " ".join(words[:2]) if words[0] in ("inet", "inet6") else words[0]
+
+
+def _nexthop(words: list[str]) -> tuple[NextHop, Family | None]:
+    """`nexthop [via GW] [dev IF] [weight W] [flags…]`, one path of a multipath route, and
+    the family its gateway says."""
+    gateway = interface = family = None
+    weight = 1
+    for index, (key, value) in enumerate(itertools.pairwise(words)):
+        if key == "via":
+            family = _gateway_family(words[index + 1:])[0]
+            gateway = _gateway(words[index + 1:])
+        elif key == "dev":
+            interface = value
+        elif key == "weight":
+            weight = int(value)
+    return NextHop(gateway, interface, weight, dead="dead" in words), family
 
 
 def parse_rules(text: str) -> dict[Family, tuple[IpRule, ...]]:
@@ -372,21 +461,22 @@ class Host:
     def interface_addresses(self, name: str, family: Family) -> list[int]:
         return [a.address for a in self.addresses if a.interface == name and a.family is family]
 
-    def routes_for(self, family: Family, table: str = "main") -> list[Route]:
+    def routes_for(self, family: Family, table: str = "main", *, dead: bool = False
+                   ) -> list[Route]:
         """A table's routes, most specific first (then lowest metric); main's with a route
-        for each address's subnet (the kernel adds them)."""
+        for each address's subnet (the kernel adds them). Dead routes only when asked: every
+        lookup passes them by."""
         routes = [r for r in self.routes if r.family is family and r.table == table]
-        if table != "main":
-            return sorted(routes, key=lambda r: (-r.prefix, r.metric))
-        connected = [
-            Route(family, a.address & (((1 << family.bits) - 1) ^ ((1 << (family.bits - a.prefix))
-                                                                   - 1)),
-                  a.prefix, a.interface)
-            for a in self.addresses if a.family is family and a.interface and a.prefix
-        ]
-        known = {(r.network, r.prefix) for r in routes}
-        routes += [r for r in connected if (r.network, r.prefix) not in known]
-        return sorted(routes, key=lambda r: (-r.prefix, r.metric))
+        if table == "main":
+            connected = [
+                Route(family, a.address & (((1 << family.bits) - 1)
+                                           ^ ((1 << (family.bits - a.prefix)) - 1)),
+                      a.prefix, a.interface)
+                for a in self.addresses if a.family is family and a.interface and a.prefix
+            ]
+            known = {(r.network, r.prefix) for r in routes}
+            routes += [r for r in connected if (r.network, r.prefix) not in known]
+        return sorted((r for r in routes if dead or r.live), key=lambda r: (-r.prefix, r.metric))
 
     # --- the routing decision ------------------------------------------------------------
 
@@ -647,20 +737,60 @@ class Host:
                 elif route.kind == "local":
                     out += [(h, f"for this host: route {route.text()}", True) for h in holds]
                 else:
-                    out += [(self._via(h, route), f"route {route.text()}", False)
-                            for h in holds]
+                    out += [(taken, f"route {route.text()}", False)
+                            for h in holds for taken in self._ways(interp, h, route)]
             remaining = nxt
             if not remaining:
                 break
         return out, rest + remaining
 
-    def _via(self, state: PathState, route: Route) -> PathState:
-        if route.kind != "unicast" or route.interface is None:
+    def _ways(self, interp: Interpreter, state: PathState, route: Route) -> list[PathState]:
+        """The packet out by `route`: a multipath route's flow goes by the nexthop the
+        kernel's hash picks (fib_select_multipath, IPv6's siblings alike), seeded at random
+        unless set: which one is an assumption per nexthop, the last taken when none of the
+        earlier is."""
+        alive = [hop for hop in route.nexthops if not hop.dead]
+        if route.kind != "unicast" or len(alive) < 2:
+            return [self._via(state, route, alive[0].interface if alive else None)]
+        out: list[PathState] = []
+        pending = [state]
+        total = sum(hop.weight for hop in alive)
+        name = replace(route, nexthops=()).text()
+
+        def plain(hop: NextHop) -> str:
+            return f"`{replace(hop, weight=1).text()}'"
+
+        def chosen(hop: NextHop) -> str:
+            return f"{plain(hop)} (weight {hop.weight} of {total})"
+
+        for number, hop in enumerate(alive, 1):
+            if number == len(alive):
+                out += [self._via(s, route, hop.interface) for s in pending]
+                break
+            # the last assumption's negation is the last nexthop (the earlier ones' too)
+            other = (f"picks {chosen(alive[-1])}, not {plain(hop)}" if number == len(alive) - 1
+                     else f"does not pick {plain(hop)}")
+            picked = Assume(f"multipath:{route.text()}#{number}", "multipath",
+                            f"the multipath hash picks {chosen(hop)} of route {name}",
+                            f"the multipath hash {other} of route {name}")
+            taken: list[PathState] = []
+            for s in pending:
+                holds, fails = interp._split_state(s, picked)
+                out += [self._via(h, route, hop.interface) for h in holds]
+                taken += fails
+            pending = taken
+        return out
+
+    def _via(self, state: PathState, route: Route, device: str | None = None) -> PathState:
+        """The packet out by `device` (else the route's own), or dropped by a route that
+        sends nowhere."""
+        device = device or route.interface
+        if route.kind != "unicast" or device is None:
             return replace(state, verdict="DROP", stopped=f"routing (the route `{route.text()}')")
         env = dict(state.env)
         fresh = state.fresh + 1
         var = f"oif@{fresh}"
-        box = state.box.with_(var, NameSet.single(route.interface))
+        box = state.box.with_(var, NameSet.single(device))
         env["oif"] = var
         labels = dict(state.labels)
         labels[var] = "oif chosen by routing"

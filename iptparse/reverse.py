@@ -23,6 +23,9 @@ from .nodes import Family
 
 __all__ = ["Reached", "reverse_lookup"]
 
+#: a table's route as the lookup meets it: its addresses, kind, devices, prefix length, and
+#: how a condition names it
+_Route = tuple[IntSet, str, tuple[str, ...], int, str]
 #: a route kind the lookup fails on (fib_table_lookup's errors): the lookup ends there
 _FAILING = ("blackhole", "unreachable", "prohibit")
 
@@ -30,12 +33,12 @@ _FAILING = ("blackhole", "unreachable", "prohibit")
 @dataclass(frozen=True, slots=True)
 class Reached:
     """The packets (`where`) whose reverse lookup ends at a route of `kind` through
-    `device` (None: the route names none); kind "error" is a failed lookup (no route, a
-    blackhole, unreachable or prohibit rule or route)."""
+    `devices` (a multipath route's nexthops' all; none: the route names none); kind "error"
+    is a failed lookup (no route, a blackhole, unreachable or prohibit rule or route)."""
 
     where: Pred
     kind: str
-    device: str | None
+    devices: tuple[str, ...]
 
 
 def reverse_lookup(host: Host, flow: ReverseFlow,
@@ -66,15 +69,16 @@ def reverse_lookup(host: Host, flow: ReverseFlow,
             else:
                 reach[target] = disj(reach[target], conj(here, selected))
         elif rule.action != "lookup":
-            out.append(Reached(conj(here, selected), "error", None))
+            out.append(Reached(conj(here, selected), "error", ()))
         else:
             assert rule.table is not None
+            routes: list[_Route]
             if rule.table == "local":
-                routes = [(e.addresses, local_kinds[e.kind], e.device, 32,
+                routes = [(e.addresses, local_kinds[e.kind], (e.device,) if e.device else (), 32,
                            f"a {local_kinds[e.kind]} address of this host")
                           for e in local_table(host, Family.INET)]
             else:
-                routes = [(r.addresses(), r.kind, r.interface, r.prefix, f"routed by `{r.text()}'")
+                routes = [(r.addresses(), r.kind, r.devices(), r.prefix, f"routed by `{r.text()}'")
                           for r in host.routes_for(Family.INET, rule.table)]
             left = _table(rule, routes, conj(here, selected), out)
             if not left.is_empty:
@@ -82,18 +86,18 @@ def reverse_lookup(host: Host, flow: ReverseFlow,
                                              f"{rule.table} that decides (rule "
                                              f"{rule.priority})"))
         reach[index + 1] = disj(reach[index + 1], conj(here, disj(neg(selected), onward)))
-    out.append(Reached(reach[len(rules)], "error", None))
+    out.append(Reached(reach[len(rules)], "error", ()))
     return [r for r in out if r.where is not FALSE]
 
 
-def _table(rule: IpRule, routes: list[tuple[IntSet, str, str | None, int, str]], here: Pred,
+def _table(rule: IpRule, routes: list[_Route], here: Pred,
            out: list[Reached]) -> IntSet:
     """One rule's table: the regions it decides go to `out`; the sources it leaves to the
     next rule are returned."""
     remaining = IntSet.all(0xFFFFFFFF)
     left = IntSet.empty(0xFFFFFFFF)
     suppress = rule.suppress_prefixlength
-    for addresses, kind, device, prefix, shown in routes:
+    for addresses, kind, devices, prefix, shown in routes:
         won = addresses & remaining
         if won.is_empty:
             continue
@@ -103,5 +107,5 @@ def _table(rule: IpRule, routes: list[tuple[IntSet, str, str | None, int, str]],
             left = left | won
             continue
         where = conj(here, Test("src", won, f"src is {shown}", f"src is not {shown}"))
-        out.append(Reached(where, "error" if kind in _FAILING else kind, device))
+        out.append(Reached(where, "error" if kind in _FAILING else kind, devices))
     return left | remaining

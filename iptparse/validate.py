@@ -57,7 +57,7 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     route names and whose settings agree are judged alike, so are one clause."""
     # the interfaces a route back can go through: routes', addresses' (their local and
     # connected routes), lo
-    routed = ({r.interface for r in host.routes if r.interface} | {"lo"}
+    routed = ({d for r in host.routes for d in r.devices()} | {"lo"}
               | {a.interface for a in host.addresses if a.interface})
     if oif is not None:
         routed.add(oif)
@@ -101,19 +101,19 @@ def _passes(host: Host, sysctls: Sysctls, device: str | None, oif: str | None) -
                                  for r in host.rules_for(Family.INET)))
     passing = []
     for reached in reverse_lookup(host, flow, _unseen):
-        if _judged(reached.kind, reached.device, device, conf, _without_address(host, device)):
+        if _judged(reached.kind, reached.devices, device, conf, _without_address(host, device)):
             passing.append(reached.where)
     return disj(*passing)
 
 
-def _judged(kind: str, through: str | None, device: str | None, conf: Conf,
+def _judged(kind: str, through: tuple[str, ...], device: str | None, conf: Conf,
             no_address: bool) -> bool:
     rpf = conf.rp_filter
     if kind == "error":
         return rpf == 0  # last_resort
     if kind not in ("unicast", "local") or (kind == "local" and not conf.accept_local):
         return False
-    if through is not None and (through == device or (kind == "local" and device == "lo")):
+    if through and (device in through or (kind == "local" and device == "lo")):
         return True
     if no_address:
         return rpf == 0

@@ -115,12 +115,14 @@ def _assumed(o: RpfilterMatch, ctx: CompileContext) -> Pred:
                       f"reverse path check fails: {none}{local}")
 
 
-def _through(o: RpfilterMatch, device: str | None, ctx: CompileContext) -> Pred:
+def _through(o: RpfilterMatch, devices: tuple[str, ...], ctx: CompileContext) -> Pred:
+    """The route back goes out by the input interface: any of a multipath route's nexthops'
+    counts (fib_info_nh_uses_dev); a route naming none is an assumption."""
     if o.loose:
         return TRUE
-    if device is None:
+    if not devices:
         return _assumed(o, ctx)
-    return Test("iif", NameSet.single(device))
+    return Test("iif", NameSet.of(*devices))
 
 
 def _local_table(o: RpfilterMatch, host: Host, ctx: CompileContext
@@ -135,7 +137,7 @@ def _local_table(o: RpfilterMatch, host: Host, ctx: CompileContext
             alternatives.append(conj(
                 Test("src", entry.addresses, "src is a local address of this host",
                      "src is not a local address of this host"),
-                _through(o, entry.device, ctx)))
+                _through(o, (entry.device,) if entry.device else (), ctx)))
     return alternatives, remaining
 
 
@@ -162,7 +164,7 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
         remaining = remaining - won
         via: Pred = FALSE
         if route.kind == "unicast":
-            via = _through(o, route.interface, ctx)
+            via = _through(o, route.devices(), ctx)
         alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
                                       f"src is not routed by `{route.text()}'"), via))
     return disj(*alternatives)
@@ -183,5 +185,5 @@ def _by_rules(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
     passing = []
     for reached in reverse_lookup(host, flow, unseen):
         if reached.kind == "unicast" or (reached.kind == "local" and o.accept_local):
-            passing.append(conj(reached.where, _through(o, reached.device, ctx)))
+            passing.append(conj(reached.where, _through(o, reached.devices, ctx)))
     return disj(*passing)

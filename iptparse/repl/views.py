@@ -398,7 +398,7 @@ def _info_routes(shell: Shell) -> None:
     tables += [t for t in dict.fromkeys(r.table for r in host.routes if r.family is family)
                if t not in tables and t != "local"]
     for table in tables:
-        routes = host.routes_for(family, table)
+        routes = host.routes_for(family, table, dead=True)
         out.message(out.paint(f"table {table}: {len(routes)} route(s)", "heading"))
         for route in routes:
             out.message(f"  {route.text()}")

@@ -125,7 +125,9 @@ def test_info_routes_shows_the_rules_and_sysctls(rules: Path, tmp_path: Path,
     routes = tmp_path / "routes"
     routes.write_text("0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n"
                       "32766:\tfrom all lookup main\ndefault via 10.0.0.1 dev eth0\n"
-                      "local default dev lo table 100\n")
+                      "local default dev lo table 100\n10.9.0.0/16 proto bird\n"
+                      "\tnexthop via 10.0.0.2 dev eth0 weight 1\n"
+                      "\tnexthop via 10.0.1.2 dev eth1 weight 2 dead linkdown\n")
     sysctl = tmp_path / "sysctl"
     sysctl.write_text("net.ipv4.conf.all.rp_filter = 2\nnet.ipv4.conf.eth1.rp_filter = 1\n"
                       "net.ipv4.conf.eth1.forwarding = 0\n")
@@ -135,5 +137,7 @@ def test_info_routes_shows_the_rules_and_sysctls(rules: Path, tmp_path: Path,
     lines = out.splitlines()
     assert lines[lines.index("routing rules, ipv4") + 2] == "  100:\tfrom all fwmark 0x1 lookup 100"
     assert lines[lines.index("table 100: 1 route(s)") + 1] == "  local default dev lo table 100"
+    assert lines[lines.index("table main: 2 route(s)") + 1] == (  # a dead nexthop shown
+        "  10.9.0.0/16 nexthop via 10.0.0.2 dev eth0 nexthop via 10.0.1.2 dev eth1 weight 2 dead")
     assert ("  eth1             forwarding 0  rp_filter 2  accept_local 1  src_valid_mark 0  "
             "send_redirects 1") in lines

@@ -1,0 +1,142 @@
+"""Routes as `ip route` prints them, and what routing makes of multipath routes (the kernel
+checks the same in tests/sandbox/test_multipath.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from iptparse.host import Host, HostError, NextHop, parse_routes
+from iptparse.nodes import Family
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.report import format_trace
+from iptparse.ruleset import Ruleset
+from iptparse.trace import TraceResult, trace
+
+#: `ip route show table all` on this kernel, with a nexthop group, a nexthop whose device went
+#: down, and IPv6 siblings (each line ends in a space, as `ip` prints most)
+SHOWN = "".join(f"{line} \n" for line in """default table 100
+\tnexthop dev v0 weight 1
+\tnexthop via 10.0.1.1 dev v2 weight 1 onlink
+10.0.0.0/24 dev v0 proto kernel scope link src 10.0.0.2
+10.0.1.0/24 dev v2 proto kernel scope link src 10.0.1.2
+172.16.0.0/12 nhid 10
+\tnexthop via 10.0.0.1 dev v0 weight 1
+\tnexthop via 10.0.1.1 dev v2 weight 3
+172.20.0.0/16 proto bird metric 20
+\tnexthop via 10.0.0.1 dev v0 weight 1
+\tnexthop via 10.0.1.1 dev v2 weight 1 dead linkdown
+\tnexthop via 10.0.1.3 dev v3 weight 1
+172.31.0.0/16 nhid 1 via 10.0.0.1 dev v0
+2001:db8:9::/48 metric 1024 pref medium
+\tnexthop via 2001:db8::1 dev v0 weight 1
+\tnexthop via 2001:db8:1::1 dev v2 weight 2
+""".splitlines())
+
+FORWARD = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -o v0 -j ACCEPT
+-A FORWARD -o v2 -j DROP
+COMMIT
+"""
+
+
+def test_nexthop_lines_belong_to_the_route_above() -> None:
+    routes = parse_routes(SHOWN)
+    assert [r.text() for r in routes] == [
+        "default table 100 nexthop dev v0 nexthop via 10.0.1.1 dev v2",
+        "10.0.0.0/24 dev v0",
+        "10.0.1.0/24 dev v2",
+        "172.16.0.0/12 nexthop via 10.0.0.1 dev v0 nexthop via 10.0.1.1 dev v2 weight 3",
+        "172.20.0.0/16 nexthop via 10.0.0.1 dev v0 nexthop via 10.0.1.1 dev v2 dead "
+        "nexthop via 10.0.1.3 dev v3",
+        "172.31.0.0/16 via 10.0.0.1 dev v0",
+        "2001:db8:9::/48 nexthop via 2001:db8::1 dev v0 nexthop via 2001:db8:1::1 dev v2 "
+        "weight 2",
+    ]
+    assert [r.family for r in routes] == [Family.INET] * 6 + [Family.INET6]
+    assert routes[4].nexthops[1] == NextHop("10.0.1.1", "v2", 1, dead=True)
+    assert routes[4].devices() == ("v0", "v2", "v3")  # the route back: any, dead or alive
+    assert routes[4].interface is None and routes[4].gateway is None and routes[4].live
+
+
+def test_the_one_line_form_and_gateways_of_the_other_family() -> None:
+    """`ip route add`'s form puts the nexthops on the route's line; an IPv4 route's gateway
+    may be IPv6 (RFC 5549: `via inet6`), which says nothing of the route's family, while a
+    plain IPv6 gateway makes a `default` IPv6."""
+    (four, six, plain, alone) = parse_routes(
+        "default nexthop via inet6 fe80::1 dev eth0 nexthop via 10.9.9.9 dev eth1 weight 2\n"
+        "default nexthop via fe80::1 dev eth0 nexthop via fe80::2 dev eth1\n"
+        "default via inet6 fe80::1 dev eth2\n"
+        "default\n\tnexthop via 2001:db8::1 dev eth0\n\tnexthop via 2001:db8::2 dev eth1\n")
+    assert four.family is Family.INET and four.nexthops == (
+        NextHop("inet6 fe80::1", "eth0"), NextHop("10.9.9.9", "eth1", 2))
+    assert six.family is Family.INET6 and six.devices() == ("eth0", "eth1")
+    assert plain.family is Family.INET and plain.text() == "default via inet6 fe80::1 dev eth2"
+    assert alone.family is Family.INET6
+
+
+def test_a_nexthop_line_without_a_route() -> None:
+    with pytest.raises(HostError, match="line 1: cannot read a route"):
+        parse_routes("\tnexthop via 10.0.0.1 dev eth0 weight 1\n")
+
+
+def test_dead_routes_are_passed_by() -> None:
+    routes = parse_routes("10.0.0.0/8 via 10.1.1.1 dev eth1\n"
+                          "10.5.0.0/16 via 10.2.2.2 dev eth2 dead linkdown\n"
+                          "10.6.0.0/16\n\tnexthop via 10.2.2.2 dev eth2 dead\n"
+                          "\tnexthop via 10.3.3.3 dev eth3 dead\n")
+    host = Host((), routes)
+    assert [r.text() for r in host.routes_for(Family.INET)] == ["10.0.0.0/8 via 10.1.1.1 dev eth1"]
+    assert len(host.routes_for(Family.INET, dead=True)) == 3
+    assert "10.5.0.0/16 via 10.2.2.2 dev eth2 dead" in [
+        r.text() for r in host.routes_for(Family.INET, dead=True)]
+    for dst in ("10.5.0.1", "10.6.0.1"):
+        (path,) = _forward(host, dst).paths
+        assert path.state.current("oif").single_value() == "eth1"
+
+
+def _forward(host: Host, dst: str, assumptions: dict[str, bool] | None = None
+             ) -> TraceResult:
+    return trace(Ruleset([parse_iptables(FORWARD)], host=host),
+                 parse_packet(f"tcp 192.0.2.7:5 -> {dst}:80 iif=v1 ctstate=NEW"), "forward",
+                 assumptions=assumptions)
+
+
+def test_a_flow_goes_by_one_nexthop_each_an_assumption() -> None:
+    host = Host.from_text(None, SHOWN)
+    result = _forward(host, "172.16.1.1")
+    ways = {p.state.current("oif").single_value(): p for p in result.paths}
+    assert set(ways) == {"v0", "v2"}
+    assert ways["v0"].verdict == "ACCEPT" and ways["v2"].verdict == "DROP"
+    text = format_trace(result)
+    assert ("if the multipath hash picks `nexthop via 10.0.0.1 dev v0' (weight 1 of 4) of "
+            "route 172.16.0.0/12") in text
+    assert ("DROP if the multipath hash picks `nexthop via 10.0.1.1 dev v2' (weight 3 of 4), "
+            "not `nexthop via 10.0.0.1 dev v0' of route 172.16.0.0/12") in text
+    # three nexthops, one dead: the two alive
+    three = _forward(host, "172.20.0.1")
+    assert {p.state.current("oif").single_value() for p in three.paths} == {"v0", "v3"}
+    # a route of one nexthop object is a plain route
+    (single,) = _forward(host, "172.31.0.1").paths
+    assert single.state.current("oif").single_value() == "v0"
+
+
+def test_pinning_the_hash() -> None:
+    host = Host.from_text(None, SHOWN)
+    (first,) = _forward(host, "172.16.1.1", {"multipath": True}).paths
+    assert first.state.current("oif").single_value() == "v0"
+    (last,) = _forward(host, "172.16.1.1", {"multipath": False}).paths
+    assert last.state.current("oif").single_value() == "v2"
+
+
+def test_a_local_packet_by_a_multipath_default() -> None:
+    """The out path routes by the same lookup: IPv6 siblings too."""
+    host = Host.from_text(None, SHOWN)
+    rules = parse_iptables(FORWARD.replace("FORWARD -o", "OUTPUT -o"), family=Family.INET6)
+    result = trace(Ruleset([rules], host=host),
+                   parse_packet("tcp [2001:db8::5]:5 -> [2001:db8:9::1]:80"), "out")
+    assert {(p.state.current("oif").single_value(), p.verdict) for p in result.paths} == {
+        ("v0", "ACCEPT"), ("v2", "DROP")}
