@@ -66,6 +66,10 @@ _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
 
 #: the label of a multicast delivery (`_validated` leaves its source unchecked)
 _JOINED = "a group the host joined"
+#: the labels of a routing decision the captures leave to the path asked
+_AS_ASKED = "the host's addresses were not captured: delivered locally, as asked"
+_UNCAPTURED = ("the host's routes were not captured: forwarded, as asked, by the output "
+               "interface the packet names")
 #: routes whose lookup fails, so no rule suppresses them (fib_table_lookup's errors)
 _FAILING = ("blackhole", "unreachable", "prohibit")
 
@@ -401,9 +405,18 @@ class Host:
 
     def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = (),
                  rules: Mapping[Family, tuple[IpRule, ...]] | None = None,
-                 sysctls: Sysctls | None = None):
+                 sysctls: Sysctls | None = None, *, addresses_known: bool = True,
+                 routes_known: bool = True):
         self.addresses = tuple(addresses)
         self.routes = tuple(routes)
+        #: whether the host's addresses were captured (`ip addr`, or the local table's routes):
+        #: else the path asked says whether a packet is for the host, and -m addrtype and the
+        #: NAT targets assume, as with no host at all
+        self.addresses_known = addresses_known or any(
+            r.table == "local" and r.kind == "local" and r.interface != "lo" for r in self.routes)
+        #: whether the routes were captured: else the main table holds, beyond the subnets of
+        #: the addresses, routes no capture shows (a packet leaves by the interface it names)
+        self.routes_known = routes_known
         #: each family's routing rules as `ip rule` gave them (else the kernel's defaults)
         self.rules = dict(rules or {})
         #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
@@ -417,7 +430,8 @@ class Host:
 
         return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else (),
                    parse_rules(routes) if routes else None,
-                   parse_sysctls(sysctl) if sysctl else None)
+                   parse_sysctls(sysctl) if sysctl else None, addresses_known=addrs is not None,
+                   routes_known=routes is not None)
 
     def rules_for(self, family: Family) -> tuple[IpRule, ...]:
         return self.rules.get(family) or DEFAULT_RULES[family]
@@ -522,6 +536,9 @@ class Host:
         if not local_first:  # the groups are met before the rules (ip_route_input_noref)
             joined.append(Test("dst", ALL_HOSTS[family]))
         for piece in pieces:
+            if not self.addresses_known and piece.path == "in":
+                options.append((replace(piece, stages=done + in_stages), _AS_ASKED))
+                continue
             holds, fails = interp._split_state(piece, _is_local(local)) if local_first else (
                 [], [piece])
             for s in holds:
@@ -548,7 +565,9 @@ class Host:
             options = self._validated(interp, options, self.sysctls)
         state = yield from interp._fork(state, None, options)
         label = next((text for option, text in options if option is state), "")
-        if state.path == "in" and state.verdict is None:
+        if label in (_AS_ASKED, _UNCAPTURED) and state.verdict is None:
+            yield Note(f"routing: {label}"), state
+        elif state.path == "in" and state.verdict is None:
             by_route = label.removeprefix("for this host: ")
             yield Note(f"routing: delivered locally (INPUT) by {by_route}" if by_route != label
                        else "routing: dst is a local address: delivered locally (INPUT)"), state
@@ -742,6 +761,10 @@ class Host:
             remaining = nxt
             if not remaining:
                 break
+        if rule.table == "main" and not self.routes_known:
+            out += [(replace(s, env={**s.env, "oif": "oif"}), _UNCAPTURED, False)
+                    for s in remaining]
+            remaining = []
         return out, rest + remaining
 
     def _ways(self, interp: Interpreter, state: PathState, route: Route) -> list[PathState]:

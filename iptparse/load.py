@@ -61,7 +61,8 @@ def load_ruleset(
         # the routes file once: it may be standard input
         routing = _host_file(routes, lambda text: (parse_routes(text), parse_rules(text)))
         host = Host(_host_file(addrs, parse_addrs) or (), routing[0] if routing else (),
-                    routing[1] if routing else None, _host_file(sysctl, parse_sysctls))
+                    routing[1] if routing else None, _host_file(sysctl, parse_sysctls),
+                    addresses_known=addrs is not None, routes_known=routes is not None)
     return Ruleset(dumps, sets=sets, host=host)
 
 

@@ -34,7 +34,8 @@ _FAILING = ("blackhole", "unreachable", "prohibit")
 class Reached:
     """The packets (`where`) whose reverse lookup ends at a route of `kind` through
     `devices` (a multipath route's nexthops' all; none: the route names none); kind "error"
-    is a failed lookup (no route, a blackhole, unreachable or prohibit rule or route)."""
+    is a failed lookup (no route, a blackhole, unreachable or prohibit rule or route), kind
+    "unknown" a route of the main table no capture shows (the host's routes not given)."""
 
     where: Pred
     kind: str
@@ -80,7 +81,8 @@ def reverse_lookup(host: Host, flow: ReverseFlow,
             else:
                 routes = [(r.addresses(), r.kind, r.devices(), r.prefix, f"routed by `{r.text()}'")
                           for r in host.routes_for(Family.INET, rule.table)]
-            left = _table(rule, routes, conj(here, selected), out)
+            left = _table(rule, routes, conj(here, selected), out,
+                          uncaptured=rule.table == "main" and not host.routes_known)
             if not left.is_empty:
                 onward = conj(selected, Test("src", left, f"src has no route in table "
                                              f"{rule.table} that decides (rule "
@@ -90,10 +92,11 @@ def reverse_lookup(host: Host, flow: ReverseFlow,
     return [r for r in out if r.where is not FALSE]
 
 
-def _table(rule: IpRule, routes: list[_Route], here: Pred,
-           out: list[Reached]) -> IntSet:
+def _table(rule: IpRule, routes: list[_Route], here: Pred, out: list[Reached], *,
+           uncaptured: bool) -> IntSet:
     """One rule's table: the regions it decides go to `out`; the sources it leaves to the
-    next rule are returned."""
+    next rule are returned. `uncaptured`: the table has routes besides `routes`, unknown, for
+    every source those leave."""
     remaining = IntSet.all(0xFFFFFFFF)
     left = IntSet.empty(0xFFFFFFFF)
     suppress = rule.suppress_prefixlength
@@ -108,4 +111,8 @@ def _table(rule: IpRule, routes: list[_Route], here: Pred,
             continue
         where = conj(here, Test("src", won, f"src is {shown}", f"src is not {shown}"))
         out.append(Reached(where, "error" if kind in _FAILING else kind, devices))
+    if uncaptured and not remaining.is_empty:
+        out.append(Reached(conj(here, Test("src", remaining, "src has no route captured",
+                                           "src has a route captured")), "unknown", ()))
+        remaining = IntSet.empty(0xFFFFFFFF)
     return left | remaining

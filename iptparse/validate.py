@@ -101,9 +101,23 @@ def _passes(host: Host, sysctls: Sysctls, device: str | None, oif: str | None) -
                                  for r in host.rules_for(Family.INET)))
     passing = []
     for reached in reverse_lookup(host, flow, _unseen):
-        if _judged(reached.kind, reached.devices, device, conf, _without_address(host, device)):
+        if reached.kind == "unknown":  # the routes were not captured
+            passing.append(reached.where if rpf == 0 else conj(reached.where, _UNCAPTURED[rpf]))
+        elif _judged(reached.kind, reached.devices, device, conf,
+                     _without_address(host, device)):
             passing.append(reached.where)
     return disj(*passing)
+
+
+#: rp_filter's check of a route back no capture shows, strict and loose
+_UNCAPTURED = {
+    1: Assume("validate-route-back", "rp-filter",
+              "the route back to src goes out by iif (rp_filter 1; no routes given)",
+              "the route back to src does not go out by iif (rp_filter 1; no routes given)"),
+    2: Assume("validate-route-back-loose", "rp-filter",
+              "the host has a route back to src (rp_filter 2; no routes given)",
+              "the host has no route back to src (rp_filter 2; no routes given)"),
+}
 
 
 def _judged(kind: str, through: tuple[str, ...], device: str | None, conf: Conf,

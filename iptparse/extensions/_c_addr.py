@@ -18,7 +18,8 @@ from ..domain import IntSet
 from ..host import Host
 from ..nodes import Family
 
-__all__ = ["ANYCAST", "BROADCAST", "LOCAL", "LocalRoute", "host_of", "local_table"]
+__all__ = ["ANYCAST", "BROADCAST", "LOCAL", "LocalRoute", "addresses_of", "host_of",
+           "local_table"]
 
 #: Route types (RTN_*) the local table holds.
 LOCAL, BROADCAST, ANYCAST = 2, 3, 4
@@ -39,6 +40,14 @@ def host_of(ctx: Any) -> Host | None:
     """The compile context's host, when it is one iptparse can read routes from."""
     host = getattr(ctx, "host", None)
     return host if isinstance(host, Host) else None
+
+
+def addresses_of(ctx: Any) -> Host | None:
+    """The compile context's host when its addresses were captured: matches and targets that
+    ask for the host's addresses assume, as with no host, when only its routes or sysctls
+    were given."""
+    host = host_of(ctx)
+    return host if host is not None and host.addresses_known else None
 
 
 def _entries(host: Host, family: Family) -> list[tuple[IntSet, int, int, str | None]]:

@@ -21,7 +21,7 @@ holds the next hop, else the first; iptparse, not knowing next hops: one of them
 is one); an interface without one lends another interface's global address, and with none at
 all an IPv4 packet is dropped while IPv6 source selection falls back to ::1 (seen on 6.18).
 REDIRECT takes the input interface's first address (IPv6: the first of the destination's scope;
-127.0.0.1 / ::1 for locally generated packets; none: dropped). With host addresses (`ctx.host`)
+127.0.0.1 / ::1 for locally generated packets; none: dropped). With the host's addresses captured
 that is exact; without, the address is a fresh unknown and "there is an address"
 an assumption (kinds `masquerade`, `redirect`).
 """
@@ -38,6 +38,7 @@ from ..host import Host
 from ..logic import FALSE, And, Custom, Or, Pred, Test
 from ..nodes import Family
 from ..semantics import Change, CompileContext, Effect, SetBits, SetFrom, SetValue
+from ._c_addr import addresses_of
 from ._d_sem import masked_image
 
 __all__ = ["dnat_effect", "masquerade_effect", "netmap_effect", "redirect_effect",
@@ -231,7 +232,7 @@ def _interfaces(host: Host, family: Family) -> list[str]:
 
 def masquerade_effect(ports: Ports, random: tuple[bool, bool], ctx: CompileContext) -> Effect:
     family = ctx.family
-    host = ctx.host if isinstance(ctx.host, Host) else None
+    host = addresses_of(ctx)
     top = _top(family)
     usable = IntSet.empty(top)
     if host is not None:
@@ -280,7 +281,7 @@ def masquerade_effect(ports: Ports, random: tuple[bool, bool], ctx: CompileConte
 
 def redirect_effect(ports: Ports, random: tuple[bool, bool], ctx: CompileContext) -> Effect:
     family = ctx.family
-    host = ctx.host if isinstance(ctx.host, Host) else None
+    host = addresses_of(ctx)
     top = _top(family)
     loopback = _LOOPBACK[family]
 

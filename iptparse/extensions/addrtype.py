@@ -17,7 +17,7 @@ from typing import Any
 
 from ..logic import Pred
 from ..nodes import ExtOptions, Family
-from ._c_addr import host_of
+from ._c_addr import addresses_of
 from ._c_addrtype import type_predicate
 from ._checks import only_at_hooks
 from ._pred import conj, invert
@@ -159,7 +159,7 @@ class AddrType(Extension):
     def predicate(self, options: ExtOptions, ctx: Any) -> Pred:
         assert isinstance(options, AddrTypeMatch)
         device = "iif" if options.limit_iface_in else "oif" if options.limit_iface_out else None
-        host = host_of(ctx)
+        host = addresses_of(ctx)
         parts: list[Pred] = []
         for field, types, inverted in (("src", options.src_types, options.src_invert),
                                        ("dst", options.dst_types, options.dst_invert)):

@@ -167,6 +167,9 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
             via = _through(o, route.devices(), ctx)
         alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
                                       f"src is not routed by `{route.text()}'"), via))
+    if not host.routes_known and not remaining.is_empty:  # routes no capture shows
+        alternatives.append(conj(Test("src", remaining, "src has no route captured",
+                                      "src has a route captured"), _assumed(o, ctx)))
     return disj(*alternatives)
 
 
@@ -186,4 +189,6 @@ def _by_rules(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
     for reached in reverse_lookup(host, flow, unseen):
         if reached.kind == "unicast" or (reached.kind == "local" and o.accept_local):
             passing.append(conj(reached.where, _through(o, reached.devices, ctx)))
+        elif reached.kind == "unknown":
+            passing.append(conj(reached.where, _assumed(o, ctx)))
     return disj(*passing)

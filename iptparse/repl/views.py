@@ -399,11 +399,15 @@ def _info_routes(shell: Shell) -> None:
                if t not in tables and t != "local"]
     for table in tables:
         routes = host.routes_for(family, table, dead=True)
-        out.message(out.paint(f"table {table}: {len(routes)} route(s)", "heading"))
+        unknown = "" if host.routes_known or table != "main" else (
+            " (the addresses' subnets; the rest not captured: packets leave as asked)")
+        out.message(out.paint(f"table {table}: {len(routes)} route(s){unknown}", "heading"))
         for route in routes:
             out.message(f"  {route.text()}")
     addresses = [a for a in host.addresses if a.family is family]
-    out.message(out.paint(f"addresses: {len(addresses)}", "heading"))
+    unknown = "" if host.addresses_known else (
+        " (not captured: a packet is for this host as the path asked says)")
+    out.message(out.paint(f"addresses: {len(addresses)}{unknown}", "heading"))
     for a in addresses:
         out.message(f"  {a.interface or '(any)'} {format_ip(a.address, family)}/{a.prefix}")
     if host.sysctls is None or family is not Family.INET:

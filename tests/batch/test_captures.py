@@ -285,3 +285,13 @@ def test_a_nodes_sysctls_decide_its_routing(tmp_path: Path) -> None:
     [record] = evaluate([bad], [packet])
     assert isinstance(record, NodeFailure)
     assert record.error.startswith(f"{bad}/sysctl.txt: error: line 1: cannot read the setting")
+
+
+def test_a_node_with_addresses_alone_forwards_as_asked(tmp_path: Path) -> None:
+    """A node folder with `ip addr` output and no routes: a packet beyond the addresses'
+    subnets leaves by the interface it names, as without host files, not "no route"."""
+    node = _node(tmp_path / "n", {"iptables-save.txt": V4, "addrs.txt": "eth0 10.0.0.1/24\n"})
+    [record] = evaluate([node], ["tcp 203.0.113.9:1 -> 198.51.100.5:22 iif=eth0 oif=eth1"],
+                        path="forward")
+    assert isinstance(record, Result)
+    assert {p.stopped for p in record.evaluation.paths} == {None}

@@ -140,3 +140,94 @@ def test_a_local_packet_by_a_multipath_default() -> None:
                    parse_packet("tcp [2001:db8::5]:5 -> [2001:db8:9::1]:80"), "out")
     assert {(p.state.current("oif").single_value(), p.verdict) for p in result.paths} == {
         ("v0", "ACCEPT"), ("v2", "DROP")}
+
+
+# --- what a host file leaves unknown -----------------------------------------------------------
+
+ADDRS = "eth0 10.0.0.1/24\neth1 192.168.1.10/24\n"
+KINDS = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL
+-A PREROUTING -m rpfilter
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o eth1 -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -o eth1 -j ACCEPT
+-A FORWARD -j DROP
+COMMIT
+"""
+
+
+def _walk(host: Host, spec: str, path: str) -> TraceResult:
+    return trace(Ruleset([parse_iptables(KINDS)], host=host),
+                 parse_packet(f"{spec} ctstate=NEW"), path)
+
+
+def _texts(result: TraceResult) -> set[str]:
+    return {text for p in result.paths for a in p.alternatives for text in a.readable()}
+
+
+def test_without_routes_a_packet_leaves_by_the_interface_it_names() -> None:
+    """`ip addr` alone: the routes beyond the addresses' subnets are unknown, so a packet is
+    forwarded as asked (never "no route"), by the output interface the packet names; one for
+    an address's subnet takes that subnet's interface, one for the host is delivered."""
+    host = Host.from_text(ADDRS)
+    assert host.addresses_known and not host.routes_known
+    paths = _walk(host, "tcp 192.0.2.7:5 -> 8.8.8.8:80 iif=eth0 oif=eth1", "forward").paths
+    assert {(p.verdict, p.state.current("oif").single_value()) for p in paths} == {
+        ("ACCEPT", "eth1")}  # two: -m rpfilter's assumption splits them
+    assert ("routing: the host's routes were not captured: forwarded, as asked, by the output "
+            "interface the packet names") in format_trace(
+                _walk(host, "tcp 192.0.2.7:5 -> 8.8.8.8:80 iif=eth0 oif=eth1", "forward"),
+                verbose=True)
+    subnet = _walk(host, "tcp 192.0.2.7:5 -> 192.168.1.5:80 iif=eth0 oif=eth0", "forward")
+    assert {p.state.current("oif").single_value() for p in subnet.paths} == {"eth1"}
+    mine = _walk(host, "tcp 192.0.2.7:5 -> 10.0.0.1:80 iif=eth0", "forward")
+    assert {p.state.path for p in mine.paths} == {"in"}
+    # the route back to a source beyond the subnets is unknown too: -m rpfilter assumes
+    assert "reverse path check passes: the route back to src goes out through iif" in _texts(
+        _walk(host, "tcp 192.0.2.7:5 -> 8.8.8.8:80 iif=eth0 oif=eth1", "forward"))
+
+
+def test_sysctls_alone_leave_addresses_and_routes_unknown() -> None:
+    host = Host.from_text(None, None, "net.ipv4.conf.all.rp_filter = 1\n")
+    assert not host.addresses_known and not host.routes_known
+    result = _walk(host, "tcp 192.0.2.7:5 -> 10.0.0.1:80 iif=eth0", "in")
+    # delivered as asked, under the strict rp_filter's assumption; addrtype assumes
+    ways = {(p.verdict, p.state.stopped, p.state.path) for p in result.paths}
+    assert ("DROP", "routing (a martian source: it fails the kernel's source validation, by "
+            "the sysctls rp_filter and accept_local)", "in") in ways
+    assert ("ACCEPT", None, "in") in ways
+    texts = _texts(result)
+    assert "the route back to src goes out by iif (rp_filter 1; no routes given)" in texts
+    assert "dst is a local address of this host" in texts  # addrtype's assumption
+    forward = _walk(host, "tcp 192.0.2.7:5 -> 8.8.8.8:80 iif=eth0 oif=eth1", "forward")
+    assert "the host has an address to masquerade to" in _texts(forward)
+
+
+def test_routes_without_the_local_table_leave_addresses_unknown() -> None:
+    """`ip route` (the main table) does not list the host's addresses; `ip route show table
+    all` does, in the local table."""
+    main = Host.from_text(None, "default via 10.0.0.254 dev eth0\n")
+    assert not main.addresses_known and main.routes_known
+    delivered = _walk(main, "tcp 192.0.2.7:5 -> 10.0.0.1:80 iif=eth0", "in")
+    assert {p.state.path for p in delivered.paths} == {"in"}
+    everything = Host.from_text(None, "default via 10.0.0.254 dev eth0\nlocal 10.0.0.1 dev eth0 "
+                                "table local proto kernel scope host src 10.0.0.1\n")
+    assert everything.addresses_known
+    forwarded = _walk(everything, "tcp 192.0.2.7:5 -> 10.0.0.9:80 iif=eth1", "in")
+    # not the host's: the path asked gives way
+    assert {p.state.path for p in forwarded.paths} == {"forward"}

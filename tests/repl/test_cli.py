@@ -141,3 +141,15 @@ def test_info_routes_shows_the_rules_and_sysctls(rules: Path, tmp_path: Path,
         "  10.9.0.0/16 nexthop via 10.0.0.2 dev eth0 nexthop via 10.0.1.2 dev eth1 weight 2 dead")
     assert ("  eth1             forwarding 0  rp_filter 2  accept_local 1  src_valid_mark 0  "
             "send_redirects 1") in lines
+
+
+def test_info_routes_says_what_was_not_captured(rules: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("net.ipv4.conf.all.rp_filter = 0\n")
+    status, out, err = run(["repl", str(rules), "--sysctl", str(sysctl), "--packet", RETURNED],
+                           "info routes\n", monkeypatch)
+    assert (status, err) == (0, "")
+    assert ("table main: 0 route(s) (the addresses' subnets; the rest not captured: packets "
+            "leave as asked)") in out
+    assert "addresses: 0 (not captured: a packet is for this host as the path asked says)" in out
