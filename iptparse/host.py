@@ -47,6 +47,8 @@ NO_ROUTE = "routing (no route to dst)"
 NOT_FORWARDING = "routing (the input interface does not forward: sysctl forwarding)"
 INVALID_SOURCE = ("routing (a martian source: it fails the kernel's source validation, by "
                   "the sysctls rp_filter and accept_local)")
+LOOPBACK_OUT = ("routing (a loopback source may leave only by lo, or an interface with the "
+                "sysctl route_localnet)")
 NOT_A_MEMBER = ("routing (a multicast group the host has not joined; multicast routing is not "
                 "modelled)")
 
@@ -57,7 +59,7 @@ _MEMBER = Assume("multicast-member", "multicast-member",
                  "the input interface joined the multicast group",
                  "the input interface did not join the multicast group")
 
-_MARTIAN_SRC = LOOPBACK4 | MULTICAST4 | LIMITED_BROADCAST4
+_MARTIAN_SRC = MULTICAST4 | LIMITED_BROADCAST4
 #: ip_route_input_slow() takes these to the local broadcast input before it looks at 0.0.0.0:
 #: the limited broadcast, and 0.0.0.0 to 0.0.0.0 (a DHCP client's first packets)
 _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
@@ -505,18 +507,13 @@ class Host:
         options: list[tuple[PathState, str]] = []
         pieces = [state]
         if family is Family.INET:
-            # ip_route_input_slow: martian sources and destinations never get a route
-            bad: list[Pred] = [Test("src", _MARTIAN_SRC, "src is a martian source (loopback, "
-                                    "multicast or broadcast)", "src is not a martian source")]
-            zero: list[Pred] = [Test("src", ZERO4, "src is 0.0.0.0", "src is not 0.0.0.0")]
-            if state.env.get("dst", "dst") == "dst":
-                # a destination NAT rewrote is an address the host chose: never a martian
-                bad.append(Test("dst", LOOPBACK4, "dst is a loopback address",
-                                "dst is not a loopback address"))
-                zero.append(Test("dst", ZERO4, "dst is 0.0.0.0", "dst is not 0.0.0.0"))
-            # 0.0.0.0 is a martian too, but for a local broadcast (checked first)
-            bad.append(And((Not(_BROADCAST_INPUT), Or(tuple(zero)))))
-            martian = And((Not(Test("iif", NameSet.single("lo"))), Or(tuple(bad))))
+            # a destination DNAT rewrote is checked too (127.0.0.1 needs route_localnet), but
+            # not REDIRECT's: its set of candidates holds 127.0.0.1 only for local packets
+            rewritten = state.env.get("dst", "dst") != "dst"
+            now = state.current("dst")
+            loopback_only = isinstance(now, IntSet) and (now - LOOPBACK4).is_empty
+            martian = And((Not(Test("iif", NameSet.single("lo"))), self._martian(
+                dst=not rewritten, loopback_dst=not rewritten or loopback_only)))
             dropped, pieces = interp._split_state(state, martian)
             options += [(replace(s, verdict="DROP", stopped=MARTIAN),
                          "martian address: dropped by routing") for s in dropped]
@@ -578,6 +575,28 @@ class Host:
         else:
             yield Note(f"dropped by {state.stopped or 'routing'}"), state
         return replace(state, stage=state.stage + 1, chain=None, index=0, stack=(), trail=())
+
+    def _martian(self, *, dst: bool, loopback_dst: bool) -> Pred:
+        """ip_route_input_slow's martians, in its order, as the addresses are when routing
+        runs (after PREROUTING's DNAT): a multicast or limited-broadcast source; then, but
+        for a local broadcast, 0.0.0.0 either way, and a loopback address either way unless
+        the input interface has route_localnet (which DNAT to 127.0.0.1 needs). `dst`,
+        `loopback_dst`: whether the destination's checks apply."""
+        loopback: Pred = Test("src", LOOPBACK4, "src is a loopback address",
+                              "src is not a loopback address")
+        if loopback_dst:
+            loopback = Or((loopback, Test("dst", LOOPBACK4, "dst is a loopback address",
+                                          "dst is not a loopback address")))
+        if self.sysctls is not None:
+            from .validate import localnet
+
+            loopback = And((Not(localnet(self.sysctls, "iif")), loopback))
+        zero: list[Pred] = [Test("src", ZERO4, "src is 0.0.0.0", "src is not 0.0.0.0")]
+        if dst:
+            zero.append(Test("dst", ZERO4, "dst is 0.0.0.0", "dst is not 0.0.0.0"))
+        return Or((Test("src", _MARTIAN_SRC, "src is a multicast or broadcast address",
+                        "src is not a multicast or broadcast address"),
+                   And((Not(_BROADCAST_INPUT), Or((*zero, loopback))))))
 
     def _validated(self, interp: Interpreter, options: list[tuple[PathState, str]],
                    sysctls: Sysctls) -> list[tuple[PathState, str]]:
@@ -689,11 +708,32 @@ class Host:
         lo = Route(family, 0, 0, "lo")
         options = [(self._via(s, lo), "for this host: out by lo") for s in holds]
         for s in fails:
-            options += [(self._via(routed, lo) if here else routed,
-                         f"{label}: out by lo" if here else label)
-                        for routed, label, here in self._lookup(interp, s, local, output=True,
-                                                                start=int(local_first))]
+            for routed, label, here in self._lookup(interp, s, local, output=True,
+                                                    start=int(local_first)):
+                if here:
+                    options.append((self._via(routed, lo), f"{label}: out by lo"))
+                elif routed.verdict is not None or family is not Family.INET:
+                    options.append((routed, label))
+                else:
+                    options += self._loopback_out(interp, routed, label)
         return options
+
+    def _loopback_out(self, interp: Interpreter, state: PathState, label: str
+                      ) -> list[tuple[PathState, str]]:
+        """A loopback source may leave only by lo, or an interface with route_localnet
+        (__mkroute_output: the send fails, EINVAL); kube-proxy's node ports on localhost
+        need it, their DNAT routing the packet out again with source 127.0.0.1."""
+        leaving: Pred = And((Test("src", LOOPBACK4, "src is a loopback address",
+                                  "src is not a loopback address"),
+                             Not(Test("oif", NameSet.single("lo")))))
+        if self.sysctls is not None:
+            from .validate import localnet
+
+            leaving = And((leaving, Not(localnet(self.sysctls, "oif"))))
+        failed, sent = interp._split_state(state, leaving)
+        return [(s, label) for s in sent] + [
+            (replace(s, verdict="DROP", stopped=LOOPBACK_OUT),
+             "a loopback source leaving by another interface: the send fails") for s in failed]
 
     def _lookup(self, interp: Interpreter, state: PathState, local: IntSet, *, output: bool,
                 start: int) -> list[tuple[PathState, str, bool]]:

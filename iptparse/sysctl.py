@@ -3,14 +3,15 @@
 A received packet is forwarded only where its input interface forwards (`forwarding`; for
 IPv6 `all.forwarding`, or the interface's `force_forwarding`), and an IPv4 one's source is
 validated (fib_validate_source) by `rp_filter`, `accept_local`,
-`src_valid_mark` and `send_redirects`. No dump holds them; without them iptparse routes as a
-host with rp_filter=0, accept_local=1 and forwarding on (the kernel lab's settings). A file
+`src_valid_mark` and `send_redirects`; `route_localnet` lets loopback addresses be routed to and
+from an interface. No dump holds them; without them iptparse routes as a host with
+rp_filter=0, accept_local=1, route_localnet=0 and forwarding on (the kernel lab's settings). A file
 that leaves out an `all` setting is taken so for it too; one that leaves out an interface's own
 (and `default`'s) value, as the kernel makes it (0; send_redirects 1; forwarding `all`'s).
 
 Each setting exists for `all`, `default` and every interface; the kernel combines `all` with
-the interface's own: rp_filter takes the larger, accept_local, src_valid_mark and
-send_redirects either, forwarding the interface's own (writing `all` sets every interface).
+the interface's own: rp_filter takes the larger, accept_local, src_valid_mark, send_redirects
+and route_localnet either, forwarding the interface's own (writing `all` sets every interface).
 An interface the file does not list takes `default`'s values.
 """
 
@@ -29,11 +30,12 @@ _KEY = re.compile(r"^\s*net\.ipv4\.conf\.([^.\s]+)\.(\w+)\s*=\s*(.*?)\s*$")
 _FORWARD = re.compile(r"^\s*net\.ipv4\.ip_forward\s*=\s*(\d+)\s*$")
 #: what routing takes for a setting no file gives (as without a file)
 ASSUMED = {"forwarding": 1, "rp_filter": 0, "accept_local": 1, "src_valid_mark": 0,
-           "send_redirects": 0}
+           "send_redirects": 0, "route_localnet": 0}
 #: an interface's own value the file does not give: the kernel's default
-_KERNEL = {"rp_filter": 0, "accept_local": 0, "src_valid_mark": 0, "send_redirects": 1}
+_KERNEL = {"rp_filter": 0, "accept_local": 0, "src_valid_mark": 0, "send_redirects": 1,
+           "route_localnet": 0}
 _COMBINE = {"forwarding": "own", "rp_filter": "max", "accept_local": "or",
-            "src_valid_mark": "or", "send_redirects": "or"}
+            "src_valid_mark": "or", "send_redirects": "or", "route_localnet": "or"}
 
 
 class SysctlError(HostError):
@@ -49,6 +51,9 @@ class Conf:
     accept_local: int
     src_valid_mark: int
     send_redirects: int
+    #: loopback addresses may be routed to and from the interface (kube-proxy sets it for
+    #: node ports on localhost; DNAT to 127.0.0.1 needs it)
+    route_localnet: int
 
 
 class Sysctls:

@@ -24,19 +24,33 @@ from .nodes import Family
 from .reverse import reverse_lookup
 from .sysctl import Conf, Sysctls
 
-__all__ = ["forwards", "forwards6", "source_valid"]
+__all__ = ["forwards", "forwards6", "localnet", "source_valid"]
 
 
 @lru_cache(maxsize=256)  # the same for every routing decision on one host
 def forwards(sysctls: Sysctls) -> Pred:
     """The input interface forwards (its `forwarding`; ip_forward is `all`'s)."""
+    return _where(sysctls, "iif", "forwarding", "the input interface forwards (sysctl "
+                  "forwarding)", "the input interface does not forward (sysctl forwarding)")
+
+
+@lru_cache(maxsize=256)
+def localnet(sysctls: Sysctls, field: str) -> Pred:
+    """The interface in `field` (iif, oif) has route_localnet: loopback addresses may be
+    routed to and from it."""
+    return _where(sysctls, field, "route_localnet", f"{field} has route_localnet (sysctl)",
+                  f"{field} has no route_localnet (sysctl)")
+
+
+def _where(sysctls: Sysctls, field: str, setting: str, on: str, off: str) -> Pred:
+    """The interfaces in `field` whose `setting` is on: the named ones, or all but the named
+    ones that have it off when an interface the file does not name has it."""
     named = sorted(sysctls.interfaces)
-    on, off = ("the input interface forwards (sysctl forwarding)",
-               "the input interface does not forward (sysctl forwarding)")
-    if sysctls.conf(None).forwarding:  # an interface the file does not name forwards
-        return Not(Test("iif", NameSet.of(*(n for n in named if not sysctls.conf(n).forwarding)),
-                        off, on))
-    return Test("iif", NameSet.of(*(n for n in named if sysctls.conf(n).forwarding)), on, off)
+    if getattr(sysctls.conf(None), setting):
+        return Not(Test(field, NameSet.of(*(n for n in named
+                                            if not getattr(sysctls.conf(n), setting))), off, on))
+    return Test(field, NameSet.of(*(n for n in named if getattr(sysctls.conf(n), setting))), on,
+                off)
 
 
 @lru_cache(maxsize=256)

@@ -417,7 +417,8 @@ def _info_routes(shell: Shell) -> None:
         conf = host.sysctls.conf(name)
         out.message(f"  {name or '(others)':<16} forwarding {conf.forwarding}  rp_filter "
                     f"{conf.rp_filter}  accept_local {conf.accept_local}  src_valid_mark "
-                    f"{conf.src_valid_mark}  send_redirects {conf.send_redirects}")
+                    f"{conf.src_valid_mark}  send_redirects {conf.send_redirects}  "
+                    f"route_localnet {conf.route_localnet}")
 
 
 def _info_packet(shell: Shell) -> None:

@@ -26,6 +26,7 @@ net.ipv4.conf.eth0.forwarding = 0
 net.ipv4.conf.eth0.rp_filter = 0
 net.ipv4.conf.eth0/100.rp_filter = 1
 net.ipv4.conf.lo.src_valid_mark = 1
+net.ipv4.conf.eth0.route_localnet = 1
 net.ipv4.ip_forward = 1
 net.ipv4.tcp_rmem = 4096	131072	6291456
 """
@@ -37,13 +38,13 @@ def test_all_combines_with_each_interface() -> None:
     # rp_filter: the larger of all's and the interface's; accept_local: either; forwarding:
     # the interface's own
     assert sysctls.conf("eth0") == Conf(forwarding=0, rp_filter=2, accept_local=1,
-                                        src_valid_mark=0, send_redirects=1)
+                                        src_valid_mark=0, send_redirects=1, route_localnet=1)
     assert sysctls.conf("eth0.100").rp_filter == 2
     assert sysctls.conf("lo").src_valid_mark == 1
     # an interface the file does not list takes default's; an own value nobody gives is the
     # kernel's (send_redirects 1), an `all` one the assumption made without a file (0)
     assert sysctls.conf("wg0") == Conf(forwarding=1, rp_filter=2, accept_local=0,
-                                       src_valid_mark=0, send_redirects=1)
+                                       src_valid_mark=0, send_redirects=1, route_localnet=0)
 
 
 def test_ip_forward_alone_stands_for_every_interface() -> None:
@@ -124,3 +125,36 @@ def test_an_open_input_interface_is_judged_interface_by_interface() -> None:
                    steps=False)
     outcomes = {p.verdict: p.conditions for p in result.paths}
     assert outcomes == {"ACCEPT": ["iif ∈ {eth2, lo}"], "DROP": ["iif ∉ {eth2, lo}"]}
+
+
+LOCALNET = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 30080 -j DNAT --to-destination 127.0.0.1:8080
+-A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 30080 -j DNAT --to-destination 10.9.0.5:80
+-A POSTROUTING -o eth1 -j MASQUERADE
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(("settings", "received", "sent"), [
+    (None, "DROP by routing (a martian address)",
+     "DROP by routing (a loopback source may leave only by lo, or an interface with the "
+     "sysctl route_localnet)"),
+    ("net.ipv4.conf.eth0.route_localnet = 1\nnet.ipv4.conf.eth1.route_localnet = 1\n",
+     "ACCEPT by nat:PREROUTING #1", "ACCEPT by nat:POSTROUTING #1"),
+])
+def test_route_localnet(settings: str | None, received: str, sent: str) -> None:
+    """DNAT to 127.0.0.1 in PREROUTING, and kube-proxy's node port on localhost (DNAT in
+    OUTPUT sends the packet out from 127.0.0.1), need route_localnet on the interface; the
+    kernel's default is off (tests/sandbox/test_route_localnet.py)."""
+    host = Host.from_text("eth0 10.0.2.1/24\neth1 192.168.49.2/24\n",
+                          "10.9.0.0/16 via 192.168.49.1 dev eth1\n", settings)
+    rs = Ruleset([parse_iptables(LOCALNET)], host=host)
+    for spec, path, verdict in (("tcp 192.0.2.7:5 -> 10.0.2.1:30080 iif=eth0", "in", received),
+                                ("tcp 127.0.0.1:5 -> 127.0.0.1:30080", "out", sent)):
+        result = trace(rs, parse_packet(f"{spec} ctstate=NEW"), path)
+        assert len(result.paths) == 1
+        assert verdict in format_trace(result).splitlines(), spec

@@ -140,7 +140,7 @@ def test_info_routes_shows_the_rules_and_sysctls(rules: Path, tmp_path: Path,
     assert lines[lines.index("table main: 2 route(s)") + 1] == (  # a dead nexthop shown
         "  10.9.0.0/16 nexthop via 10.0.0.2 dev eth0 nexthop via 10.0.1.2 dev eth1 weight 2 dead")
     assert ("  eth1             forwarding 0  rp_filter 2  accept_local 1  src_valid_mark 0  "
-            "send_redirects 1") in lines
+            "send_redirects 1  route_localnet 0") in lines
 
 
 def test_info_routes_says_what_was_not_captured(rules: Path, tmp_path: Path,
