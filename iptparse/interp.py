@@ -364,6 +364,12 @@ _BRIDGED = And((Test("bridged", IntSet.single(1, 1), "the packet is bridged",
                      "the packet is not bridged"),
                 Not(Test("physout", NameSet.single(""), "the packet leaves by no bridge port",
                          "the packet leaves by a bridge port"))))
+_BRIDGED_IN = Test("bridged", IntSet.single(1, 1), "the packet is bridged",
+                   "the packet is not bridged")
+_NOT_BRIDGED = IntSet.single(0, 1)
+#: `PathState.stopped` of a bridged packet no table sees
+_BRIDGE_ONLY = ("the bridge (br_netfilter does not call the tables for bridged packets: "
+                "sysctl bridge-nf-call-{} = 0)")
 _FORWARDABLE_TTL = IntSet.range(2, 255, 255)
 #: what the walk takes of a field the packet leaves unsaid, where no rule but the walk's own
 #: assumption narrowed it (a forwarded packet's TTL): not a condition on the packet
@@ -497,6 +503,9 @@ class Interpreter:
     def _begin_stage(self, state: PathState, stage: Stage
                      ) -> Generator[Snapshot, int | None, PathState]:
         if state.stage == 0 and state.path != "out":
+            state = yield from self._bridge_calls(state)
+            if state.verdict is not None:
+                return state
             checks = receipt(self.family)
             if checks is not None:
                 state = yield from self._receive(state, checks)
@@ -871,6 +880,31 @@ class Interpreter:
             routed = yield from self._stay_on_link(state, routed, link.source(),
                                                    SOURCE_NOT_FORWARDED)
         return routed
+
+    def _bridge_calls(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
+        """Where the host's sysctls say br_netfilter does not call this family's tables
+        (bridge-nf-call-iptables or -ip6tables 0): a packet the bridge passes between its
+        ports meets no table, and one for the bridge itself comes up the stack as the
+        bridge's own, without its port (physdev sees none). Checked in a kernel bridge."""
+        host = self.ruleset.host
+        tool = "ip6tables" if self.family is Family.INET6 else "iptables"
+        if host is None or host.sysctls is None or host.sysctls.bridge_calls(tool):
+            return state
+        passed, rest = self._split_state(state, _BRIDGED)
+        options = [(replace(s, verdict="ACCEPT", stopped=_BRIDGE_ONLY.format(tool)),
+                    "the bridge passes it on, past every table") for s in passed]
+        for piece in rest:
+            ported, plain = self._split_state(piece, _BRIDGED_IN)
+            options += [(s, "not bridged") for s in plain]
+            options += [(_with_values(s, {"bridged": _NOT_BRIDGED, "physin": _NO_PORT},
+                                      "on the bridge, without br_netfilter"),
+                         "for the bridge itself") for s in ported]
+        if len(options) == 1 and options[0][0] is state:
+            return state
+        state = yield from self._fork(state, None, options)
+        if state.verdict is not None:
+            yield Note(f"the bridge passes it on without the tables: {state.stopped}"), state
+        return state
 
     def _bridge(self, state: PathState) -> Generator[Snapshot, int | None, PathState]:
         """A packet a bridge passes between its ports (br_netfilter calls the tables for it)

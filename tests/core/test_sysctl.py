@@ -158,3 +158,13 @@ def test_route_localnet(settings: str | None, received: str, sent: str) -> None:
         result = trace(rs, parse_packet(f"{spec} ctstate=NEW"), path)
         assert len(result.paths) == 1
         assert verdict in format_trace(result).splitlines(), spec
+
+
+def test_bridge_nf_call_keys() -> None:
+    """Absent keys (br_netfilter not loaded, or a capture of net.ipv4 alone) leave the tables
+    called, as without a file; only a 0 says they are not."""
+    off = parse_sysctls("net.bridge.bridge-nf-call-iptables = 0\n"
+                        "net.bridge.bridge-nf-call-ip6tables = 1\n")
+    assert not off.bridge_calls("iptables") and off.bridge_calls("ip6tables")
+    assert parse_sysctls("net.ipv4.conf.all.rp_filter = 1\n").bridge_calls("iptables")
+    assert off != parse_sysctls("net.bridge.bridge-nf-call-ip6tables = 1\n")

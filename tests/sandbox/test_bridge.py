@@ -27,6 +27,7 @@ from iptparse.sandbox.frames import KernelPacket, build_frame
 from iptparse.sandbox.netns import Netns
 from iptparse.sandbox.nsthread import call_in_netns
 from iptparse.sandbox.observe import CounterReader
+from iptparse.sysctl import parse_sysctls
 from iptparse.trace import trace
 
 from ..conftest import require_kernel
@@ -50,6 +51,7 @@ COMMIT
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
 -A INPUT -i br0 -p udp -m udp --dport 55 -m physdev --physdev-in veth1 ! --physdev-is-bridged
+-A INPUT -i br0 -p udp -m udp --dport 55
 -A FORWARD -p udp -m udp --dport 53 -m physdev --physdev-is-bridged -m ttl --ttl-eq 1 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 53 -m ttl --ttl-eq 64 -j ACCEPT
 """ + ("-A FORWARD -i br0 -o eth9 -p udp -m udp --dport 53 -m physdev --physdev-in veth1 "
@@ -190,7 +192,7 @@ def test_a_packet_in_by_a_port_for_the_host_reaches_input(bridge: tuple[Netns, N
     spec = "udp 10.0.0.1:1234 -> 10.0.0.254:55 iif=br0 physin=veth1 physout= bridged=1"
     (path,) = trace(Ruleset([parse_iptables(RULES)], host=HOST), parse_packet(spec), "in").paths
     assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
-    assert kernel == {("filter", "INPUT", 1): 1}
+    assert kernel == {("filter", "INPUT", 1): 1, ("filter", "INPUT", 2): 1}
 
 
 def test_a_bridged_packet_dnat_sends_elsewhere_is_routed(bridge: tuple[Netns, Netns]) -> None:
@@ -207,3 +209,38 @@ def test_a_bridged_packet_dnat_sends_elsewhere_is_routed(bridge: tuple[Netns, Ne
     assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
     assert kernel[("nat", "PREROUTING", 1)] == 1 and kernel[("filter", "FORWARD", 4)] == 1
     assert path.verdict == "DROP"  # FORWARD's policy
+
+
+def test_without_bridge_nf_call_iptables_no_table_sees_bridged_packets(
+        bridge: tuple[Netns, Netns]) -> None:
+    """bridge-nf-call-iptables 0 (as read from the router's sysctls): a packet the bridge
+    floods to veth2 meets no table, and one for br0 itself comes up the stack as br0's own,
+    without its port (physdev-in no longer matches)."""
+    r, _ = bridge
+    r.run(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"])
+    settings = r.run(["sysctl", "net.bridge"]).stdout
+    assert "net.bridge.bridge-nf-call-iptables = 0" in settings
+    host = Host(HOST.addresses, HOST.routes, sysctls=parse_sysctls(settings))
+    ruleset = Ruleset([parse_iptables(RULES)], host=host)
+
+    def sent_by_veth2() -> int:
+        return int(r.run(["cat", "/sys/class/net/veth2/statistics/tx_packets"]).stdout)
+
+    before = sent_by_veth2()
+    flooded = KernelPacket(src="10.0.0.1", dst="10.0.0.2", protocol="udp", sport=1234,
+                           dport=53, ttl=1)
+    assert send(bridge, flooded) == {}
+    assert sent_by_veth2() > before
+    (path,) = trace(ruleset, parse_packet("udp 10.0.0.1:1234 -> 10.0.0.2:53 ttl=1 iif=br0 "
+                                          "oif=br0 physin=veth1 physout=veth2 bridged=1"),
+                    "forward").paths
+    assert (path.verdict, path.hits) == ("ACCEPT", ())
+    assert path.state.stopped is not None and "bridge-nf-call-iptables = 0" in path.state.stopped
+
+    mine = KernelPacket(src="10.0.0.1", dst="10.0.0.254", protocol="udp", sport=1234,
+                        dport=55, ttl=64)
+    kernel = send(bridge, mine, to_bridge=True)
+    (path,) = trace(ruleset, parse_packet("udp 10.0.0.1:1234 -> 10.0.0.254:55 iif=br0 "
+                                          "physin=veth1 physout= bridged=1"), "in").paths
+    assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
+    assert kernel == {("filter", "INPUT", 2): 1}
