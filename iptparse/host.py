@@ -119,6 +119,8 @@ class HostAddress:
     family: Family
     address: int
     prefix: int
+    #: the kernel routes the address's subnet (`ip addr`'s `noprefixroute` says it does not)
+    prefix_route: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +226,9 @@ def parse_addrs(text: str) -> list[HostAddress]:
         words = line.split()
         try:
             if m:
-                family, value, n = _prefix(m.group(1))
-                out.append(HostAddress(interface, family, value | 0, n))
-                # `_prefix` masked the address; keep the host part for local delivery
-                out[-1] = replace(out[-1], address=_ip(m.group(1).split("/")[0])[1])
+                family, _, n = _prefix(m.group(1))
+                out.append(HostAddress(interface, family, _ip(m.group(1).split("/")[0])[1], n,
+                                       prefix_route="noprefixroute" not in words))
             elif line.startswith((" ", "\t")) and words and words[0] in ("link/ether",
                                                                           "link/loopback",
                                                                           "valid_lft", "altname",
@@ -446,11 +447,16 @@ class Host:
             family, local=False) is TRUE
 
     def local_addresses(self, family: Family) -> IntSet:
+        """The host's addresses, and the subnets of IPv4 ones on lo (fib_add_ifaddr makes
+        the whole prefix local there: `10.5.0.1/24 dev lo` takes in 10.5.0.77)."""
         top = (1 << family.bits) - 1
         values = [a.address for a in self.addresses if a.family is family]
         if family is Family.INET:
             values.append(0x7F000001)
             result = IntSet.values(values, top) | IntSet.prefix(0x7F000000, 8, 32)
+            for a in self.addresses:
+                if a.family is family and a.interface == "lo" and a.prefix_route:
+                    result = result | IntSet.prefix(a.address, a.prefix, 32)
         else:
             result = IntSet.values([*values, 1], top)
         for route in self.routes:
@@ -484,11 +490,15 @@ class Host:
         lookup passes them by."""
         routes = [r for r in self.routes if r.family is family and r.table == table]
         if table == "main":
+            # fib_add_ifaddr: none for noprefixroute, an IPv4 /32 or one on lo (its prefix
+            # is local); IPv6 routes even a /128
             connected = [
                 Route(family, a.address & (((1 << family.bits) - 1)
                                            ^ ((1 << (family.bits - a.prefix)) - 1)),
                       a.prefix, a.interface)
-                for a in self.addresses if a.family is family and a.interface and a.prefix
+                for a in self.addresses
+                if a.family is family and a.interface and a.prefix and a.prefix_route
+                and (family is not Family.INET or (a.prefix < 32 and a.interface != "lo"))
             ]
             known = {(r.network, r.prefix) for r in routes}
             routes += [r for r in connected if (r.network, r.prefix) not in known]

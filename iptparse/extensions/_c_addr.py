@@ -59,6 +59,9 @@ def _entries(host: Host, family: Family) -> list[tuple[IntSet, int, int, str | N
             continue
         device = a.interface or None
         out.append((IntSet.single(a.address, top), bits, LOCAL, device))
+        if family is Family.INET and device == "lo" and a.prefix_route and a.prefix < bits:
+            # fib_add_ifaddr: on lo the whole prefix is local
+            out.append((IntSet.prefix(a.address, a.prefix, bits), a.prefix, LOCAL, device))
         if family is Family.INET and a.prefix < 31:
             host_bits = (1 << (bits - a.prefix)) - 1
             network = a.address & ~host_bits & top

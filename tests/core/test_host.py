@@ -231,3 +231,22 @@ def test_routes_without_the_local_table_leave_addresses_unknown() -> None:
     forwarded = _walk(everything, "tcp 192.0.2.7:5 -> 10.0.0.9:80 iif=eth1", "in")
     # not the host's: the path asked gives way
     assert {p.state.path for p in forwarded.paths} == {"forward"}
+
+
+def test_the_routes_an_address_makes() -> None:
+    """fib_add_ifaddr: `noprefixroute`, an IPv4 /32 and an address on lo add no route to
+    main; on lo the whole prefix is local (tests/sandbox/test_addresses.py)."""
+    host = Host.from_text(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n"
+        "    inet 10.5.0.1/24 scope global lo\n"
+        "3: v0@v1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n"
+        "    inet 10.6.0.1/32 scope global v0\n"
+        "    inet 10.7.0.1/24 scope global noprefixroute v0\n"
+        "    inet 10.8.0.1/24 scope global v0\n"
+        "    inet6 2001:db8:6::1/128 scope global nodad\n"
+        "    inet6 2001:db8:5::1/64 scope global nodad noprefixroute\n")
+    assert [a.prefix_route for a in host.addresses] == [True, True, False, True, True, False]
+    assert [r.text() for r in host.routes_for(Family.INET)] == ["10.8.0.0/24 dev v0"]
+    assert [r.text() for r in host.routes_for(Family.INET6)] == ["2001:db8:6::1/128 dev v0"]
+    local = host.local_addresses(Family.INET)
+    assert 0x0A05004D in local and 0x0A07004D not in local  # 10.5.0.77, 10.7.0.77
