@@ -208,20 +208,28 @@ def _prefix(text: str) -> tuple[Family, int, int]:
 
 
 _IP_ADDR_IF = re.compile(r"^\d+:\s+([^:@\s]+)(?:@\S+)?:")
+#: `ip -o addr`: an address per line, `N: IFNAME    inet ADDR/LEN … \  valid_lft …`
+_IP_ADDR_ONELINE = re.compile(r"^\d+:\s+([^:@\s]+)(?:@\S+)?\s+inet6?\s+(\S+)([^\\]*)")
 _IP_ADDR_LINE = re.compile(r"^\s+inet6?\s+(\S+)")
 
 
 def parse_addrs(text: str) -> list[HostAddress]:
-    """Addresses from `ip addr`, `ip -brief addr`, or lines `[IFNAME] ADDR[/LEN]`."""
+    """Addresses from `ip addr`, `ip -o addr`, `ip -brief addr`, or lines `[IFNAME]
+    ADDR[/LEN]`."""
     out: list[HostAddress] = []
     interface = ""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, given in enumerate(text.splitlines(), 1):
+        line = given
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _IP_ADDR_IF.match(line)
         if m:
             interface = m.group(1)
             continue
+        one = _IP_ADDR_ONELINE.match(line)
+        if one:
+            line = f"    inet {one.group(2)}{one.group(3)}"
+            interface = one.group(1)
         m = _IP_ADDR_LINE.match(line)
         words = line.split()
         try:
@@ -248,7 +256,7 @@ def parse_addrs(text: str) -> list[HostAddress]:
             else:
                 raise ValueError(line)
         except ValueError:
-            raise HostError(f"line {number}: cannot read an address in `{line.strip()}' (give "
+            raise HostError(f"line {number}: cannot read an address in `{given.strip()}' (give "
                             "`ip addr` output, or lines `IFACE ADDR/LEN` or `ADDR/LEN`)") from None
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from iptparse.host import Host, HostError, NextHop, parse_routes
+from iptparse.host import Host, HostError, NextHop, parse_addrs, parse_routes
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
@@ -250,3 +250,19 @@ def test_the_routes_an_address_makes() -> None:
     assert [r.text() for r in host.routes_for(Family.INET6)] == ["2001:db8:6::1/128 dev v0"]
     local = host.local_addresses(Family.INET)
     assert 0x0A05004D in local and 0x0A07004D not in local  # 10.5.0.77, 10.7.0.77
+
+
+def test_ip_o_addr() -> None:
+    """`ip -o addr` (sosreport's `ip_addr`): an address per line, its interface first."""
+    addresses = parse_addrs(
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "3: v0    inet 10.7.0.1/24 scope global noprefixroute v0\\       valid_lft forever "
+        "preferred_lft forever\n"
+        "3: v0    inet6 2001:db8::1/64 scope global nodad \\       valid_lft forever "
+        "preferred_lft forever\n")
+    assert [(a.interface, a.family, a.prefix, a.prefix_route) for a in addresses] == [
+        ("lo", Family.INET, 8, True), ("v0", Family.INET, 24, False),
+        ("v0", Family.INET6, 64, True)]
+    with pytest.raises(HostError, match=r"line 1: cannot read an address in `3: v0    inet "
+                                        r"10\.7\.0\.300/24"):
+        parse_addrs("3: v0    inet 10.7.0.300/24 scope global v0\\       valid_lft forever\n")
