@@ -503,9 +503,11 @@ class Interpreter:
     def _begin_stage(self, state: PathState, stage: Stage
                      ) -> Generator[Snapshot, int | None, PathState]:
         if state.stage == 0 and state.path != "out":
-            state = yield from self._bridge_calls(state)
-            if state.verdict is not None:
-                return state
+            host = self.ruleset.host
+            if host is not None and host.sysctls is not None:
+                state = yield from self._bridge_calls(state)
+                if state.verdict is not None:
+                    return state
             checks = receipt(self.family)
             if checks is not None:
                 state = yield from self._receive(state, checks)
@@ -888,7 +890,8 @@ class Interpreter:
         bridge's own, without its port (physdev sees none). Checked in a kernel bridge."""
         host = self.ruleset.host
         tool = "ip6tables" if self.family is Family.INET6 else "iptables"
-        if host is None or host.sysctls is None or host.sysctls.bridge_calls(tool):
+        assert host is not None and host.sysctls is not None
+        if host.sysctls.bridge_calls(tool):
             return state
         passed, rest = self._split_state(state, _BRIDGED)
         options = [(replace(s, verdict="ACCEPT", stopped=_BRIDGE_ONLY.format(tool)),
