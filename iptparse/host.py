@@ -428,11 +428,18 @@ class Host:
         #: whether the routes were captured: else the main table holds, beyond the subnets of
         #: the addresses, routes no capture shows (a packet leaves by the interface it names)
         self.routes_known = routes_known
+
         #: each family's routing rules as `ip rule` gave them (else the kernel's defaults)
         self.rules = dict(rules or {})
         #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
         #: accept_local 1, as the kernel lab runs)
         self.sysctls = sysctls
+
+    def routes_known_for(self, family: Family) -> bool:
+        """Whether the family's routes were captured: a routes file with none of its routes
+        and no rules of its own (`ip route` without `ip -6 route`) leaves them unknown."""
+        return self.routes_known and (family in self.rules or any(
+            r.family is family for r in self.routes))
 
     @classmethod
     def from_text(cls, addrs: str | None = None, routes: str | None = None,
@@ -819,7 +826,7 @@ class Host:
             remaining = nxt
             if not remaining:
                 break
-        if rule.table == "main" and not self.routes_known:
+        if rule.table == "main" and not self.routes_known_for(interp.family):
             out += [(replace(s, env={**s.env, "oif": "oif"}), _UNCAPTURED, False)
                     for s in remaining]
             remaining = []

@@ -82,7 +82,8 @@ def reverse_lookup(host: Host, flow: ReverseFlow,
                 routes = [(r.addresses(), r.kind, r.devices(), r.prefix, f"routed by `{r.text()}'")
                           for r in host.routes_for(Family.INET, rule.table)]
             left = _table(rule, routes, conj(here, selected), out,
-                          uncaptured=rule.table == "main" and not host.routes_known)
+                          uncaptured=rule.table == "main"
+                          and not host.routes_known_for(Family.INET))
             if not left.is_empty:
                 onward = conj(selected, Test("src", left, f"src has no route in table "
                                              f"{rule.table} that decides (rule "

@@ -167,7 +167,7 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
             via = _through(o, route.devices(), ctx)
         alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
                                       f"src is not routed by `{route.text()}'"), via))
-    if not host.routes_known and not remaining.is_empty:  # routes no capture shows
+    if not host.routes_known_for(family) and not remaining.is_empty:  # routes no capture shows
         alternatives.append(conj(Test("src", remaining, "src has no route captured",
                                       "src has a route captured"), _assumed(o, ctx)))
     return disj(*alternatives)

@@ -399,7 +399,7 @@ def _info_routes(shell: Shell) -> None:
                if t not in tables and t != "local"]
     for table in tables:
         routes = host.routes_for(family, table, dead=True)
-        unknown = "" if host.routes_known or table != "main" else (
+        unknown = "" if host.routes_known_for(family) or table != "main" else (
             " (the addresses' subnets; the rest not captured: packets leave as asked)")
         out.message(out.paint(f"table {table}: {len(routes)} route(s){unknown}", "heading"))
         for route in routes:

@@ -266,3 +266,19 @@ def test_ip_o_addr() -> None:
     with pytest.raises(HostError, match=r"line 1: cannot read an address in `3: v0    inet "
                                         r"10\.7\.0\.300/24"):
         parse_addrs("3: v0    inet 10.7.0.300/24 scope global v0\\       valid_lft forever\n")
+
+
+def test_a_routes_file_of_one_family_leaves_the_others_unknown() -> None:
+    """`ip route` without `ip -6 route`: an IPv6 packet is forwarded as asked, not "no
+    route", and -m rpfilter assumes (firewalld's IPv6_rpfilter rule on every packet)."""
+    host = Host.from_text("eth0 2001:db8::1/64\n", "default via 10.0.0.254 dev eth0\n")
+    assert host.routes_known_for(Family.INET) and not host.routes_known_for(Family.INET6)
+    rules = parse_iptables("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                           "-A PREROUTING -m rpfilter --invert -j DROP\nCOMMIT\n",
+                           family=Family.INET6)
+    result = trace(Ruleset([rules], host=host), parse_packet(
+        "tcp [2001:db8:7::7]:5 -> [2001:db8:9::9]:80 iif=eth0 oif=eth1 ctstate=NEW"), "forward")
+    assert {(p.verdict, p.state.stopped) for p in result.paths} == {("ACCEPT", None),
+                                                                     ("DROP", None)}
+    assert "reverse path check passes: the route back to src goes out through iif" in _texts(
+        result)
