@@ -15,9 +15,10 @@ when it goes out through the input interface, or with --loose whatever the inter
 With the host's routes and addresses known the lookup is exact: the local table (see
 `_c_addr`) first, then the routes, most specific first. With routing rules of the host's own
 (`ip rule`) an IPv4 lookup walks them (`_by_rules`), with the mark only under --validmark; an
-IPv6 one is then an assumption. Without routes, or for a route given without its interface, or
-an IPv6 link-local source (several fe80::/64 routes compete), the walk forks on the assumption
-`rpfilter` ("the reverse path check passes"), pinned per rule.
+IPv6 one is then an assumption. An IPv6 lookup names the input interface as the way out when
+strict, or for a link-local source (`_lookup6`). Without routes, or for a route given without
+its interface, the walk forks on the assumption `rpfilter` ("the reverse path check passes"),
+pinned per rule.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain import IntSet, NameSet
-from ..host import Host
+from ..host import Host, Route
 from ..iprule import DEFAULT_RULES, IpRule, ReverseFlow
 from ..logic import FALSE, TRUE, Pred, Test
 from ..nodes import ExtOptions, Family
 from ..reverse import reverse_lookup
 from ..semantics import CompileContext
+from ..special import LINK_LOCAL6
 from ._c_addr import LOCAL, host_of, local_table
 from ._checks import need_tables, only_at_hooks
 from ._pred import conj, disj, invert
@@ -142,21 +144,11 @@ def _local_table(o: RpfilterMatch, host: Host, ctx: CompileContext
 
 
 def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -> Pred:
-    top = (1 << family.bits) - 1
-    remaining = IntSet.all(top)
-    alternatives: list[Pred] = []
-    if family is Family.INET:
-        alternatives, remaining = _local_table(o, host, ctx)
-    else:
-        local = host.local_addresses(family)
-        remaining = remaining - local
-        if o.accept_local:
-            alternatives.append(Test("src", local, "src is a local address of this host",
-                                     "src is not a local address of this host"))
-        link_local = IntSet.prefix(0xFE80 << 112, 10, 128) & remaining
-        remaining = remaining - link_local
-        alternatives.append(conj(Test("src", link_local, "src is link-local",
-                                      "src is not link-local"), _assumed(o, ctx)))
+    """The lookup with the kernel's default rules: IPv4's local table, then its routes, the
+    first of a prefix deciding; IPv6's by `_lookup6`."""
+    if family is Family.INET6:
+        return _lookup6(o, host, ctx)
+    alternatives, remaining = _local_table(o, host, ctx)
     for route in host.routes_for(family):
         won = route.addresses() & remaining
         if won.is_empty:
@@ -168,6 +160,45 @@ def _lookup(o: RpfilterMatch, host: Host, family: Family, ctx: CompileContext) -
         alternatives.append(conj(Test("src", won, f"src is routed by `{route.text()}'",
                                       f"src is not routed by `{route.text()}'"), via))
     if not host.routes_known_for(family) and not remaining.is_empty:  # routes no capture shows
+        alternatives.append(conj(Test("src", remaining, "src has no route captured",
+                                      "src has a route captured"), _assumed(o, ctx)))
+    return disj(*alternatives)
+
+
+def _lookup6(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
+    """ip6t_rpfilter's lookup, the host's rules being the defaults: a local source passes
+    only with --accept-local; else the most specific prefix decides. Strictly, and for a
+    link-local source either way, the lookup names the input interface as the way out, and
+    rt6_device_match takes any of the prefix's routes through it (another metric's, an ECMP
+    sibling's): the check passes if one goes through iif (for a link-local source none
+    means no route). Loosely the first of the prefix's routes decides: any unicast route
+    passes, a reject or anycast one fails. Checked in the lab."""
+    family = Family.INET6
+    local = host.local_addresses(family)
+    remaining = IntSet.all((1 << family.bits) - 1) - local
+    alternatives: list[Pred] = []
+    if o.accept_local:
+        alternatives.append(Test("src", local, "src is a local address of this host",
+                                 "src is not a local address of this host"))
+    prefixes: dict[tuple[int, int], list[Route]] = {}
+    for route in host.routes_for(family):  # most specific first, then by metric
+        prefixes.setdefault((route.network, route.prefix), []).append(route)
+    for routes in prefixes.values():
+        won = routes[0].addresses() & remaining
+        if won.is_empty:
+            continue
+        remaining = remaining - won
+        devices = tuple(dict.fromkeys(d for r in routes if r.kind == "unicast"
+                                      for d in r.devices()))
+        through: Pred = Test("iif", NameSet.of(*devices)) if devices else FALSE
+        shown = routes[0].text() + ("" if len(routes) == 1 else f" and {len(routes) - 1} more")
+        for part, exact in ((won & LINK_LOCAL6, True), (won - LINK_LOCAL6, not o.loose)):
+            if part.is_empty:
+                continue
+            via = through if exact else TRUE if routes[0].kind == "unicast" else FALSE
+            alternatives.append(conj(Test("src", part, f"src is routed by `{shown}'",
+                                          f"src is not routed by `{shown}'"), via))
+    if not host.routes_known_for(family) and not remaining.is_empty:
         alternatives.append(conj(Test("src", remaining, "src has no route captured",
                                       "src has a route captured"), _assumed(o, ctx)))
     return disj(*alternatives)

@@ -302,3 +302,44 @@ def test_ipv6_forwards_only_where_the_sysctls_let_it() -> None:
             assert (result.verdict == "ACCEPT") == bool(got.egress), iif
             seen.append(bool(got.egress))
     assert seen == [False, True]
+
+
+RPFILTER6 = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p udp -m rpfilter
+-A PREROUTING -p udp -m rpfilter --loose
+-A PREROUTING -p udp -m rpfilter --accept-local
+COMMIT
+"""
+
+
+def test_ipv6_rpfilter_takes_any_route_of_the_prefix_through_iif() -> None:
+    """ip6t_rpfilter names the input interface as the way out when strict, and for a
+    link-local source either way: rt6_device_match then takes a route of the most specific
+    prefix through it, another metric's or an ECMP sibling's (firewalld's IPv6_rpfilter)."""
+    setup = ["route add 2001:db8:7::/48 via fe80::1 dev eth0 metric 100",
+             "route add 2001:db8:7::/48 via fe80::1 dev eth1 metric 200",
+             "route add 2001:db8:6::/48 nexthop via fe80::1 dev eth0 nexthop via fe80::1 dev eth2",
+             "route add fe80::/64 dev eth0",
+             "route add blackhole 2001:db8:8::/48",
+             "address add 2001:db8:5::1/64 dev eth0 nodad"]
+    cases = [("2001:db8:7::7", "eth0"), ("2001:db8:7::7", "eth1"), ("2001:db8:7::7", "eth2"),
+             ("2001:db8:6::7", "eth2"), ("fe80::9", "eth0"), ("fe80::9", "eth1"),
+             ("2001:db8:8::1", "eth0"), ("2001:db8:9::1", "eth0"), ("2001:db8:5::1", "eth1")]
+    with Lab(RPFILTER6, Family.INET6, path="forward",
+             interfaces=["eth0", "eth1", "eth2"]) as lab:
+        lab.router.run(["ip", "-6", "-batch", "-"], input="\n".join(setup) + "\n")
+        passed = []
+        for src, iif in cases:
+            got = lab.send(KernelPacket(src=src, dst="2001:db8:2::5", protocol="udp", iif=iif,
+                                        routes=(("2001:db8:2::/48", "eth2"),)))
+            captured = "".join(lab.router.run(argv).stdout for argv in (
+                ["ip", "-6", "rule", "show"], ["ip", "-6", "route", "show", "table", "all"]))
+            (result,) = trace(Ruleset([parse_iptables(RPFILTER6, family=Family.INET6)],
+                                      host=Host.from_text(None, captured)),
+                              parse_packet(f"udp [{src}]:40000 -> [2001:db8:2::5]:80 iif={iif} "
+                                           "ctstate=NEW ttl=64"), "forward").paths
+            assert {(h.table, h.chain, h.rule) for h in result.hits} == set(got.hits), (src, iif)
+            passed.append(sorted(rule for _, _, rule in got.hits))
+    assert passed == [[1, 2, 3], [1, 2, 3], [2], [1, 2, 3], [1, 2, 3], [], [], [], [3]]
