@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from iptparse.host import Host
 from iptparse.interp import PathState
+from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.ruleset import Ruleset
@@ -56,9 +57,9 @@ def setups(draw: st.DrawFn) -> Setup:
                           f"{draw(st.sampled_from(LINKS))} onlink{where}")
         elif kind == "multipath":  # the kernel's hash picks one: the model answers each
             links = draw(st.lists(st.sampled_from(LINKS), min_size=2, max_size=3, unique=True))
-            routes.append(f"route replace {prefix} " + " ".join(
+            routes.append(f"route replace {prefix}{where} " + " ".join(
                 f"nexthop via {GW} dev {link} onlink weight {draw(st.integers(1, 3))}"
-                for link in links) + where)
+                for link in links))
         elif kind == "local":
             if table != "main":  # main's local routes would be the local table's
                 routes.append(f"route replace local {prefix} dev lo{where}")
@@ -94,8 +95,9 @@ def setups(draw: st.DrawFn) -> Setup:
 
 
 def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
-    result = subprocess.run(["ip", "-n", ns.name, "route", "get", dst, "from", src, "iif", iif,
-                             "mark", str(mark), "ipproto", "udp", "sport", "5000", "dport", "53"],
+    result = subprocess.run(["ip", "-n", ns.name, *(["-6"] if ":" in dst else []), "route",
+                             "get", dst, "from", src, "iif", iif, "mark", str(mark), "ipproto",
+                             "udp", "sport", "5000", "dport", "53"],
                             capture_output=True, text=True, check=False)
     first = (result.stdout or result.stderr).splitlines()[0]
     if first.startswith("RTNETLINK answers"):
@@ -109,13 +111,15 @@ def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
 
 def model_answers(host: Host, dst: str, src: str, iif: str, mark: int) -> set[str]:
     """Where the model sends the packet: one answer, or one per nexthop of a multipath
-    route (the kernel's hash picks one of them)."""
-    result = trace(Ruleset([parse_iptables(FILTER)], host=host), parse_packet(
+    route (the kernel's hash picks one of them; the source validation may then depend on
+    the one it picks, by send_redirects)."""
+    family = Family.INET6 if ":" in dst else Family.INET
+    src, dst = (f"[{src}]", f"[{dst}]") if family is Family.INET6 else (src, dst)
+    result = trace(Ruleset([parse_iptables(FILTER, family=family)], host=host), parse_packet(
         f"udp {src}:5000 -> {dst}:53 iif={iif} mark={mark:#x} ctstate=NEW ttl=64"),
         "forward", steps=False)
-    answers = {_answer(path.verdict, path.state) for path in result.paths}
-    assert len(answers) == 1 or all(a.startswith("out ") for a in answers), answers
-    return answers
+    return {_answer(path.verdict, alternative.state) for path in result.paths
+            for alternative in path.alternatives}
 
 
 def _answer(verdict: str, state: PathState) -> str:
@@ -154,7 +158,8 @@ def test_the_rules_route_as_the_kernel_does(setup: Setup,
         for dst, src, iif, mark in packets:
             kernel = kernel_answer(ns, dst, src, iif, mark)
             model = model_answers(host, dst, src, iif, mark)
-            assert kernel in model, (dst, src, iif, mark, captured)
+            assert kernel in model and (len(model) == 1 or "nexthop" in captured), (
+                dst, src, iif, mark, captured)
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,8 @@ def test_the_sysctls_validate_sources_as_the_kernel_does(
         for dst, src, iif, mark in packets:
             kernel = kernel_answer(ns, dst, src, iif, mark)
             model = model_answers(model_host, dst, src, iif, mark)
-            assert kernel in model, (dst, src, iif, mark, host, captured)
+            assert kernel in model and (len(model) == 1 or "nexthop" in captured), (
+                dst, src, iif, mark, host, captured)
         # the first packet with its input interface left open: each interface's answers
         dst, src, _, mark = packets[0]
         by_interface = open_answers(model_host, dst, src, mark)
@@ -239,6 +245,4 @@ def open_answers(host: Host, dst: str, src: str, mark: int) -> dict[str, set[str
             for iif in LINKS:
                 if iif in state.current("iif"):
                     answers.setdefault(iif, set()).add(_answer(path.verdict, state))
-    for iif, found in answers.items():
-        assert len(found) == 1 or all(a.startswith("out ") for a in found), (iif, found)
     return answers
