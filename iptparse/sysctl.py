@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .host import HostError
+from .hostfiles import HostError
 
 __all__ = ["Conf", "SysctlError", "Sysctls", "parse_sysctls"]
 

@@ -116,7 +116,8 @@ def _passes(host: Host, sysctls: Sysctls, device: str | None, oif: str | None) -
     passing = []
     for reached in reverse_lookup(host, flow, _unseen):
         if reached.kind == "unknown":  # the routes were not captured
-            passing.append(reached.where if rpf == 0 else conj(reached.where, _UNCAPTURED[rpf]))
+            passing.append(reached.where if rpf == 0 else conj(
+                reached.where, _UNCAPTURED[1 if rpf == 1 else 2]))
         elif _judged(reached.kind, reached.devices, device, conf,
                      _without_address(host, device)):
             passing.append(reached.where)
