@@ -125,9 +125,13 @@ _IP_ADDR_ONELINE = re.compile(r"^\d+:\s+([^:@\s]+)(?:@\S+)?\s+inet6?\s+(\S+)([^\
 _IP_ADDR_LINE = re.compile(r"^\s+inet6?\s+(\S+)")
 
 
+#: lines `ip addr` prints under an interface besides its addresses
+_DETAILS = ("link/ether", "link/loopback", "valid_lft", "altname", "link/none")
+
+
 def parse_addrs(text: str) -> list[HostAddress]:
-    """Addresses from `ip addr`, `ip -o addr`, `ip -brief addr`, or lines `[IFNAME]
-    ADDR[/LEN]`."""
+    """Addresses from `ip addr` (`-d` too), `ip -o addr`, `ip -brief addr`, or lines
+    `[IFNAME] ADDR[/LEN]`."""
     out: list[HostAddress] = []
     interface = ""
     for number, given in enumerate(text.splitlines(), 1):
@@ -149,11 +153,8 @@ def parse_addrs(text: str) -> list[HostAddress]:
                 family, _, n = _prefix(m.group(1))
                 out.append(HostAddress(interface, family, _ip(m.group(1).split("/")[0])[1], n,
                                        prefix_route="noprefixroute" not in words))
-            elif line.startswith((" ", "\t")) and words and words[0] in ("link/ether",
-                                                                          "link/loopback",
-                                                                          "valid_lft", "altname",
-                                                                          "link/none"):
-                continue
+            elif line.startswith((" ", "\t")) and (interface or words[0] in _DETAILS):
+                continue  # under an interface: its link, lifetimes, `ip -d`'s details
             elif len(words) >= 3 and words[1] in ("UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN"):
                 name = words[0].split("@")[0]
                 for item in words[2:]:

@@ -42,7 +42,10 @@ COMMIT
     ("addrs.txt", "addrs"), ("ip-addr.txt", "addrs"), ("README.md", None),
     ("ufw-status.txt", None), ("rules.v5", None), ("iptables-S.txt", "v4"), ("iptables-S", "v4"),
     ("iptables-S-nat.txt", "v4"), ("ip6tables-S.txt.gz", "v6"), ("iptables-list-rules.txt", "v4"),
-    ("iptables-stats.txt", None),
+    ("iptables-stats.txt", None), ("ip-o-addr.txt", "addrs"), ("ip_-o_addr", "addrs"),
+    ("ip_-d_address", "addrs"), ("ip_route_show_table_all", "routes"),
+    ("ip_-6_route_show_table_all", "routes"), ("ip_-4_rule_list", "routes"),
+    ("ip_-6_rule_list", "routes"), ("sysctl_-a", "sysctl"), ("ip_-s_-d_link", None),
 ])
 def test_recognised_names(name: str, role: str | None) -> None:
     assert role_of(name) == role

@@ -62,3 +62,19 @@ def test_ip_o_addr() -> None:
     with pytest.raises(HostError, match=r"line 1: cannot read an address in `3: v0    inet "
                                         r"10\.7\.0\.300/24"):
         parse_addrs("3: v0    inet 10.7.0.300/24 scope global v0\\       valid_lft forever\n")
+
+
+def test_ip_d_address() -> None:
+    """`ip -d address` (sosreport's ip_-d_address) prints each link's details under it."""
+    addresses = parse_addrs(
+        "2: v1@v0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop master br0 state DOWN\n"
+        "    link/ether 72:0d:20:bd:a7:5f brd ff:ff:ff:ff:ff:ff promiscuity 1  allmulti 1\n"
+        "    veth \n"
+        "    bridge_slave state disabled priority 32 cost 2 hairpin off guard off\n"
+        "3: v0@v1: <NO-CARRIER,BROADCAST,MULTICAST,UP,M-DOWN> mtu 1500 qdisc noqueue\n"
+        "    veth numtxqueues 2 numrxqueues 2 gso_max_size 65536 gso_max_segs 65535\n"
+        "    inet 10.0.0.1/24 scope global v0\n"
+        "       valid_lft forever preferred_lft forever\n")
+    assert [(a.interface, a.address, a.prefix) for a in addresses] == [("v0", 0x0A000001, 24)]
+    with pytest.raises(HostError, match=r"line 1: cannot read an address in `10\.0\.0\.1/24 x y'"):
+        parse_addrs("10.0.0.1/24 x y\n")
