@@ -24,7 +24,7 @@ __all__ = ["add_arguments", "run"]
 
 HELP_CAPTURE = ("a dump file, `-` (standard input), a node folder (iptables-save*, "
                 "ip6tables-save*, rules.v4/v6, ipset*, routes*, ip-rule*, addrs*, sysctl*, "
-                "each maybe .gz) or a folder of node folders")
+                "sosreport's ip_* and sysctl_-a, each maybe .gz) or a folder of node folders")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
