@@ -1,0 +1,87 @@
+"""A local packet's route against the kernel's output lookup (`ip route get DST from SRC mark
+M`, no input interface): random rules and tables as in test_policy_routing_fuzz.py, with the
+router's own addresses as sources, 127.0.0.1 among them, and random route_localnet. The
+lookup is `iif lo`; a route to the host's own address leaves by lo; a loopback source may leave
+by another interface only with route_localnet; a multipath route's nexthop is the hash's."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iptparse.host import Host
+from iptparse.packet import parse_packet
+from iptparse.parser import parse_iptables
+from iptparse.ruleset import Ruleset
+from iptparse.sandbox.netns import Netns
+from iptparse.trace import trace
+
+from ..conftest import require_kernel
+from .test_policy_routing_fuzz import DESTINATIONS, FILTER, LINKS, Setup, setups
+
+pytestmark = pytest.mark.kernel
+
+ADDRESSES = ("address add 10.1.1.1/24 dev eth1", "address add 192.0.2.1/24 dev eth2")
+SOURCES = ("10.1.1.1", "192.0.2.1", "127.0.0.1")
+
+
+def kernel_answer(ns: Netns, dst: str, src: str, mark: int) -> str:
+    result = subprocess.run(["ip", "-n", ns.name, "route", "get", dst, "from", src, "mark",
+                             str(mark), "ipproto", "udp", "sport", "5000", "dport", "53"],
+                            capture_output=True, text=True, check=False)
+    first = (result.stdout or result.stderr).splitlines()[0]
+    if first.startswith("RTNETLINK answers"):
+        return "dropped"
+    if first.startswith("local "):
+        return "local"
+    found = re.search(r" dev (\S+)", first)
+    assert found is not None, first
+    return f"out {found.group(1)}"
+
+
+def model_answers(host: Host, dst: str, src: str, mark: int) -> set[str]:
+    result = trace(Ruleset([parse_iptables(FILTER)], host=host), parse_packet(
+        f"udp {src}:5000 -> {dst}:53 mark={mark:#x} ctstate=NEW ttl=64"), "out", steps=False)
+    answers = set()
+    for path in result.paths:
+        for alternative in path.alternatives:
+            state = alternative.state
+            answers.add("dropped" if path.verdict != "ACCEPT" else "local" if state.looped
+                        else f"out {state.current('oif').single_value()}")
+    return answers
+
+
+@pytest.fixture(autouse=True)
+def _kernel() -> None:
+    require_kernel()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(setups(), st.lists(st.sampled_from(("all", *LINKS)), max_size=2),
+       st.lists(st.tuples(st.sampled_from((*DESTINATIONS, "10.1.1.1", "127.0.0.9")),
+                          st.sampled_from(SOURCES), st.integers(0, 3)),
+                min_size=6, max_size=6))
+def test_local_packets_route_as_the_kernel_does(setup: Setup, localnet: list[str],
+                                                packets: list[tuple[str, str, int]]) -> None:
+    with Netns("iptp-out") as ns:
+        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
+        lines += [f"link set {name} up" for name in ("lo", *LINKS)]
+        lines += [f"link set p{name} up" for name in LINKS]
+        ns.run(["ip", "-batch", "-"], input="\n".join((*lines, *ADDRESSES)) + "\n")
+        ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1",
+                *(f"net.ipv4.conf.{scope}.route_localnet=1" for scope in localnet)])
+        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
+            (*setup.routes, *setup.rules)) + "\n", check=False)
+        captured = "".join(ns.run(argv).stdout for argv in (
+            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        host = Host.from_text(ns.run(["ip", "addr", "show"]).stdout, captured,
+                              ns.run(["sysctl", "net.ipv4"]).stdout)
+        for dst, src, mark in packets:
+            kernel = kernel_answer(ns, dst, src, mark)
+            model = model_answers(host, dst, src, mark)
+            assert kernel in model and (len(model) == 1 or "nexthop" in captured), (
+                dst, src, mark, localnet, captured)
