@@ -6,9 +6,6 @@ by another interface only with route_localnet; a multipath route's nexthop is th
 
 from __future__ import annotations
 
-import re
-import subprocess
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,26 +18,12 @@ from iptparse.sandbox.netns import Netns
 from iptparse.trace import trace
 
 from ..conftest import require_kernel
-from .test_policy_routing_fuzz import DESTINATIONS, FILTER, LINKS, Setup, setups
+from .test_policy_routing_fuzz import DESTINATIONS, FILTER, LINKS, Setup, route_get, setups
 
 pytestmark = pytest.mark.kernel
 
 ADDRESSES = ("address add 10.1.1.1/24 dev eth1", "address add 192.0.2.1/24 dev eth2")
 SOURCES = ("10.1.1.1", "192.0.2.1", "127.0.0.1")
-
-
-def kernel_answer(ns: Netns, dst: str, src: str, mark: int) -> str:
-    result = subprocess.run(["ip", "-n", ns.name, "route", "get", dst, "from", src, "mark",
-                             str(mark), "ipproto", "udp", "sport", "5000", "dport", "53"],
-                            capture_output=True, text=True, check=False)
-    first = (result.stdout or result.stderr).splitlines()[0]
-    if first.startswith("RTNETLINK answers"):
-        return "dropped"
-    if first.startswith("local "):
-        return "local"
-    found = re.search(r" dev (\S+)", first)
-    assert found is not None, first
-    return f"out {found.group(1)}"
 
 
 def model_answers(host: Host, dst: str, src: str, mark: int) -> set[str]:
@@ -81,7 +64,7 @@ def test_local_packets_route_as_the_kernel_does(setup: Setup, localnet: list[str
         host = Host.from_text(ns.run(["ip", "addr", "show"]).stdout, captured,
                               ns.run(["sysctl", "net.ipv4"]).stdout)
         for dst, src, mark in packets:
-            kernel = kernel_answer(ns, dst, src, mark)
+            kernel = route_get(ns, [dst, "from", src, "mark", str(mark)])
             model = model_answers(host, dst, src, mark)
             assert kernel in model and (len(model) == 1 or "nexthop" in captured), (
                 dst, src, mark, localnet, captured)

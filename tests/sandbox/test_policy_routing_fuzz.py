@@ -121,9 +121,14 @@ def setups(draw: st.DrawFn, family: Space = V4) -> Setup:
 
 
 def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
-    result = subprocess.run(["ip", "-n", ns.name, *(["-6"] if ":" in dst else []), "route",
-                             "get", dst, "from", src, "iif", iif, "mark", str(mark), "ipproto",
-                             "udp", "sport", "5000", "dport", "53"],
+    return route_get(ns, [dst, "from", src, "iif", iif, "mark", str(mark)])
+
+
+def route_get(ns: Netns, words: list[str]) -> str:
+    """`ip route get WORDS` for a UDP flow to port 53, as the model answers: dropped (any
+    error), local, or the output interface."""
+    result = subprocess.run(["ip", "-n", ns.name, *(["-6"] if ":" in words[0] else []), "route",
+                             "get", *words, "ipproto", "udp", "sport", "5000", "dport", "53"],
                             capture_output=True, text=True, check=False)
     first = (result.stdout or result.stderr).splitlines()[0]
     if first.startswith("RTNETLINK answers"):
