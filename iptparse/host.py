@@ -511,8 +511,8 @@ class Host:
                 elif route.kind == "local":
                     out += [(h, f"for this host: route {route.text()}", True) for h in holds]
                 else:
-                    out += [(taken, f"route {route.text()}", False)
-                            for h in holds for taken in self._ways(interp, h, route)]
+                    out += [(taken, label, False)
+                            for h in holds for taken, label in self._ways(interp, h, route)]
             remaining = nxt
             if not remaining:
                 break
@@ -522,15 +522,17 @@ class Host:
             remaining = []
         return out, rest + remaining
 
-    def _ways(self, interp: Interpreter, state: PathState, route: Route) -> list[PathState]:
-        """The packet out by `route`: a multipath route's flow goes by the nexthop the
-        kernel's hash picks (fib_select_multipath, IPv6's siblings alike), seeded at random
-        unless set: which one is an assumption per nexthop, the last taken when none of the
-        earlier is."""
+    def _ways(self, interp: Interpreter, state: PathState, route: Route
+              ) -> list[tuple[PathState, str]]:
+        """The packet out by `route`, and how each way reads: a multipath route's flow goes
+        by the nexthop the kernel's hash picks (fib_select_multipath, IPv6's siblings alike),
+        seeded at random unless set: which one is an assumption per nexthop, the last taken
+        when none of the earlier is."""
         alive = [hop for hop in route.nexthops if not hop.dead]
         if route.kind != "unicast" or len(alive) < 2:
-            return [self._via(state, route, alive[0].interface if alive else None)]
-        out: list[PathState] = []
+            return [(self._via(state, route, alive[0].interface if alive else None),
+                     f"route {route.text()}")]
+        out: list[tuple[PathState, str]] = []
         pending = [state]
         total = sum(hop.weight for hop in alive)
         name = replace(route, nexthops=()).text()
@@ -542,8 +544,9 @@ class Host:
             return f"{plain(hop)} (weight {hop.weight} of {total})"
 
         for number, hop in enumerate(alive, 1):
+            label = f"route {name} {replace(hop, weight=1).text()}"
             if number == len(alive):
-                out += [self._via(s, route, hop.interface) for s in pending]
+                out += [(self._via(s, route, hop.interface), label) for s in pending]
                 break
             # the last assumption's negation is the last nexthop (the earlier ones' too)
             other = (f"picks {chosen(alive[-1])}, not {plain(hop)}" if number == len(alive) - 1
@@ -554,7 +557,7 @@ class Host:
             taken: list[PathState] = []
             for s in pending:
                 holds, fails = interp._split_state(s, picked)
-                out += [self._via(h, route, hop.interface) for h in holds]
+                out += [(self._via(h, route, hop.interface), label) for h in holds]
                 taken += fails
             pending = taken
         return out

@@ -74,6 +74,12 @@ def test_a_flow_goes_by_one_nexthop_each_an_assumption() -> None:
             "route 172.16.0.0/12") in text
     assert ("DROP if the multipath hash picks `nexthop via 10.0.1.1 dev v2' (weight 3 of 4), "
             "not `nexthop via 10.0.0.1 dev v0' of route 172.16.0.0/12") in text
+    # with the host's rules the note names the route and the nexthop (the REPL's fork too)
+    ruled = Host.from_text(None, "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n"
+                           + SHOWN)
+    verbose = format_trace(_forward(ruled, "172.16.1.1"), verbose=True)
+    for hop in ("via 10.0.0.1 dev v0, oif = v0", "via 10.0.1.1 dev v2, oif = v2"):
+        assert f"routing: forwarded by route 172.16.0.0/12 nexthop {hop}" in verbose
     # three nexthops, one dead: the two alive
     three = _forward(host, "172.20.0.1")
     assert {p.state.current("oif").single_value() for p in three.paths} == {"v0", "v3"}
