@@ -400,7 +400,8 @@ def _info_routes(shell: Shell) -> None:
     for table in tables:
         routes = host.routes_for(family, table, dead=True)
         unknown = "" if host.routes_known_for(family) or table != "main" else (
-            " (the addresses' subnets; the rest not captured: packets leave as asked)")
+            " (the addresses' subnets; the rest not captured: a packet leaves by the "
+            "interface it names)")
         out.message(out.paint(f"table {table}: {len(routes)} route(s){unknown}", "heading"))
         for route in routes:
             out.message(f"  {route.text()}")

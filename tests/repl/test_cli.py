@@ -150,6 +150,6 @@ def test_info_routes_says_what_was_not_captured(rules: Path, tmp_path: Path,
     status, out, err = run(["repl", str(rules), "--sysctl", str(sysctl), "--packet", RETURNED],
                            "info routes\n", monkeypatch)
     assert (status, err) == (0, "")
-    assert ("table main: 0 route(s) (the addresses' subnets; the rest not captured: packets "
-            "leave as asked)") in out
+    assert ("table main: 0 route(s) (the addresses' subnets; the rest not captured: a packet "
+            "leaves by the interface it names)") in out
     assert "addresses: 0 (not captured: a packet is for this host as the path asked says)" in out
