@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .describe import describe_set
@@ -124,12 +125,22 @@ class Host:
         #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
         #: accept_local 1, as the kernel lab runs)
         self.sysctls = sysctls
+        # every routing decision asks these again: made once (a host's files never change)
+        self._captured = frozenset({r.family for r in self.routes} | set(self.rules)) if (
+            routes_known) else frozenset()
+        self._tables: dict[tuple[Family, str, bool], tuple[Route, ...]] = {}
+
+    @cached_property
+    def route_devices(self) -> frozenset[str]:
+        """The interfaces a route can go through: the routes', the addresses' (their local
+        and connected routes), lo."""
+        return frozenset({d for r in self.routes for d in r.devices()} | {"lo"}
+                         | {a.interface for a in self.addresses if a.interface})
 
     def routes_known_for(self, family: Family) -> bool:
         """Whether the family's routes were captured: a routes file with none of its routes
         and no rules of its own (`ip route` without `ip -6 route`) leaves them unknown."""
-        return self.routes_known and (family in self.rules or any(
-            r.family is family for r in self.routes))
+        return family in self._captured
 
     @classmethod
     def from_text(cls, addrs: str | None = None, routes: str | None = None,
@@ -189,10 +200,17 @@ class Host:
         return [a.address for a in self.addresses if a.interface == name and a.family is family]
 
     def routes_for(self, family: Family, table: str = "main", *, dead: bool = False
-                   ) -> list[Route]:
+                   ) -> tuple[Route, ...]:
         """A table's routes, most specific first (then lowest metric); main's with a route
         for each address's subnet (the kernel adds them). Dead routes only when asked: every
         lookup passes them by."""
+        key = (family, table, dead)
+        found = self._tables.get(key)
+        if found is None:
+            found = self._tables[key] = self._table(family, table, dead)
+        return found
+
+    def _table(self, family: Family, table: str, dead: bool) -> tuple[Route, ...]:
         routes = [r for r in self.routes if r.family is family and r.table == table]
         if table == "main":
             # fib_add_ifaddr: none for noprefixroute, an IPv4 /32 or one on lo (its prefix
@@ -207,7 +225,8 @@ class Host:
             ]
             known = {(r.network, r.prefix) for r in routes}
             routes += [r for r in connected if (r.network, r.prefix) not in known]
-        return sorted((r for r in routes if dead or r.live), key=lambda r: (-r.prefix, r.metric))
+        return tuple(sorted((r for r in routes if dead or r.live),
+                            key=lambda r: (-r.prefix, r.metric)))
 
     # --- the routing decision ------------------------------------------------------------
 

@@ -69,12 +69,7 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     """The packets whose source passes fib_validate_source, for the output interface `oif`
     (None: delivered locally), among those in by an interface of `iif`. Interfaces that no
     route names and whose settings agree are judged alike, so are one clause."""
-    # the interfaces a route back can go through: routes', addresses' (their local and
-    # connected routes), lo
-    routed = ({d for r in host.routes for d in r.devices()} | {"lo"}
-              | {a.interface for a in host.addresses if a.interface})
-    if oif is not None:
-        routed.add(oif)
+    routed = host.route_devices | ({oif} if oif is not None else set())
     named = sorted(sysctls.interfaces | routed)
     single = iif.single_value()
     if isinstance(single, str):  # a known input interface: its own judgement alone

@@ -18,7 +18,15 @@ from iptparse.sandbox.netns import Netns
 from iptparse.trace import trace
 
 from ..conftest import require_kernel
-from .test_policy_routing_fuzz import DESTINATIONS, FILTER, LINKS, Setup, route_get, setups
+from .test_policy_routing_fuzz import (
+    DESTINATIONS,
+    FILTER,
+    LINKS,
+    Setup,
+    add_links,
+    route_get,
+    setups,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -51,10 +59,7 @@ def _kernel() -> None:
 def test_local_packets_route_as_the_kernel_does(setup: Setup, localnet: list[str],
                                                 packets: list[tuple[str, str, int]]) -> None:
     with Netns("iptp-out") as ns:
-        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
-        lines += [f"link set {name} up" for name in ("lo", *LINKS)]
-        lines += [f"link set p{name} up" for name in LINKS]
-        ns.run(["ip", "-batch", "-"], input="\n".join((*lines, *ADDRESSES)) + "\n")
+        add_links(ns, lo=True, more=ADDRESSES)
         ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1",
                 *(f"net.ipv4.conf.{scope}.route_localnet=1" for scope in localnet)])
         ns.run(["ip", "-force", "-batch", "-"], input="\n".join(

@@ -12,7 +12,15 @@ from iptparse.host import Host
 from iptparse.sandbox.netns import Netns
 
 from ..conftest import require_kernel
-from .test_policy_routing_fuzz import LINKS, Setup, Space, kernel_answer, model_answers, setups
+from .test_policy_routing_fuzz import (
+    LINKS,
+    Setup,
+    Space,
+    add_links,
+    kernel_answer,
+    model_answers,
+    setups,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -40,10 +48,7 @@ def _kernel() -> None:
 def test_ipv6_rules_route_as_the_kernel_does(setup: Setup,
                                              packets: list[tuple[str, str, str, int]]) -> None:
     with Netns("iptp-rt6") as ns:
-        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
-        lines += [f"link set {name} up" for name in ("lo", *LINKS)]
-        lines += [f"link set p{name} up" for name in LINKS]
-        ns.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        add_links(ns, lo=True)
         ns.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         ns.run(["ip", "-6", "-force", "-batch", "-"], input="\n".join(
             (*setup.routes, *setup.rules)) + "\n", check=False)

@@ -120,6 +120,15 @@ def setups(draw: st.DrawFn, family: Space = V4) -> Setup:
     return Setup(tuple(routes), tuple(rules))
 
 
+def add_links(ns: Netns, *, lo: bool = False, more: tuple[str, ...] = ()) -> None:
+    """The router's veth links, each with its peer, up (lo too when asked); `more`: further
+    `ip` commands in the same batch."""
+    lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
+    lines += [f"link set {name} up" for name in (*(("lo",) if lo else ()), *LINKS)]
+    lines += [f"link set p{name} up" for name in LINKS]
+    ns.run(["ip", "-batch", "-"], input="\n".join((*lines, *more)) + "\n")
+
+
 def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
     return route_get(ns, [dst, "from", src, "iif", iif, "mark", str(mark)])
 
@@ -173,10 +182,7 @@ def _kernel() -> None:
 def test_the_rules_route_as_the_kernel_does(setup: Setup,
                                             packets: list[tuple[str, str, str, int]]) -> None:
     with Netns("iptp-rt") as ns:
-        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
-        lines += [f"link set {name} up" for name in LINKS]
-        lines += [f"link set p{name} up" for name in LINKS]
-        ns.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        add_links(ns)
         # the source checks iptparse does not model are off, as in the lab (see the README)
         sysctl = [f"net.ipv4.conf.{name}.{key}={value}" for name in ("all", "default", *LINKS)
                   for key, value in (("rp_filter", 0), ("accept_local", 1))]
@@ -239,10 +245,7 @@ def test_the_sysctls_validate_sources_as_the_kernel_does(
     src_valid_mark and send_redirects, and route_localnet's loopback addresses, with the
     host's addresses, rules and tables."""
     with Netns("iptp-rt") as ns:
-        lines = [f"link add {name} type veth peer name p{name}" for name in LINKS]
-        lines += [f"link set {name} up" for name in LINKS]
-        lines += [f"link set p{name} up" for name in LINKS]
-        ns.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        add_links(ns)
         ns.run(["sysctl", "-qw", *host.sysctls])
         ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
             (*host.addresses, *setup.routes, *setup.rules)) + "\n", check=False)
