@@ -146,6 +146,7 @@ def test_comments_and_blank_lines_stay_where_they_were() -> None:
     ("-P INPUT ACCEPT foo\n", "Bad argument `foo'", 1),
     (FILTER + "-N X Y\n", "Bad argument `Y'", 4),
     (FILTER + '-N "a b"\n', "invalid chain name `a b'", 4),
+    (FILTER + '-N ""\n', "invalid chain name `'", 4),  # iptables: "may not clash with target"
     ("Chain INPUT (policy ACCEPT)\ntarget     prot opt source   destination\n",
      "this is `iptables -L' output", 1),
     (FILTER + "-A NOPE -j ACCEPT\n", "chain NOPE does not exist in table filter", 4),
