@@ -149,7 +149,8 @@ def _add_ruleset_args(p: argparse.ArgumentParser, rules_required: bool = True) -
                    help="`ip route` (`show table all` too) or `route -n` output; with "
                         "`ip rule` output in it, the routing rules too")
     p.add_argument("--addrs", metavar="FILE",
-                   help="`ip addr` (`-o`, `-brief`) output or a list of addresses")
+                   help="`ip addr` (`-o`, `-brief`) output or a list of addresses; `ip -d "
+                        "address` also gives each bridge's own nf_call_iptables")
     p.add_argument("--sysctl", metavar="FILE",
                    help="`sysctl -a` output: forwarding, rp_filter, accept_local, "
                         "src_valid_mark and send_redirects decide routing on receipt")

@@ -20,6 +20,7 @@ from .hostfiles import (
     NextHop,
     Route,
     parse_addrs,
+    parse_bridge_calls,
     parse_routes,
     parse_rules,
 )
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from .sysctl import Sysctls
 
 __all__ = ["Host", "HostAddress", "HostError", "NextHop", "Route", "parse_addrs",
-           "parse_routes", "parse_rules"]
+           "parse_bridge_calls", "parse_routes", "parse_rules"]
 
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
@@ -109,7 +110,7 @@ class Host:
     def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = (),
                  rules: Mapping[Family, tuple[IpRule, ...]] | None = None,
                  sysctls: Sysctls | None = None, *, addresses_known: bool = True,
-                 routes_known: bool = True):
+                 routes_known: bool = True, bridges: Mapping[str, Mapping[str, int]] | None = None):
         self.addresses = tuple(addresses)
         self.routes = tuple(routes)
         #: whether the host's addresses were captured (`ip addr`, or the local table's routes):
@@ -125,6 +126,8 @@ class Host:
         #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
         #: accept_local 1, as the kernel lab runs)
         self.sysctls = sysctls
+        #: each bridge's own nf_call_iptables / nf_call_ip6tables (`parse_bridge_calls`)
+        self.bridges = {name: dict(calls) for name, calls in (bridges or {}).items()}
         # every routing decision asks these again: made once (a host's files never change)
         self._captured = frozenset({r.family for r in self.routes} | set(self.rules)) if (
             routes_known) else frozenset()
@@ -136,6 +139,11 @@ class Host:
         and connected routes), lo."""
         return frozenset({d for r in self.routes for d in r.devices()} | {"lo"}
                          | {a.interface for a in self.addresses if a.interface})
+
+    def bridges_calling(self, tool: str) -> frozenset[str]:
+        """The bridges whose own switch has br_netfilter call `tool`'s tables (iptables,
+        ip6tables) for their packets, whatever the sysctl says."""
+        return frozenset(name for name, calls in self.bridges.items() if calls.get(tool))
 
     def routes_known_for(self, family: Family) -> bool:
         """Whether the family's routes were captured: a routes file with none of its routes
@@ -150,7 +158,8 @@ class Host:
         return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else (),
                    parse_rules(routes) if routes else None,
                    parse_sysctls(sysctl) if sysctl else None, addresses_known=addrs is not None,
-                   routes_known=routes is not None)
+                   routes_known=routes is not None,
+                   bridges=parse_bridge_calls(addrs) if addrs else None)
 
     def rules_for(self, family: Family) -> tuple[IpRule, ...]:
         return self.rules.get(family) or DEFAULT_RULES[family]

@@ -1,7 +1,8 @@
 """The host captures iptparse reads, as typed values: `ip addr` (or `ip -o addr`, `ip -brief
 addr`, or a plain list of addresses, optionally `IFNAME ADDR/LEN` per line), `ip route` / `ip
 -6 route` (`show table all` too, multipath routes' nexthop lines included, or `route -n`), and
-the `ip rule` lines among the routes (`iprule`). `host` makes the routing decisions from them.
+the `ip rule` lines among the routes (`iprule`), and each bridge's own br_netfilter switches
+from `ip -d address` (`ip -d link`). `host` makes the routing decisions from them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from .errors import IptparseError
 from .iprule import IpRule, RuleListError, is_rule_line, parse_ip_rules, rule_lists, table_name
 from .nodes import Family
 
-__all__ = ["HostAddress", "HostError", "NextHop", "Route", "parse_addrs", "parse_routes",
-           "parse_rules"]
+__all__ = ["HostAddress", "HostError", "NextHop", "Route", "parse_addrs", "parse_bridge_calls",
+           "parse_routes", "parse_rules"]
 
 
 class HostError(IptparseError, ValueError):
@@ -171,6 +172,30 @@ def parse_addrs(text: str) -> list[HostAddress]:
         except ValueError:
             raise HostError(f"line {number}: cannot read an address in `{given.strip()}' (give "
                             "`ip addr` output, or lines `IFACE ADDR/LEN` or `ADDR/LEN`)") from None
+    return out
+
+
+#: a bridge's own switches in `ip -d`'s details (its ports' `bridge_slave` lines have none)
+_NF_CALL = re.compile(r"\bnf_call_(iptables|ip6tables) (\d+)\b")
+
+
+def parse_bridge_calls(text: str) -> dict[str, dict[str, int]]:
+    """Each bridge's own `nf_call_iptables` / `nf_call_ip6tables` (keyed "iptables",
+    "ip6tables"), from `ip -d address` or `ip -d link` (`-o` too).
+
+    br_netfilter calls a family's tables for a bridge's packets when the namespace's sysctl
+    bridge-nf-call-iptables is on *or* the bridge's own switch is (`ip link set BR type bridge
+    nf_call_iptables 1`), so a sysctl at 0 does not decide alone. Only `-d` prints the
+    switches: other captures give none, and the sysctl decides."""
+    out: dict[str, dict[str, int]] = {}
+    interface = ""
+    for line in text.splitlines():
+        header = _IP_ADDR_IF.match(line)
+        if header:
+            interface = header.group(1)
+        found = _NF_CALL.findall(line)
+        if found and interface:
+            out.setdefault(interface, {}).update((tool, int(value)) for tool, value in found)
     return out
 
 

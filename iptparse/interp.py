@@ -887,15 +887,33 @@ class Interpreter:
         """Where the host's sysctls say br_netfilter does not call this family's tables
         (bridge-nf-call-iptables or -ip6tables 0): a packet the bridge passes between its
         ports meets no table, and one for the bridge itself comes up the stack as the
-        bridge's own, without its port (physdev sees none). Checked in a kernel bridge."""
+        bridge's own, without its port (physdev sees none). A bridge whose own switch is on
+        (`nf_call_iptables 1` in `ip -d address`) has the tables called all the same: its
+        packets name it as `-i`. Checked in a kernel bridge."""
         host = self.ruleset.host
         tool = "ip6tables" if self.family is Family.INET6 else "iptables"
         assert host is not None and host.sysctls is not None
         if host.sysctls.bridge_calls(tool):
             return state
-        passed, rest = self._split_state(state, _BRIDGED)
-        options = [(replace(s, verdict="ACCEPT", stopped=_BRIDGE_ONLY.format(tool)),
-                    "the bridge passes it on, past every table") for s in passed]
+        options: list[tuple[PathState, str]] = []
+        pieces = [state]
+        calling = host.bridges_calling(tool)
+        if calling:
+            switch = f"nf_call_{tool}"
+            names = sorted(calling)
+            which = (f"= {names[0]} (its own {switch} is on)" if len(names) == 1 else
+                     f"∈ {{{', '.join(names)}}} (their own {switch} is on)")
+            on_own, pieces = self._split_state(state, Test(
+                "iif", NameSet([(name, False) for name in names], ()), f"iif {which}",
+                f"iif ≠ {names[0]}" if len(names) == 1 else f"iif ∉ {{{', '.join(names)}}}"))
+            options += [(s, f"the bridge's own {switch} calls the tables") for s in on_own]
+        passed, rest = [], []
+        for piece in pieces:
+            by_port, others = self._split_state(piece, _BRIDGED)
+            passed += by_port
+            rest += others
+        options += [(replace(s, verdict="ACCEPT", stopped=_BRIDGE_ONLY.format(tool)),
+                     "the bridge passes it on, past every table") for s in passed]
         for piece in rest:
             ported, plain = self._split_state(piece, _BRIDGED_IN)
             options += [(s, "not bridged") for s in plain]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ParseWarning
-from .host import Host, HostError, parse_addrs, parse_routes, parse_rules
+from .host import Host, HostError, parse_addrs, parse_bridge_calls, parse_routes, parse_rules
 from .inputs import read_text
 from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
@@ -60,9 +60,11 @@ def load_ruleset(
     if routes is not None or addrs is not None or sysctl is not None:
         # the routes file once: it may be standard input
         routing = _host_file(routes, lambda text: (parse_routes(text), parse_rules(text)))
-        host = Host(_host_file(addrs, parse_addrs) or (), routing[0] if routing else (),
+        addressing = _host_file(addrs, lambda text: (parse_addrs(text), parse_bridge_calls(text)))
+        host = Host(addressing[0] if addressing else (), routing[0] if routing else (),
                     routing[1] if routing else None, _host_file(sysctl, parse_sysctls),
-                    addresses_known=addrs is not None, routes_known=routes is not None)
+                    addresses_known=addrs is not None, routes_known=routes is not None,
+                    bridges=addressing[1] if addressing else None)
     return Ruleset(dumps, sets=sets, host=host)
 
 

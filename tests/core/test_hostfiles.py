@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from iptparse.hostfiles import HostError, NextHop, parse_addrs, parse_routes
+from iptparse.hostfiles import HostError, NextHop, parse_addrs, parse_bridge_calls, parse_routes
 from iptparse.nodes import Family
 
 from .test_host import SHOWN
@@ -78,3 +78,26 @@ def test_ip_d_address() -> None:
     assert [(a.interface, a.address, a.prefix) for a in addresses] == [("v0", 0x0A000001, 24)]
     with pytest.raises(HostError, match=r"line 1: cannot read an address in `10\.0\.0\.1/24 x y'"):
         parse_addrs("10.0.0.1/24 x y\n")
+
+
+def test_a_bridges_own_nf_call_switches() -> None:
+    """`ip -d address` and `ip -o -d link` as iproute2 6.1 prints them (abridged): the
+    switches are the bridge's, not its ports' (their `bridge_slave` lines have none)."""
+    shown = (
+        "2: br0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n"
+        "    link/ether ca:30:f2:35:f5:ee brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0\n"
+        "    bridge forward_delay 1500 hello_time 200 vlan_filtering 0 mcast_mld_version 1 "
+        "nf_call_iptables 1 nf_call_ip6tables 0 nf_call_arptables 0 numtxqueues 1\n"
+        "    inet 10.0.0.254/24 scope global br0\n"
+        "3: veth1@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master br0 state UP\n"
+        "    veth \n"
+        "    bridge_slave state forwarding priority 32 cost 2 hairpin off\n")
+    assert parse_bridge_calls(shown) == {"br0": {"iptables": 1, "ip6tables": 0}}
+    assert [a.interface for a in parse_addrs(shown)] == ["br0"]
+    one_line = ("4: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state "
+                "DOWN mode DEFAULT group default \\    link/ether 02:42:5e:11:22:33 brd "
+                "ff:ff:ff:ff:ff:ff promiscuity 0 \\    bridge forward_delay 1500 "
+                "nf_call_iptables 0 nf_call_ip6tables 1 nf_call_arptables 0 numtxqueues 1\n")
+    assert parse_bridge_calls(one_line) == {"docker0": {"iptables": 0, "ip6tables": 1}}
+    assert parse_bridge_calls("2: br0: <UP> mtu 1500\n    inet 10.0.0.1/24 scope global\n"
+                              ) == {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from iptparse.host import Host, HostError
+from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
 from iptparse.report import format_trace
@@ -168,3 +169,35 @@ def test_bridge_nf_call_keys() -> None:
     assert not off.bridge_calls("iptables") and off.bridge_calls("ip6tables")
     assert parse_sysctls("net.ipv4.conf.all.rp_filter = 1\n").bridge_calls("iptables")
     assert off != parse_sysctls("net.bridge.bridge-nf-call-ip6tables = 1\n")
+
+
+BRIDGED = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+
+
+def test_a_bridges_own_switch_calls_the_tables_whatever_the_sysctl() -> None:
+    """br_netfilter calls the tables for a bridge's packets when the sysctl or the bridge's
+    own nf_call_iptables is on (br_nf_pre_routing): with the sysctl at 0, br0's switch on and
+    br1's off, FORWARD's policy drops on br0 only; an unknown bridge forks on which it is
+    (the kernel lab checks br0's case in tests/sandbox/test_bridge.py)."""
+    host = Host.from_text(
+        "2: br0: <UP> mtu 1500\n    bridge stp_state 0 nf_call_iptables 1 nf_call_ip6tables 0\n"
+        "3: br1: <UP> mtu 1500\n    bridge stp_state 0 nf_call_iptables 0 nf_call_ip6tables 0\n",
+        None, "net.bridge.bridge-nf-call-iptables = 0\n")
+    assert host.bridges_calling("iptables") == {"br0"} and not host.bridges_calling("ip6tables")
+    rs = Ruleset([parse_iptables(BRIDGED)], host=host)
+    bridged = "udp 10.0.0.1:5 -> 10.0.0.2:53 physin=veth1 physout=veth2 bridged=1"
+    verdicts = {}
+    for bridge in ("br0", "br1"):
+        (path,) = trace(rs, parse_packet(f"{bridged} iif={bridge} oif={bridge}"),
+                        "forward").paths
+        verdicts[bridge] = (path.verdict, path.state.stopped is None)
+    assert verdicts == {"br0": ("DROP", True), "br1": ("ACCEPT", False)}
+    either = trace(rs, parse_packet(bridged), "forward")
+    assert sorted(p.verdict for p in either.paths) == ["ACCEPT", "DROP"]
+    assert "DROP if iif = br0 (its own nf_call_iptables is on)" in format_trace(either)
+    six = Ruleset([parse_iptables(BRIDGED, family=Family.INET6)], host=Host.from_text(
+        "2: br0: <UP> mtu 1500\n    bridge nf_call_iptables 1 nf_call_ip6tables 0\n", None,
+        "net.bridge.bridge-nf-call-ip6tables = 0\n"))
+    (path,) = trace(six, parse_packet("udp [2001:db8::1]:5 -> [2001:db8::2]:53 iif=br0 oif=br0 "
+                                      "physin=veth1 physout=veth2 bridged=1"), "forward").paths
+    assert path.verdict == "ACCEPT" and path.state.stopped is not None  # its ip6tables switch

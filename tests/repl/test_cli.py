@@ -153,3 +153,19 @@ def test_info_routes_says_what_was_not_captured(rules: Path, tmp_path: Path,
     assert ("table main: 0 route(s) (the addresses' subnets; the rest not captured: a packet "
             "leaves by the interface it names)") in out
     assert "addresses: 0 (not captured: a packet is for this host as the path asked says)" in out
+    assert "bridged packets" not in out  # no bridge keys captured: nothing to say
+
+
+def test_info_routes_shows_who_calls_the_tables_for_bridged_packets(
+        rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("net.bridge.bridge-nf-call-iptables = 0\n")
+    addrs = tmp_path / "addrs"
+    addrs.write_text("2: br0: <UP> mtu 1500\n    bridge nf_call_iptables 1 nf_call_ip6tables 0\n"
+                     "    inet 10.0.0.254/24 scope global br0\n")
+    status, out, err = run(["repl", str(rules), "--sysctl", str(sysctl), "--addrs", str(addrs),
+                            "--packet", RETURNED], "info routes\n", monkeypatch)
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[lines.index("bridged packets: br_netfilter calls the iptables tables") + 1] == (
+        "  sysctl bridge-nf-call-iptables 0; bridges whose own nf_call_iptables is on: br0")

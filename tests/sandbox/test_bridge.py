@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.host import Host, HostAddress, Route
+from iptparse.host import Host, HostAddress, Route, parse_bridge_calls
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
@@ -184,14 +184,22 @@ def test_a_packet_in_by_a_port_for_the_bridge_itself_is_routed(bridge: tuple[Net
     assert kernel == model(packet, "oif=eth9 physout=")
 
 
-def test_a_packet_in_by_a_port_for_the_host_reaches_input(bridge: tuple[Netns, Netns]) -> None:
-    """For br0's own MAC and address: delivered, INPUT sees iif br0 and the port it came by."""
+def for_br0_itself(bridge: tuple[Netns, Netns], ruleset: Ruleset
+                   ) -> dict[tuple[str, str, int], int]:
+    """The counters a packet in by veth1 for br0's own MAC and address moved, once checked
+    equal to the rules the model's trace of it on the `in` path hits."""
     packet = KernelPacket(src="10.0.0.1", dst="10.0.0.254", protocol="udp", sport=1234,
                           dport=55, ttl=64)
     kernel = send(bridge, packet, to_bridge=True)
     spec = "udp 10.0.0.1:1234 -> 10.0.0.254:55 iif=br0 physin=veth1 physout= bridged=1"
-    (path,) = trace(Ruleset([parse_iptables(RULES)], host=HOST), parse_packet(spec), "in").paths
+    (path,) = trace(ruleset, parse_packet(spec), "in").paths
     assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
+    return kernel
+
+
+def test_a_packet_in_by_a_port_for_the_host_reaches_input(bridge: tuple[Netns, Netns]) -> None:
+    """For br0's own MAC and address: delivered, INPUT sees iif br0 and the port it came by."""
+    kernel = for_br0_itself(bridge, Ruleset([parse_iptables(RULES)], host=HOST))
     assert kernel == {("filter", "INPUT", 1): 1, ("filter", "INPUT", 2): 1}
 
 
@@ -237,10 +245,31 @@ def test_without_bridge_nf_call_iptables_no_table_sees_bridged_packets(
     assert (path.verdict, path.hits) == ("ACCEPT", ())
     assert path.state.stopped is not None and "bridge-nf-call-iptables = 0" in path.state.stopped
 
-    mine = KernelPacket(src="10.0.0.1", dst="10.0.0.254", protocol="udp", sport=1234,
-                        dport=55, ttl=64)
-    kernel = send(bridge, mine, to_bridge=True)
-    (path,) = trace(ruleset, parse_packet("udp 10.0.0.1:1234 -> 10.0.0.254:55 iif=br0 "
-                                          "physin=veth1 physout= bridged=1"), "in").paths
+    assert for_br0_itself(bridge, ruleset) == {("filter", "INPUT", 2): 1}
+
+
+def test_a_bridges_own_nf_call_iptables_overrides_the_sysctl(bridge: tuple[Netns, Netns]
+                                                              ) -> None:
+    """The sysctl at 0 but br0's own switch on (`ip link set br0 type bridge nf_call_iptables
+    1`): the tables see br0's packets as with the sysctl on. The model reads the switch from
+    the router's `ip -d address`, as a user would capture it."""
+    r, _ = bridge
+    r.run(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"])
+    r.run(["ip", "link", "set", "br0", "type", "bridge", "nf_call_iptables", "1"])
+    shown = r.run(["ip", "-d", "address"]).stdout
+    assert parse_bridge_calls(shown)["br0"]["iptables"] == 1
+    host = Host(HOST.addresses, HOST.routes,
+                sysctls=parse_sysctls(r.run(["sysctl", "net.bridge"]).stdout),
+                bridges=parse_bridge_calls(shown))
+    ruleset = Ruleset([parse_iptables(RULES)], host=host)
+    flooded = KernelPacket(src="10.0.0.1", dst="10.0.0.2", protocol="udp", sport=1234,
+                           dport=53, ttl=1)
+    kernel = send(bridge, flooded)
+    (path,) = trace(ruleset, parse_packet("udp 10.0.0.1:1234 -> 10.0.0.2:53 ttl=1 iif=br0 "
+                                          "oif=br0 physin=veth1 physout=veth2 bridged=1"),
+                    "forward").paths
     assert kernel == {(h.table, h.chain, h.rule): 1 for h in path.hits}
-    assert kernel == {("filter", "INPUT", 2): 1}
+    assert kernel == model(flooded) and kernel[("filter", "FORWARD", 1)] == 1
+
+    assert for_br0_itself(bridge, ruleset) == {("filter", "INPUT", 1): 1,
+                                               ("filter", "INPUT", 2): 1}  # its port seen
