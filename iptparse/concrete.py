@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .chainindex import IndexPart, decide, decide_rule, skipper_for
+from .collector import without_collection
 from .domain import IntSet, NameSet, ValueSet
 from .fields import CT_STATES, field_spec
 from .interp import (
@@ -333,6 +334,7 @@ class Evaluator:
         self.link_route_drop = link.destination_drop() if link else None
         self.link_source_drop = link.source_drop() if link else None
 
+    @without_collection  # a walk's many short-lived objects make no cycles, as trace()'s
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
                  max_paths: int = 10_000) -> list[ConcretePath] | None:

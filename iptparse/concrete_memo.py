@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any
 
 from .chainindex import IndexPart
+from .collector import without_collection
 from .concrete import ConcretePath, Evaluator, Reader
 from .domain import IntSet, NameSet
 from .fields import field_spec
@@ -180,6 +181,8 @@ class Memo:
         self.nodes = 0
         self.max_nodes = max_nodes
 
+    @without_collection  # (collections run by allocation counts took a third of a new
+    # service's walk; walks make no cycles: tests/perf/test_garbage.py)
     def evaluate(self, packet: Packet, path: str,
                  assumptions: Mapping[str, bool] | None = None,
                  max_paths: int = 10_000) -> list[ConcretePath] | None:
