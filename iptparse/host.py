@@ -6,7 +6,7 @@ they answer `-m addrtype`, `-m rpfilter`, REDIRECT and MASQUERADE.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Collection, Generator, Iterable, Mapping
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from .interp import Interpreter, PathState, RoutingKey, Snapshot
     from .sysctl import Sysctls
 
-__all__ = ["Host", "HostAddress", "HostError", "NextHop", "Route", "parse_addrs",
-           "parse_bridge_calls", "parse_routes", "parse_rules"]
+__all__ = ["Host", "HostAddress", "HostError", "NextHop", "Route", "captured_families",
+           "parse_addrs", "parse_bridge_calls", "parse_routes", "parse_rules"]
 
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
@@ -104,13 +104,22 @@ def _membership(interp: Interpreter, group: PathState, joined: list[Pred]
     return member, stranger
 
 
+def captured_families(routes: Iterable[Route], rules: Mapping[Family, object] | None
+                      ) -> frozenset[Family]:
+    """The families whose routes a routes capture gives: those it has routes or `ip rule`
+    lines of. `ip route` without `ip -6 route` says nothing of IPv6's routes: taking them as
+    none would give every IPv6 packet "no route", and fail its reverse-path checks."""
+    return frozenset({r.family for r in routes} | set(rules or ()))
+
+
 class Host:
     """A host's addresses and routing table, as the interpreter consults them."""
 
     def __init__(self, addresses: Iterable[HostAddress] = (), routes: Iterable[Route] = (),
                  rules: Mapping[Family, tuple[IpRule, ...]] | None = None,
                  sysctls: Sysctls | None = None, *, addresses_known: bool = True,
-                 routes_known: bool = True, bridges: Mapping[str, Mapping[str, int]] | None = None):
+                 routes_known: bool | Collection[Family] = True,
+                 bridges: Mapping[str, Mapping[str, int]] | None = None):
         self.addresses = tuple(addresses)
         self.routes = tuple(routes)
         #: whether the host's addresses were captured (`ip addr`, or the local table's routes):
@@ -118,9 +127,6 @@ class Host:
         #: NAT targets assume, as with no host at all
         self.addresses_known = addresses_known or any(
             r.table == "local" and r.kind == "local" and r.interface != "lo" for r in self.routes)
-        #: whether the routes were captured: else the main table holds, beyond the subnets of
-        #: the addresses, routes no capture shows (a packet leaves by the interface it names)
-        self.routes_known = routes_known
         #: each family's routing rules as `ip rule` gave them (else the kernel's defaults)
         self.rules = dict(rules or {})
         #: the IPv4 settings routing reads on receipt (None: forwarding on, rp_filter 0,
@@ -128,9 +134,12 @@ class Host:
         self.sysctls = sysctls
         #: each bridge's own nf_call_iptables / nf_call_ip6tables (`parse_bridge_calls`)
         self.bridges = {name: dict(calls) for name, calls in (bridges or {}).items()}
-        # every routing decision asks these again: made once (a host's files never change)
-        self._captured = frozenset({r.family for r in self.routes} | set(self.rules)) if (
-            routes_known) else frozenset()
+        # The families whose routes were captured: for the others the main table holds, beyond
+        # the subnets of the addresses, routes no capture shows (a packet leaves by the
+        # interface it names). True: every family's are `routes` (a lab's, a library caller's
+        # host); a routes file knows those it shows (`captured_families`); False: none.
+        self._captured = (frozenset(Family) if routes_known is True else
+                          frozenset(routes_known) if routes_known is not False else frozenset())
         self._tables: dict[tuple[Family, str, bool], tuple[Route, ...]] = {}
 
     @cached_property
@@ -146,8 +155,7 @@ class Host:
         return frozenset(name for name, calls in self.bridges.items() if calls.get(tool))
 
     def routes_known_for(self, family: Family) -> bool:
-        """Whether the family's routes were captured: a routes file with none of its routes
-        and no rules of its own (`ip route` without `ip -6 route`) leaves them unknown."""
+        """Whether the family's routes were captured (see `routes_known`)."""
         return family in self._captured
 
     @classmethod
@@ -155,10 +163,11 @@ class Host:
                   sysctl: str | None = None) -> Host:
         from .sysctl import parse_sysctls
 
-        return cls(parse_addrs(addrs) if addrs else (), parse_routes(routes) if routes else (),
-                   parse_rules(routes) if routes else None,
+        found = parse_routes(routes) if routes else []
+        rules = parse_rules(routes) if routes else None
+        return cls(parse_addrs(addrs) if addrs else (), found, rules,
                    parse_sysctls(sysctl) if sysctl else None, addresses_known=addrs is not None,
-                   routes_known=routes is not None,
+                   routes_known=captured_families(found, rules) if routes is not None else False,
                    bridges=parse_bridge_calls(addrs) if addrs else None)
 
     def rules_for(self, family: Family) -> tuple[IpRule, ...]:

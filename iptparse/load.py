@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ParseWarning
-from .host import Host, HostError, parse_addrs, parse_bridge_calls, parse_routes, parse_rules
+from .host import (
+    Host,
+    HostError,
+    captured_families,
+    parse_addrs,
+    parse_bridge_calls,
+    parse_routes,
+    parse_rules,
+)
 from .inputs import read_text
 from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
@@ -63,7 +71,8 @@ def load_ruleset(
         addressing = _host_file(addrs, lambda text: (parse_addrs(text), parse_bridge_calls(text)))
         host = Host(addressing[0] if addressing else (), routing[0] if routing else (),
                     routing[1] if routing else None, _host_file(sysctl, parse_sysctls),
-                    addresses_known=addrs is not None, routes_known=routes is not None,
+                    addresses_known=addrs is not None,
+                    routes_known=captured_families(*routing) if routing else False,
                     bridges=addressing[1] if addressing else None)
     return Ruleset(dumps, sets=sets, host=host)
 

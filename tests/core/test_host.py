@@ -3,7 +3,7 @@ checks the same in tests/sandbox/test_multipath.py)."""
 
 from __future__ import annotations
 
-from iptparse.host import Host, parse_routes
+from iptparse.host import NO_ROUTE, Host, parse_addrs, parse_routes
 from iptparse.nodes import Family
 from iptparse.packet import parse_packet
 from iptparse.parser import parse_iptables
@@ -149,7 +149,7 @@ def test_without_routes_a_packet_leaves_by_the_interface_it_names() -> None:
     forwarded as asked (never "no route"), by the output interface the packet names; one for
     an address's subnet takes that subnet's interface, one for the host is delivered."""
     host = Host.from_text(ADDRS)
-    assert host.addresses_known and not host.routes_known
+    assert host.addresses_known and not host.routes_known_for(Family.INET)
     paths = _walk(host, "tcp 192.0.2.7:5 -> 8.8.8.8:80 iif=eth0 oif=eth1", "forward").paths
     assert {(p.verdict, p.state.current("oif").single_value()) for p in paths} == {
         ("ACCEPT", "eth1")}  # two: -m rpfilter's assumption splits them
@@ -168,7 +168,7 @@ def test_without_routes_a_packet_leaves_by_the_interface_it_names() -> None:
 
 def test_sysctls_alone_leave_addresses_and_routes_unknown() -> None:
     host = Host.from_text(None, None, "net.ipv4.conf.all.rp_filter = 1\n")
-    assert not host.addresses_known and not host.routes_known
+    assert not host.addresses_known and not host.routes_known_for(Family.INET)
     result = _walk(host, "tcp 192.0.2.7:5 -> 10.0.0.1:80 iif=eth0", "in")
     # delivered as asked, under the strict rp_filter's assumption; addrtype assumes
     ways = {(p.verdict, p.state.stopped, p.state.path) for p in result.paths}
@@ -186,7 +186,7 @@ def test_routes_without_the_local_table_leave_addresses_unknown() -> None:
     """`ip route` (the main table) does not list the host's addresses; `ip route show table
     all` does, in the local table."""
     main = Host.from_text(None, "default via 10.0.0.254 dev eth0\n")
-    assert not main.addresses_known and main.routes_known
+    assert not main.addresses_known and main.routes_known_for(Family.INET)
     delivered = _walk(main, "tcp 192.0.2.7:5 -> 10.0.0.1:80 iif=eth0", "in")
     assert {p.state.path for p in delivered.paths} == {"in"}
     everything = Host.from_text(None, "default via 10.0.0.254 dev eth0\nlocal 10.0.0.1 dev eth0 "
@@ -214,6 +214,17 @@ def test_the_routes_an_address_makes() -> None:
     assert [r.text() for r in host.routes_for(Family.INET6)] == ["2001:db8:6::1/128 dev v0"]
     local = host.local_addresses(Family.INET)
     assert 0x0A05004D in local and 0x0A07004D not in local  # 10.5.0.77, 10.7.0.77
+
+
+def test_a_host_built_without_routes_has_none() -> None:
+    """`Host(addresses)` as a library caller or the kernel lab builds it: its routes are what
+    it was given, none, so a packet for elsewhere finds no route; only a capture's families
+    (`captured_families`) or `routes_known=False` leave them to the path asked."""
+    for host, stopped in ((Host(parse_addrs("lo 10.0.3.33/32\n")), NO_ROUTE),
+                          (Host(parse_addrs("lo 10.0.3.33/32\n"), routes_known=False), None),
+                          (Host(routes_known={Family.INET6}), None)):
+        paths = _walk(host, "tcp 10.0.0.1:5 -> 10.0.0.55:80 iif=eth1 oif=eth0", "forward").paths
+        assert {p.state.stopped for p in paths} == {stopped}
 
 
 def test_a_routes_file_of_one_family_leaves_the_others_unknown() -> None:

@@ -10,7 +10,10 @@ the kernel or a crash on its traces):
   (sandbox.observe.local_deliveries; a generated ruleset's REDIRECT of SCTP showed it);
 - value sets of IPv6 addresses are counted without overflowing (IntSet.size, describe);
 - IPv6 installs a new address's local route asynchronously: the lab waits for it before
-  sending an `in` packet (sandbox.lab.Lab._await_local_route).
+  sending an `in` packet (sandbox.lab.Lab._await_local_route);
+- a host built with no routes (the lab's R on the `in` path) has none, not routes no capture
+  shows: a packet DNAT sends away finds no route, as in R (a generated ruleset's NETMAP in
+  PREROUTING showed it; `Host(routes_known=…)`).
 """
 
 from __future__ import annotations
@@ -144,6 +147,27 @@ def test_the_kernel_decrements_and_expires_as_modelled() -> None:
                 path) for ttl in (64, 65, 2, 1) for path in ("forward", "in")]
     report = verify_dump(RULES, name="ttl.rules", packets=packets)
     assert report.ok and report.packets.agree == len(packets), report.format()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("family", [Family.INET, Family.INET6])
+def test_an_in_packet_dnat_sends_where_the_lab_has_no_route(family: Family) -> None:
+    """R of the `in` path has its destination on lo and no route at all: NETMAP (DNAT) to
+    another address leaves the packet without a route, dropped after nat PREROUTING. The
+    model of R (`lab_host`) once took its empty routes as not captured and forwarded it."""
+    require_kernel()
+    v6 = family is Family.INET6
+    src, dst, away = ("fd00::1", "fd00:3::21", "fd00::55") if v6 else (
+        "10.0.0.1", "10.0.3.33", "10.0.0.55")
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             f":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -s {src} -p tcp -j NETMAP --to {away}/"
+             f"{family.bits}\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+             ":OUTPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\n-A INPUT -j ACCEPT\nCOMMIT\n")
+    packets = [(KernelPacket(src=src, dst=dst, protocol="tcp", dport=8080, iif="eth1"), "in")]
+    report = verify_dump(rules, name="netmap-away.rules", packets=packets)
+    assert report.ok and report.packets.agree == 1, report.format()
+    (comparison,) = report.comparisons
+    assert not comparison.kernel.accepted
 
 
 @pytest.mark.kernel
