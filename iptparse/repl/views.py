@@ -414,10 +414,13 @@ def _info_routes(shell: Shell) -> None:
     tool = "ip6tables" if family is Family.INET6 else "iptables"
     if host.sysctls is not None and (tool in host.sysctls.bridge or host.bridges):
         own = sorted(host.bridges_calling(tool))
-        out.message(out.paint(f"bridged packets: br_netfilter calls the {tool} tables", "heading"))
-        out.message(f"  sysctl bridge-nf-call-{tool} {int(host.sysctls.bridge_calls(tool))}"
-                    + (f"; bridges whose own nf_call_{tool} is on: {', '.join(own)}" if own
-                       else ""))
+        calls = host.sysctls.bridge_calls(tool)
+        out.message(out.paint(f"bridged packets and the {tool} tables (br_netfilter)",
+                              "heading"))
+        out.message(f"  sysctl bridge-nf-call-{tool} {int(calls)}: "
+                    + ("called for every bridge" if calls else "not called" + (
+                        f", but for {', '.join(own)}, whose own nf_call_{tool} is on" if own
+                        else "")))
     if host.sysctls is None or family is not Family.INET:
         return
     out.message(out.paint("settings on receipt (sysctl, `all` combined in)", "heading"))

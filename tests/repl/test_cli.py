@@ -167,5 +167,6 @@ def test_info_routes_shows_who_calls_the_tables_for_bridged_packets(
                             "--packet", RETURNED], "info routes\n", monkeypatch)
     assert (status, err) == (0, "")
     lines = out.splitlines()
-    assert lines[lines.index("bridged packets: br_netfilter calls the iptables tables") + 1] == (
-        "  sysctl bridge-nf-call-iptables 0; bridges whose own nf_call_iptables is on: br0")
+    assert lines[lines.index("bridged packets and the iptables tables (br_netfilter)") + 1] == (
+        "  sysctl bridge-nf-call-iptables 0: not called, but for br0, whose own "
+        "nf_call_iptables is on")
