@@ -15,6 +15,7 @@ from typing import Any
 from .construct import slot_constructor
 from .domain import IntSet, NameSet
 from .extensions.base import find_match, find_target
+from .extensions.ct import CtTarget
 from .logic import Not, Pred, Test
 from .nodes import (
     BUILTIN_CHAINS,
@@ -234,11 +235,20 @@ _VERDICT_EFFECTS = {name: Effect(verdict=verdict) for name, verdict in STANDARD_
 _RETURN = Return()
 
 #: Extensions whose kernel modules enable connection tracking in the network namespace when a
-#: rule using them is loaded (their checkentry calls nf_ct_netns_get).
+#: rule using them is loaded (their checkentry calls nf_ct_netns_get). CT does unless it is
+#: `--notrack`, and NOTRACK (its other name) never does: a nat table beside those alone sees
+#: no packet (`asks_for_conntrack`; checked in the kernel lab).
 CONNTRACK_MATCHES = frozenset({"state", "conntrack", "connmark", "connbytes", "connlabel",
                                "connlimit", "helper", "cluster"})
-CONNTRACK_TARGETS = frozenset({"CONNMARK", "CT", "NOTRACK", "DNAT", "SNAT", "MASQUERADE",
-                               "REDIRECT", "NETMAP", "CONNSECMARK", "SYNPROXY", "CLUSTERIP"})
+CONNTRACK_TARGETS = frozenset({"CONNMARK", "CT", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
+                               "NETMAP", "CONNSECMARK", "SYNPROXY", "CLUSTERIP"})
+
+
+def asks_for_conntrack(target: Target) -> bool:
+    """Whether loading a rule with this target enables connection tracking."""
+    if target.name == "CT" and isinstance(target.options, CtTarget):
+        return not target.options.notrack
+    return target.name in CONNTRACK_TARGETS
 
 
 def _action(target: Target | None, ctx: CompileContext, chains: Mapping[str, Any]) -> Action:
@@ -383,8 +393,9 @@ class Ruleset:
 
     def conntrack_active(self, family: Family) -> bool:
         """Whether the kernel tracks connections for this family: only when some rule needs
-        it (a state, conntrack, connmark… match, or a CT, CONNMARK or NAT target asks for it
-        at load time). Without it nothing is tracked and the nat tables never see a packet."""
+        it (a state, conntrack, connmark… match, or a CONNMARK, NAT or CT target but
+        `--notrack` asks for it at load time). Without it nothing is tracked and the nat
+        tables never see a packet."""
         if family not in self._conntrack:
             dump = self.dumps.get(family)
             # the tables in force: a table given again replaced the earlier (and its needs)
@@ -392,7 +403,7 @@ class Ruleset:
             self._conntrack[family] = any(
                 m.module in CONNTRACK_MATCHES for t in tables for c in t.chains
                 for r in c.rules for m in r.matches) or any(
-                r.target is not None and r.target.name in CONNTRACK_TARGETS
+                r.target is not None and asks_for_conntrack(r.target)
                 for t in tables for c in t.chains for r in c.rules)
         return self._conntrack[family]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
+
 from iptparse.events import RuleEvaluated
 from iptparse.interp import Interpreter, RuleRef
 from iptparse.nodes import Family
@@ -104,6 +106,19 @@ def test_without_a_conntrack_user_nat_sees_nothing() -> None:
     rules = NAT.replace("-A FORWARD -m conntrack --ctstate INVALID -j DROP\n", "")
     r = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", rules)
     assert hits(r) == [] and all(p[0] != "nat" for p in r.paths[0].policies)
+
+
+@pytest.mark.parametrize(("target", "tracked"), [("CT --notrack", False), ("NOTRACK", False),
+                                                 ("CT --zone 1", True)])
+def test_a_notrack_rule_does_not_turn_conntrack_on(target: str, tracked: bool) -> None:
+    """CT's checkentry asks for conntrack unless --notrack (NOTRACK is its other name): with
+    only such a rule the nat table sees nothing (tests/verify/test_core_fixes.py has the
+    kernel's word)."""
+    rules = NAT.replace("-A FORWARD -m conntrack --ctstate INVALID -j DROP\n", "") + (
+        f"*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p icmp -j {target}\n"
+        "COMMIT\n")
+    r = run("tcp 1.1.1.1:2 -> 2.2.2.2:1 ctstate=NEW", rules)
+    assert hits(r) == ([("PREROUTING", 1)] if tracked else [])
 
 
 def test_nat_sees_only_new_connections() -> None:

@@ -13,7 +13,9 @@ the kernel or a crash on its traces):
   sending an `in` packet (sandbox.lab.Lab._await_local_route);
 - a host built with no routes (the lab's R on the `in` path) has none, not routes no capture
   shows: a packet DNAT sends away finds no route, as in R (a generated ruleset's NETMAP in
-  PREROUTING showed it; `Host(routes_known=…)`).
+  PREROUTING showed it; `Host(routes_known=…)`);
+- CT --notrack and NOTRACK load without turning conntrack on, so beside them alone the nat
+  table sees no packet (`ruleset.asks_for_conntrack`; a generated ruleset showed it).
 """
 
 from __future__ import annotations
@@ -147,6 +149,23 @@ def test_the_kernel_decrements_and_expires_as_modelled() -> None:
                 path) for ttl in (64, 65, 2, 1) for path in ("forward", "in")]
     report = verify_dump(RULES, name="ttl.rules", packets=packets)
     assert report.ok and report.packets.agree == len(packets), report.format()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("target", "tracked"), [("CT --notrack", False), ("NOTRACK", False),
+                                                 ("CT --zone 1", True)])
+def test_only_a_ct_rule_that_tracks_turns_conntrack_on(target: str, tracked: bool) -> None:
+    require_kernel()
+    rules = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             f"-A OUTPUT -p icmp -j {target}\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n"
+             ":INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -p udp\nCOMMIT\n")
+    packets = [(KernelPacket(src="10.0.0.1", dst="10.0.3.33", protocol="udp", dport=80,
+                             iif="eth1"), "in")]
+    report = verify_dump(rules, name="notrack.rules", packets=packets)
+    assert report.ok and report.packets.agree == 1, report.format()
+    (comparison,) = report.comparisons
+    assert (("nat", "PREROUTING", 1) in comparison.kernel.hits) is tracked
 
 
 @pytest.mark.kernel
