@@ -171,8 +171,9 @@ class _Node:
 class Memo:
     """Concrete outcomes of one family of a ruleset, remembered by their questions."""
 
-    def __init__(self, ruleset: Ruleset, family: Family, max_nodes: int = 500_000) -> None:
-        self.evaluator = Evaluator(ruleset, family)
+    def __init__(self, ruleset: Ruleset, family: Family, max_nodes: int = 500_000, *,
+                 weak: bool = False) -> None:
+        self.evaluator = Evaluator(ruleset, family, weak=weak)  # (weak: the ruleset keeps it)
         self.roots: dict[tuple[object, ...], _Node] = {}
         #: one asker per distinct question, shared by every node that asks it: the same few
         #: questions (ctstate, the mark, a service's port) recur under thousands of nodes,
@@ -252,7 +253,8 @@ def _inline(node: _Node, question: Question) -> None:
 
 
 #: the memos of a ruleset, per family, in its `caches`: they live and die with it (a memo's
-#: evaluator refers to the ruleset, so a weak-keyed map of them would keep every ruleset)
+#: evaluator refers to the ruleset, so a weak-keyed map of them would keep every ruleset; it
+#: refers to it weakly, so a dropped ruleset is freed at once, not by a full collection)
 _CACHE = "concrete_memo"
 
 
@@ -269,5 +271,5 @@ def evaluate(ruleset: Ruleset, packet: Packet, path: str = "forward", *,
         per_family = ruleset.caches[_CACHE] = {}
     memo = per_family.get(family)
     if memo is None:
-        memo = per_family[family] = Memo(ruleset, family)
+        memo = per_family[family] = Memo(ruleset, family, weak=True)
     return memo.evaluate(packet, path, assumptions, max_paths)

@@ -245,13 +245,11 @@ def cached_load(payload: Payload) -> LoadedCapture | LoadFailure:
             return found
         loaded = load_payload(payload)
         _cache[payload.digest] = loaded
-        if len(_cache) > _CACHE_SIZE:
-            # an evicted capture is a reference cycle (its ruleset keeps its memo, whose
-            # evaluator refers back to it): thaw the heap so this one collection finds it
-            gc.unfreeze()
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-            gc.collect()
+        # An evicted capture is freed by reference counting, frozen or not: nothing in it
+        # refers back to it (its memo holds the ruleset weakly), so no collection of the
+        # whole heap is needed per node beyond the cache's size (tests/batch/test_worker.py)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
         # A parsed capture is millions of long-lived objects; every full collection would walk
         # them all again, which halved the packet rate of a 10k-service node. Freezing moves
         # them out of the collector's sight (reference counting still frees them).

@@ -74,6 +74,20 @@ def test_walks_leave_no_cycles(name: str, no_collector: None) -> None:
 
 
 @pytest.mark.parametrize("name", WALKS)
+def test_a_ruleset_is_freed_with_what_its_walks_kept(name: str, no_collector: None) -> None:
+    """Its compiled chains, indexes and memo go when the last reference to it does: the memo
+    it keeps holds it weakly. A cycle there made each dropped node wait for a full collection,
+    which the next thing the process did paid for (1.6 s after a 10k-service node)."""
+    text = kube_proxy.node_restore(40, seed=3)
+    ruleset = Ruleset([parse_iptables(text, family=Family.INET)])
+    for packet in packets(text, 20, seed=5):
+        WALKS[name](ruleset, packet)
+    gone = weakref.ref(ruleset)
+    del ruleset
+    assert gone() is None and gc.collect() == 0
+
+
+@pytest.mark.parametrize("name", WALKS)
 def test_trying_both_pins_leaves_no_cycles(name: str, no_collector: None) -> None:
     # rule 4 of EITHER_WAY: the evaluator raises and catches its flag on each side
     ruleset = Ruleset([parse_iptables(EITHER_WAY)])
