@@ -24,6 +24,7 @@ from .test_policy_routing_fuzz import (
     LINKS,
     Setup,
     add_links,
+    install,
     route_get,
     setups,
 )
@@ -62,10 +63,7 @@ def test_local_packets_route_as_the_kernel_does(setup: Setup, localnet: list[str
         add_links(ns, lo=True, more=ADDRESSES)
         ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1",
                 *(f"net.ipv4.conf.{scope}.route_localnet=1" for scope in localnet)])
-        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
-            (*setup.routes, *setup.rules)) + "\n", check=False)
-        captured = "".join(ns.run(argv).stdout for argv in (
-            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        captured = install(ns, (*setup.routes, *setup.rules))
         host = Host.from_text(ns.run(["ip", "addr", "show"]).stdout, captured,
                               ns.run(["sysctl", "net.ipv4"]).stdout)
         for dst, src, mark in packets:

@@ -17,6 +17,7 @@ from .test_policy_routing_fuzz import (
     Setup,
     Space,
     add_links,
+    install,
     kernel_answer,
     model_answers,
     setups,
@@ -50,10 +51,7 @@ def test_ipv6_rules_route_as_the_kernel_does(setup: Setup,
     with Netns("iptp-rt6") as ns:
         add_links(ns, lo=True)
         ns.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
-        ns.run(["ip", "-6", "-force", "-batch", "-"], input="\n".join(
-            (*setup.routes, *setup.rules)) + "\n", check=False)
-        captured = "".join(ns.run(argv).stdout for argv in (
-            ["ip", "-6", "rule", "show"], ["ip", "-6", "route", "show", "table", "all"]))
+        captured = install(ns, (*setup.routes, *setup.rules), ("ip", "-6"))
         host = Host.from_text(None, captured)
         for dst, src, iif, mark in packets:
             kernel = kernel_answer(ns, dst, src, iif, mark)

@@ -129,6 +129,15 @@ def add_links(ns: Netns, *, lo: bool = False, more: tuple[str, ...] = ()) -> Non
     ns.run(["ip", "-batch", "-"], input="\n".join((*lines, *more)) + "\n")
 
 
+def install(ns: Netns, lines: tuple[str, ...], ip: tuple[str, ...] = ("ip",)) -> str:
+    """Put a setup's addresses, routes and rules in with one `ip -batch` (`-force`: a drawn
+    line the kernel refuses is left out, as it would be for a user), and read the rules and
+    every table back as a user captures them for `--routes`."""
+    ns.run([*ip, "-force", "-batch", "-"], input="\n".join(lines) + "\n", check=False)
+    return "".join(ns.run(argv).stdout for argv in (
+        [*ip, "rule", "show"], [*ip, "route", "show", "table", "all"]))
+
+
 def kernel_answer(ns: Netns, dst: str, src: str, iif: str, mark: int) -> str:
     return route_get(ns, [dst, "from", src, "iif", iif, "mark", str(mark)])
 
@@ -187,10 +196,7 @@ def test_the_rules_route_as_the_kernel_does(setup: Setup,
         sysctl = [f"net.ipv4.conf.{name}.{key}={value}" for name in ("all", "default", *LINKS)
                   for key, value in (("rp_filter", 0), ("accept_local", 1))]
         ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1", *sysctl])
-        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
-            (*setup.routes, *setup.rules)) + "\n", check=False)
-        captured = "".join(ns.run(argv).stdout for argv in (
-            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        captured = install(ns, (*setup.routes, *setup.rules))
         host = Host.from_text(None, captured)
         for dst, src, iif, mark in packets:
             kernel = kernel_answer(ns, dst, src, iif, mark)
@@ -247,10 +253,7 @@ def test_the_sysctls_validate_sources_as_the_kernel_does(
     with Netns("iptp-rt") as ns:
         add_links(ns)
         ns.run(["sysctl", "-qw", *host.sysctls])
-        ns.run(["ip", "-force", "-batch", "-"], input="\n".join(
-            (*host.addresses, *setup.routes, *setup.rules)) + "\n", check=False)
-        captured = "".join(ns.run(argv).stdout for argv in (
-            ["ip", "rule", "show"], ["ip", "route", "show", "table", "all"]))
+        captured = install(ns, (*host.addresses, *setup.routes, *setup.rules))
         model_host = Host.from_text(ns.run(["ip", "addr", "show"]).stdout, captured,
                                     ns.run(["sysctl", "net.ipv4"]).stdout)
         for dst, src, iif, mark in packets:
