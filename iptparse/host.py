@@ -6,10 +6,10 @@ they answer `-m addrtype`, `-m rpfilter`, REDIRECT and MASQUERADE.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterable, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .describe import describe_set
 from .domain import IntSet, NameSet
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Host", "HostAddress", "HostError", "NextHop", "Route", "captured_families",
            "parse_addrs", "parse_bridge_calls", "parse_routes", "parse_rules"]
 
+_T = TypeVar("_T")
+
 #: `PathState.stopped` of routing's own drops
 MARTIAN = "routing (a martian address)"
 NO_ROUTE = "routing (no route to dst)"
@@ -61,6 +63,7 @@ _BROADCAST_INPUT = Or((Test("dst", LIMITED_BROADCAST4), And((Test("src", ZERO4),
                                                              Test("dst", ZERO4)))))
 
 
+_LOOPBACK_SRC = Test("src", LOOPBACK4, "src is a loopback address", "src is not a loopback address")
 #: the label of a multicast delivery (`_validated` leaves its source unchecked)
 _JOINED = "a group the host joined"
 #: the labels of a routing decision the captures leave to the path asked
@@ -160,13 +163,26 @@ class Host:
 
     @classmethod
     def from_text(cls, addrs: str | None = None, routes: str | None = None,
-                  sysctl: str | None = None) -> Host:
+                  sysctl: str | None = None, *,
+                  names: tuple[str | None, str | None, str | None] = (None, None, None)
+                  ) -> Host:
+        """The host of these captures; one not given (None) is unknown, not empty. `names`:
+        each capture's file name, put before what cannot be read in it."""
         from .sysctl import parse_sysctls
 
-        found = parse_routes(routes) if routes else []
-        rules = parse_rules(routes) if routes else None
-        return cls(parse_addrs(addrs) if addrs else (), found, rules,
-                   parse_sysctls(sysctl) if sysctl else None, addresses_known=addrs is not None,
+        def read(parse: Callable[[str], _T], text: str, name: str | None) -> _T:
+            try:
+                return parse(text)
+            except HostError as exc:
+                if name is None:
+                    raise
+                raise HostError(f"{name}: {exc}") from None
+
+        found = read(parse_routes, routes, names[1]) if routes else []
+        rules = read(parse_rules, routes, names[1]) if routes else None
+        return cls(read(parse_addrs, addrs, names[0]) if addrs else (), found, rules,
+                   read(parse_sysctls, sysctl, names[2]) if sysctl else None,
+                   addresses_known=addrs is not None,
                    routes_known=captured_families(found, rules) if routes is not None else False,
                    bridges=parse_bridge_calls(addrs) if addrs else None)
 
@@ -334,8 +350,7 @@ class Host:
         for a local broadcast, 0.0.0.0 either way, and a loopback address either way unless
         the input interface has route_localnet (which DNAT to 127.0.0.1 needs). `dst`,
         `loopback_dst`: whether the destination's checks apply."""
-        loopback: Pred = Test("src", LOOPBACK4, "src is a loopback address",
-                              "src is not a loopback address")
+        loopback: Pred = _LOOPBACK_SRC
         if loopback_dst:
             loopback = Or((loopback, Test("dst", LOOPBACK4, "dst is a loopback address",
                                           "dst is not a loopback address")))
@@ -475,9 +490,7 @@ class Host:
         """A loopback source may leave only by lo, or an interface with route_localnet
         (__mkroute_output: the send fails, EINVAL); kube-proxy's node ports on localhost
         need it, their DNAT routing the packet out again with source 127.0.0.1."""
-        leaving: Pred = And((Test("src", LOOPBACK4, "src is a loopback address",
-                                  "src is not a loopback address"),
-                             Not(Test("oif", NameSet.single("lo")))))
+        leaving: Pred = And((_LOOPBACK_SRC, Not(Test("oif", NameSet.single("lo")))))
         if self.sysctls is not None:
             from .validate import localnet
 

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import ParseWarning
-from .host import (
-    Host,
-    HostError,
-    captured_families,
-    parse_addrs,
-    parse_bridge_calls,
-    parse_routes,
-    parse_rules,
-)
+from .host import Host
 from .inputs import read_text
 from .nodes import Dump, Family, Table
 from .parser import ErrorMode, parse_iptables
 from .ruleset import Ruleset
-from .sysctl import parse_sysctls
 
 __all__ = ["TablesRead", "line_at", "load_ruleset", "table_again"]
-
-_T = TypeVar("_T")
 
 
 def load_ruleset(
@@ -66,14 +55,11 @@ def load_ruleset(
             sets[ipset.name] = ipset
     host = None
     if routes is not None or addrs is not None or sysctl is not None:
-        # the routes file once: it may be standard input
-        routing = _host_file(routes, lambda text: (parse_routes(text), parse_rules(text)))
-        addressing = _host_file(addrs, lambda text: (parse_addrs(text), parse_bridge_calls(text)))
-        host = Host(addressing[0] if addressing else (), routing[0] if routing else (),
-                    routing[1] if routing else None, _host_file(sysctl, parse_sysctls),
-                    addresses_known=addrs is not None,
-                    routes_known=captured_families(*routing) if routing else False,
-                    bridges=addressing[1] if addressing else None)
+        # each file read once: one may be standard input
+        read = [read_text(path) if path is not None else (None, None)
+                for path in (addrs, routes, sysctl)]
+        host = Host.from_text(*(text for _, text in read),
+                              names=(read[0][0], read[1][0], read[2][0]))
     return Ruleset(dumps, sets=sets, host=host)
 
 
@@ -116,14 +102,3 @@ def line_at(text: str, number: int) -> str:
             return ""
     end = text.find("\n", start)
     return text[start:end if end >= 0 else len(text)].rstrip("\r")
-
-
-def _host_file(path: str | Path | None, parse: Callable[[str], _T]) -> _T | None:
-    """One routes or addresses file, its name put before what cannot be read in it."""
-    if path is None:
-        return None
-    name, text = read_text(path)
-    try:
-        return parse(text)
-    except HostError as exc:
-        raise HostError(f"{name}: {exc}") from None
