@@ -360,12 +360,11 @@ _TTL_EXPIRES = Test("ttl", IntSet.range(0, 1, 255), "ttl ≤ 1", "ttl > 1")
 #: passed between a bridge's ports: br_netfilter data and an output port (a packet that came
 #: in by a port and is routed has no output port, and is forwarded as any other)
 _NO_PORT = NameSet.single("")
-_BRIDGED = And((Test("bridged", IntSet.single(1, 1), "the packet is bridged",
-                     "the packet is not bridged"),
-                Not(Test("physout", NameSet.single(""), "the packet leaves by no bridge port",
-                         "the packet leaves by a bridge port"))))
 _BRIDGED_IN = Test("bridged", IntSet.single(1, 1), "the packet is bridged",
                    "the packet is not bridged")
+_BRIDGED = And((_BRIDGED_IN, Not(Test("physout", NameSet.single(""),
+                                      "the packet leaves by no bridge port",
+                                      "the packet leaves by a bridge port"))))
 _NOT_BRIDGED = IntSet.single(0, 1)
 #: `PathState.stopped` of a bridged packet no table sees
 _BRIDGE_ONLY = ("the bridge (br_netfilter does not call the tables for bridged packets: "
@@ -904,7 +903,7 @@ class Interpreter:
             which = (f"= {names[0]} (its own {switch} is on)" if len(names) == 1 else
                      f"∈ {{{', '.join(names)}}} (their own {switch} is on)")
             on_own, pieces = self._split_state(state, Test(
-                "iif", NameSet([(name, False) for name in names], ()), f"iif {which}",
+                "iif", NameSet.exactly(*names), f"iif {which}",
                 f"iif ≠ {names[0]}" if len(names) == 1 else f"iif ∉ {{{', '.join(names)}}}"))
             options += [(s, f"the bridge's own {switch} calls the tables") for s in on_own]
         passed, rest = [], []

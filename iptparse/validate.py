@@ -46,11 +46,10 @@ def _where(sysctls: Sysctls, field: str, setting: str, on: str, off: str) -> Pre
     """The interfaces in `field` whose `setting` is on: the named ones, or all but the named
     ones that have it off when an interface the file does not name has it."""
     named = sorted(sysctls.interfaces)
+    having = [n for n in named if getattr(sysctls.conf(n), setting)]
     if getattr(sysctls.conf(None), setting):
-        return Not(Test(field, NameSet.of(*(n for n in named
-                                            if not getattr(sysctls.conf(n), setting))), off, on))
-    return Test(field, NameSet.of(*(n for n in named if getattr(sysctls.conf(n), setting))), on,
-                off)
+        return Not(Test(field, NameSet.exactly(*(n for n in named if n not in having)), off, on))
+    return Test(field, NameSet.exactly(*having), on, off)
 
 
 @lru_cache(maxsize=256)
@@ -59,10 +58,10 @@ def forwards6(sysctls: Sysctls) -> Pred:
     on, off = ("IPv6 forwards on the input interface (sysctl forwarding)",
                "IPv6 does not forward on the input interface (sysctl forwarding)")
     named = sorted(sysctls.ipv6_interfaces)
+    having = [n for n in named if sysctls.ipv6_forwards(n)]
     if sysctls.ipv6_forwards(None):
-        return Not(Test("iif", NameSet.of(*(n for n in named if not sysctls.ipv6_forwards(n))),
-                        off, on))
-    return Test("iif", NameSet.of(*(n for n in named if sysctls.ipv6_forwards(n))), on, off)
+        return Not(Test("iif", NameSet.exactly(*(n for n in named if n not in having)), off, on))
+    return Test("iif", NameSet.exactly(*having), on, off)
 
 
 def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) -> Pred:
@@ -84,9 +83,9 @@ def source_valid(host: Host, sysctls: Sysctls, oif: str | None, iif: NameSet) ->
     parts = []
     for members in groups.values():
         names = [m for m in members if m is not None]
-        among: Pred = Test("iif", NameSet.of(*names))
+        among: Pred = Test("iif", NameSet.exactly(*names))
         if None in members:  # with every interface the capture does not name
-            among = Not(Test("iif", NameSet.of(*(n for n in named if n not in names))))
+            among = Not(Test("iif", NameSet.exactly(*(n for n in named if n not in names))))
         parts.append(conj(among, _passes(host, sysctls, members[0], oif)))
     return disj(*parts)
 

@@ -84,6 +84,13 @@ class NameSet:
     def single(cls, name: str) -> NameSet:
         return cls([(name, False)], ())
 
+    @classmethod
+    def exactly(cls, *names: str) -> NameSet:
+        """These device names and no other: names a capture gives (a route's devices, a
+        sysctl's interfaces, a bridge), where a trailing `+` is part of the name, not the
+        wildcard of `-i eth+`."""
+        return cls([(name, False) for name in names], ())
+
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False

@@ -124,7 +124,7 @@ def _through(o: RpfilterMatch, devices: tuple[str, ...], ctx: CompileContext) ->
         return TRUE
     if not devices:
         return _assumed(o, ctx)
-    return Test("iif", NameSet.of(*devices))
+    return Test("iif", NameSet.exactly(*devices))
 
 
 def _local_table(o: RpfilterMatch, host: Host, ctx: CompileContext
@@ -190,7 +190,7 @@ def _lookup6(o: RpfilterMatch, host: Host, ctx: CompileContext) -> Pred:
         remaining = remaining - won
         devices = tuple(dict.fromkeys(d for r in routes if r.kind == "unicast"
                                       for d in r.devices()))
-        through: Pred = Test("iif", NameSet.of(*devices)) if devices else FALSE
+        through: Pred = Test("iif", NameSet.exactly(*devices)) if devices else FALSE
         shown = routes[0].text() + ("" if len(routes) == 1 else f" and {len(routes) - 1} more")
         for part, exact in ((won & LINK_LOCAL6, True), (won - LINK_LOCAL6, not o.loose)):
             if part.is_empty:

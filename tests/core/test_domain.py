@@ -90,3 +90,11 @@ def test_nameset_split() -> None:
     assert "eth0" in rest and "cali7" not in rest
     assert (cali - NameSet.of("ca+")).is_empty
     assert not (cali - NameSet.of("cali123")).is_empty
+
+
+def test_exact_names_keep_a_trailing_plus() -> None:
+    """A device a capture names `eth+` is that one device; `-i eth+` is every eth name."""
+    exact, pattern = NameSet.exactly("eth+", "lo"), NameSet.of("eth+", "lo")
+    assert "eth+" in exact and "lo" in exact and "eth0" not in exact
+    assert "eth0" in pattern and "eth+" in pattern
+    assert NameSet.exactly().is_empty
